@@ -1,0 +1,106 @@
+"""Run processes inside a node's network namespace (no `ip netns exec`).
+
+The child enters the namespace in ``preexec_fn`` through ``setns(2)``; with
+``mount_ns`` it also gets a private mount namespace with a fresh tmpfs on
+``/run`` (``/var/run`` links there) and a sysfs of its own network namespace,
+so per-node daemons never share pid files or sockets.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+from lab.errors import LabCommandError, LabError, LabTimeout
+
+CLONE_NEWNS = 0x00020000
+CLONE_NEWNET = 0x40000000
+MS_REC = 0x4000
+MS_PRIVATE = 1 << 18
+MNT_DETACH = 2
+NETNS_DIR = Path("/var/run/netns")
+
+_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+
+
+def _check(rc: int, what: str) -> None:
+    if rc != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"{what}: {os.strerror(err)}")
+
+
+def netns_path(netns: str) -> Path:
+    """Path of the bind-mounted namespace file of ``netns``."""
+    return NETNS_DIR / netns
+
+
+def enter_netns(netns: str) -> None:
+    """Move the calling thread/process into network namespace ``netns``."""
+    fd = os.open(netns_path(netns), os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        _check(_libc.setns(fd, CLONE_NEWNET), f"setns({netns})")
+    finally:
+        os.close(fd)
+
+
+def private_mounts() -> None:
+    """Unshare the mount namespace: private /run tmpfs and a per-netns /sys."""
+    _check(_libc.unshare(CLONE_NEWNS), "unshare(CLONE_NEWNS)")
+    _check(_libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None), "mount --make-rprivate /")
+    _check(_libc.mount(b"tmpfs", b"/run", b"tmpfs", 0, b"mode=0755"), "mount tmpfs /run")
+    if _libc.umount2(b"/sys", MNT_DETACH) == 0:
+        _libc.mount(b"sysfs", b"/sys", b"sysfs", 0, None)
+
+
+def preexec(netns: str, mount_ns: bool = False) -> Callable[[], None]:
+    """Return a ``preexec_fn`` that enters ``netns`` (and private mounts)."""
+
+    def _fn() -> None:
+        enter_netns(netns)
+        if mount_ns:
+            private_mounts()
+
+    return _fn
+
+
+def popen_in(netns: str, argv: list[str], *, mount_ns: bool = False,
+             **kw: object) -> subprocess.Popen:
+    """Start ``argv`` inside ``netns`` in a new session."""
+    kw.setdefault("start_new_session", True)
+    return subprocess.Popen(argv, preexec_fn=preexec(netns, mount_ns), **kw)  # type: ignore[arg-type]
+
+
+def run_in(netns: str, argv: list[str], *, node: str = "", check: bool = True,
+           timeout: float | None = 30.0, input: str | bytes | None = None,
+           env: dict[str, str] | None = None, cwd: str | Path | None = None,
+           mount_ns: bool = False, text: bool = True) -> subprocess.CompletedProcess:
+    """Run ``argv`` inside ``netns`` and wait; raise :class:`LabCommandError` on rc != 0."""
+    try:
+        proc = popen_in(netns, argv, mount_ns=mount_ns, stdin=subprocess.PIPE,
+                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=cwd,
+                        text=text)
+    except FileNotFoundError as exc:
+        raise LabError(f"node {node or netns}: command not found: {argv[0]}") from exc
+    try:
+        out, err = proc.communicate(input, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _kill_group(proc)
+        proc.communicate()
+        raise LabTimeout(f"node {node or netns}: {' '.join(argv)}", timeout or 0) from None
+    result = subprocess.CompletedProcess(argv, proc.returncode, out, err)
+    if check and proc.returncode != 0:
+        raise LabCommandError(node or netns, argv, proc.returncode,
+                              out if isinstance(out, str) else out.decode(errors="replace"),
+                              err if isinstance(err, str) else err.decode(errors="replace"))
+    return result
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, 9)
+    except ProcessLookupError:
+        pass

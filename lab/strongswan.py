@@ -1,0 +1,405 @@
+"""strongSwan reference peer: node kind ``strongswan`` (one charon per node).
+
+Each node runs Debian 12's ``/usr/lib/ipsec/charon`` (strongSwan 5.9.8)
+inside its network namespace and a private mount namespace (fresh tmpfs on
+``/run``: the pid file ``/var/run/charon.pid`` is compiled in), configured by
+a ``strongswan.conf`` generated in the node directory and passed through
+``STRONGSWAN_CONF``. The node's YAML ``config:`` is a ``swanctl.conf``
+(connections and secrets), loaded with ``swanctl --load-all --file`` once
+the VICI socket ``NODE_DIR/charon.vici`` answers.
+
+Working ``strongswan.conf`` (what :func:`render_strongswan_conf` writes)::
+
+    charon {
+      load = random nonce openssl pem pkcs1 pkcs8 x509 revocation constraints
+             pubkey aes des sha1 sha2 md5 hmac gcm kdf kernel-libipsec
+             kernel-netlink socket-default vici updown attr
+      i_dont_care_about_security_and_use_aggressive_mode_psk = yes
+      install_routes = yes          # routes to remote TS via the ipsec0 TUN
+      routing_table = 220           # policy routing table inside the netns
+      routing_table_prio = 220
+      retransmit_tries = 3          # node options: retransmit_*
+      retransmit_timeout = 2.0
+      retransmit_base = 1.8
+      plugins { vici { socket = unix://NODE_DIR/charon.vici } }
+      filelog { charon { path = NODE_DIR/charon.log  time_format = %Y-%m-%dT%H:%M:%S
+                         time_add_ms = yes  ike_name = yes  flush_line = yes
+                         default = 1  ike = 2  knl = 2  net = 2  cfg = 2  chd = 4 } }
+    }
+
+Findings and quirks (5.9.8, libipsec, no kernel ESP):
+
+* ``kernel-libipsec`` must come before ``kernel-netlink`` in ``load`` so it
+  provides the IPsec backend while kernel-netlink handles addresses and
+  routes. It creates a TUN device ``ipsec0`` in the namespace and installs
+  routes to the remote traffic selectors via it in table 220.
+* libipsec always UDP-encapsulates ESP (port 4500), even without NAT; there
+  is no raw ESP. A peer therefore needs RFC 3947/3948 NAT-T.
+* libipsec raises no acquire on traffic: ``start_action = trap`` only logs
+  "could not find an outbound IPsec SA"; to initiate use
+  ``start_action = start`` or :func:`initiate`.
+* Aggressive Mode PSK as *responder* needs
+  ``i_dont_care_about_security_and_use_aggressive_mode_psk = yes``.
+* Key export: 5.9.8 has no ``save-keys`` plugin (it is not built by Debian
+  and its ESP part needs 5.9.x kernel-netlink hooks anyway), and VICI never
+  returns keys. But ``keymat_v1.c`` logs the Quick Mode keys at level 4 of
+  subsystem ``chd`` ("encryption initiator key", "integrity responder key",
+  ...), so the generated config sets ``chd = 4`` and :func:`export_keys`
+  parses them from ``charon.log``, pairing them with SPIs from the
+  "CHILD_SA ... established with SPIs" line; the Quick Mode role (who
+  derived "initiator" keys) comes from the preceding ``generating`` /
+  ``parsed QUICK_MODE request`` lines of that IKE_SA (``ike_name = yes``).
+  The "initiator" keys protect initiator -> responder traffic whose SPI is
+  the one the responder chose (RFC 2409 §5.5 KEYMAT uses the receiver's SPI).
+  Set node option ``log_keys: false`` to keep keys out of the log.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lab.daemons import NodeContext, log_tail, register, stop_process, wait_until
+from lab.errors import LabCommandError, LabError
+from lab.strongswan_vici import Message, ViciError, ViciSession
+
+CHARON = "/usr/lib/ipsec/charon"
+SWANCTL = "/usr/sbin/swanctl"
+PLUGIN_DIR = Path("/usr/lib/ipsec/plugins")
+
+#: Plugins in load order; kernel-libipsec before kernel-netlink (see docstring).
+PLUGINS = (
+    "random nonce openssl pem pkcs1 pkcs8 x509 revocation constraints pubkey "
+    "aes des sha1 sha2 md5 hmac gcm kdf kernel-libipsec kernel-netlink "
+    "socket-default vici updown attr"
+).split()
+
+#: Default filelog levels per subsystem (-1..4); chd 4 logs Quick Mode keys.
+LOG_LEVELS = {"default": 1, "ike": 2, "knl": 2, "net": 2, "cfg": 2, "chd": 4, "esp": 1}
+
+
+@dataclass
+class StrongswanOptions:
+    """Node options for kind ``strongswan`` (YAML ``options:`` of the node)."""
+
+    retransmit_tries: int = 3
+    retransmit_timeout: float = 2.0
+    retransmit_base: float = 1.8
+    log_keys: bool = True
+    log_levels: dict[str, int] | None = None
+    settings: dict[str, Any] | None = None   # extra dotted strongswan.conf keys, e.g.
+    #                                          {"charon.keep_alive": 5}
+    ready_timeout: float = 10.0
+
+    @classmethod
+    def from_node(cls, options: dict[str, Any], node: str) -> "StrongswanOptions":
+        known = set(cls.__dataclass_fields__)
+        unknown = sorted(set(options) - known)
+        if unknown:
+            raise LabError(f"node {node}: unknown strongswan option(s) {', '.join(unknown)}"
+                           f" (known: {', '.join(sorted(known))})")
+        return cls(**options)
+
+
+def paths(ctx: NodeContext) -> dict[str, Path]:
+    """Files of a strongSwan node inside its node directory."""
+    d = ctx.node_dir
+    return {"conf": d / "strongswan.conf", "vici": d / "charon.vici",
+            "log": d / "charon.log", "stdio": d / "charon-stdio.log"}
+
+
+def vici_uri(ctx: NodeContext) -> str:
+    return f"unix://{paths(ctx)['vici']}"
+
+
+def _available_plugins() -> list[str]:
+    return [p for p in PLUGINS if (PLUGIN_DIR / f"libstrongswan-{p}.so").exists()]
+
+
+def _conf_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
+def _render_tree(tree: dict[str, Any], indent: int = 0) -> list[str]:
+    pad = "  " * indent
+    lines: list[str] = []
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            lines.append(f"{pad}{key} {{")
+            lines += _render_tree(value, indent + 1)
+            lines.append(f"{pad}}}")
+        else:
+            lines.append(f"{pad}{key} = {_conf_value(value)}")
+    return lines
+
+
+def _set_dotted(tree: dict[str, Any], dotted: str, value: Any) -> None:
+    *parents, leaf = dotted.split(".")
+    node = tree
+    for p in parents:
+        node = node.setdefault(p, {})
+        if not isinstance(node, dict):
+            raise LabError(f"strongswan setting {dotted!r}: {p!r} is a value, not a section")
+    node[leaf] = value
+
+
+def render_strongswan_conf(node_dir: Path, opts: StrongswanOptions) -> str:
+    """Text of the node's strongswan.conf (see the module docstring)."""
+    levels = dict(LOG_LEVELS)
+    levels.update(opts.log_levels or {})
+    if not opts.log_keys:
+        levels["chd"] = min(levels["chd"], 2)
+    filelog: dict[str, Any] = {
+        "path": str(node_dir / "charon.log"), "time_format": "%Y-%m-%dT%H:%M:%S",
+        "time_add_ms": True, "ike_name": True, "flush_line": True, "append": True,
+    }
+    filelog.update(levels)
+    charon: dict[str, Any] = {
+        "load": " ".join(_available_plugins()),
+        "i_dont_care_about_security_and_use_aggressive_mode_psk": True,
+        "install_routes": True,
+        "routing_table": 220,
+        "routing_table_prio": 220,
+        "retransmit_tries": opts.retransmit_tries,
+        "retransmit_timeout": opts.retransmit_timeout,
+        "retransmit_base": opts.retransmit_base,
+        "plugins": {"vici": {"socket": f"unix://{node_dir / 'charon.vici'}"}},
+        "filelog": {"charon": filelog},
+    }
+    tree: dict[str, Any] = {"charon": charon,
+                            "swanctl": {"socket": f"unix://{node_dir / 'charon.vici'}"}}
+    for dotted, value in (opts.settings or {}).items():
+        _set_dotted(tree, dotted, value)
+    header = "# generated by lab/strongswan.py; do not edit (rewritten at every start)\n"
+    return header + "\n".join(_render_tree(tree)) + "\n"
+
+
+def vici(ctx: NodeContext, timeout: float = 10.0) -> ViciSession:
+    """An open-able VICI session to the node's charon (use as a context manager)."""
+    return ViciSession(paths(ctx)["vici"], timeout=timeout)
+
+
+def swanctl(ctx: NodeContext, *args: str, check: bool = True,
+            timeout: float = 30.0) -> subprocess.CompletedProcess:
+    """Run ``swanctl ARGS --uri <node socket>`` inside the node; text output."""
+    argv = [SWANCTL, *args, "--uri", vici_uri(ctx)]
+    env = dict(ctx.env, STRONGSWAN_CONF=str(paths(ctx)["conf"]))
+    from lab import nsexec
+
+    return nsexec.run_in(ctx.netns, argv, node=ctx.node, check=check, timeout=timeout,
+                         env=env, cwd=ctx.node_dir)
+
+
+def load_config(ctx: NodeContext, config: Path | None = None) -> str:
+    """``swanctl --load-all --file CONFIG`` (default: the node's ``config:``)."""
+    config = config or ctx.config
+    if config is None:
+        raise LabError(f"node {ctx.node}: kind strongswan needs a swanctl.conf as `config:`")
+    return swanctl(ctx, "--load-all", "--noprompt", "--file", str(config)).stdout
+
+
+def initiate(ctx: NodeContext, child: str, ike: str | None = None,
+             timeout: float = 10.0) -> list[str]:
+    """Initiate CHILD_SA ``child`` (and its IKE_SA); return charon's log lines.
+
+    Raises LabCommandError naming the node, with the control log, on failure.
+    """
+    msg: Message = {"child": child, "timeout": int(timeout * 1000), "init-limits": "no"}
+    if ike:
+        msg["ike"] = ike
+    with vici(ctx, timeout=timeout + 5) as v:
+        events, reply = v.streamed("initiate", "control-log", msg)
+    lines = [e.get("msg", "") for e in events]
+    if reply.get("success") != "yes":
+        raise LabCommandError(ctx.node, f"initiate {child}", 1, "\n".join(lines),
+                              reply.get("errmsg", "initiate failed"))
+    return lines
+
+
+def terminate(ctx: NodeContext, child: str | None = None, ike: str | None = None,
+              timeout: float = 10.0, force: bool = False) -> list[str]:
+    """Terminate a CHILD_SA or IKE_SA by name (sends DELETE); return log lines."""
+    if not child and not ike:
+        raise LabError(f"node {ctx.node}: terminate needs child= or ike=")
+    msg: Message = {"timeout": int(timeout * 1000)}
+    if child:
+        msg["child"] = child
+    if ike:
+        msg["ike"] = ike
+    if force:
+        msg["force"] = "yes"
+    with vici(ctx, timeout=timeout + 5) as v:
+        events, reply = v.streamed("terminate", "control-log", msg)
+    lines = [e.get("msg", "") for e in events]
+    if reply.get("success") != "yes":
+        raise LabCommandError(ctx.node, f"terminate {child or ike}", 1, "\n".join(lines),
+                              reply.get("errmsg", "terminate failed"))
+    return lines
+
+
+_INT_KEYS = {"uniqueid", "reqid", "local-port", "remote-port", "bytes-in", "bytes-out",
+             "packets-in", "packets-out", "use-in", "use-out", "rekey-time", "life-time",
+             "install-time", "established", "reauth-time", "encr-keysize", "integ-keysize",
+             "version"}
+
+
+def _typed(section: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in section.items():
+        if isinstance(value, dict):
+            out[key] = _typed(value)
+        elif key in ("spi-in", "spi-out", "cpi-in", "cpi-out"):
+            out[key] = int(value, 16)
+        elif key in ("initiator-spi", "responder-spi"):
+            out[key] = int(value, 16)
+        elif key in _INT_KEYS and isinstance(value, str) and value.isdigit():
+            out[key] = int(value)
+        elif value in ("yes", "no") and key in ("encap", "initiator", "nat-local",
+                                                "nat-remote", "nat-any"):
+            out[key] = value == "yes"
+        else:
+            out[key] = value
+    return out
+
+
+def list_sas(ctx: NodeContext) -> dict[str, dict[str, Any]]:
+    """IKE_SAs and their CHILD_SAs, from VICI ``list-sas``.
+
+    Returns ``{ike_name: {"uniqueid": int, "version": 1, "state": "ESTABLISHED",
+    "local-host": ip, "remote-host": ip, "local-port": int, "remote-port": int,
+    "initiator-spi": int, "responder-spi": int, "nat-local": bool, ...,
+    "child-sas": {child_key: {"name": str, "state": "INSTALLED",
+    "protocol": "ESP", "encap": bool, "spi-in": int, "spi-out": int,
+    "encr-alg": "AES_CBC", "encr-keysize": 128, "integ-alg": "HMAC_SHA1_96",
+    "bytes-in": int, "packets-in": int, "bytes-out": int, "packets-out": int,
+    "local-ts": [cidr], "remote-ts": [cidr], ...}}}}`` (SPIs and counters as
+    ints; VICI key names otherwise unchanged).
+    """
+    with vici(ctx) as v:
+        events, _ = v.streamed("list-sas", "list-sa", {"noblock": "yes"})
+    result: dict[str, dict[str, Any]] = {}
+    for ev in events:
+        for name, sa in ev.items():
+            if isinstance(sa, dict):
+                result[name] = _typed(sa)
+    return result
+
+
+def child_sas(ctx: NodeContext) -> list[dict[str, Any]]:
+    """All CHILD_SAs of all IKE_SAs, each with ``ike`` (its IKE_SA name) added."""
+    out = []
+    for ike_name, ike in list_sas(ctx).items():
+        for child in ike.get("child-sas", {}).values():
+            out.append(dict(child, ike=ike_name, **{"remote-host": ike.get("remote-host"),
+                                                    "local-host": ike.get("local-host"),
+                                                    "remote-port": ike.get("remote-port"),
+                                                    "local-port": ike.get("local-port")}))
+    return out
+
+
+def wait_child_sa(ctx: NodeContext, name: str | None = None, timeout: float = 10.0
+                  ) -> dict[str, Any]:
+    """Wait until a CHILD_SA (named ``name``, or any) is INSTALLED; return it."""
+
+    def installed() -> dict[str, Any] | None:
+        for child in child_sas(ctx):
+            if child.get("state") == "INSTALLED" and (name is None or child.get("name") == name):
+                return child
+        return None
+
+    return wait_until(installed, timeout, f"CHILD_SA {name or '(any)'} on strongSwan node "
+                      f"{ctx.node}", log=paths(ctx)["log"], interval=0.1)
+
+
+from lab.strongswan_keys import export_keys  # noqa: E402  (re-export; needs the helpers above)
+
+
+@register("strongswan")
+class StrongswanDaemon:
+    """charon in the node's namespace; see the module docstring."""
+
+    kind = "strongswan"
+
+    def start(self, ctx: NodeContext) -> subprocess.Popen:
+        opts = StrongswanOptions.from_node(dict(getattr(ctx.spec, "options", {}) or {}), ctx.node)
+        p = paths(ctx)
+        ctx.node_dir.mkdir(parents=True, exist_ok=True)
+        p["vici"].unlink(missing_ok=True)
+        p["conf"].write_text(render_strongswan_conf(ctx.node_dir, opts))
+        env = dict(ctx.env, STRONGSWAN_CONF=str(p["conf"]))
+        proc = ctx.popen([CHARON], env=env, mount_ns=True, log_name="charon-stdio")
+
+        def ready() -> bool:
+            if not p["vici"].exists():
+                return False
+            try:
+                with ViciSession(p["vici"], timeout=1.0) as v:
+                    return bool(v.request("version").get("version"))
+            except ViciError:
+                return False
+
+        try:
+            wait_until(ready, opts.ready_timeout, f"charon on node {ctx.node} to answer on "
+                       f"{p['vici']}", proc=proc, log=p["log"])
+            if ctx.config is not None:
+                load_config(ctx)
+        except LabError as exc:
+            stop_process(proc, timeout=1.0)
+            tail = log_tail(p["log"])
+            if tail and "log tail" not in str(exc):
+                raise LabError(f"{exc}\n--- {p['log']} tail ---\n{tail}") from exc
+            raise
+        return proc
+
+    def stop(self, ctx: NodeContext, proc: subprocess.Popen) -> None:
+        stop_process(proc, timeout=5.0)
+        paths(ctx)["vici"].unlink(missing_ok=True)
+
+    def cli(self, ctx: NodeContext, command: str, json: bool = False) -> str | object:
+        """``swanctl`` pass-through: ``node.cli("--list-sas")`` or ``"swanctl --list-conns"``.
+
+        With ``json=True``: ``list-sas`` → :func:`list_sas`, ``keys`` →
+        :func:`export_keys`, ``list-conns`` → VICI ``list-conns`` data.
+        """
+        args = shlex.split(command)
+        if args and args[0] == "swanctl":
+            args = args[1:]
+        if json:
+            verb = args[0].lstrip("-") if args else ""
+            if verb in ("list-sas", "l"):
+                return list_sas(ctx)
+            if verb in ("keys", "export-keys"):
+                return export_keys(ctx)
+            if verb == "list-conns":
+                with vici(ctx) as v:
+                    events, _ = v.streamed("list-conns", "list-conn")
+                return {k: _typed(v2) for e in events for k, v2 in e.items()}
+            raise LabError(f"node {ctx.node}: no JSON form of {command!r} "
+                           "(try list-sas, list-conns, keys)")
+        return swanctl(ctx, *args).stdout
+
+
+def wait_log(ctx: NodeContext, pattern: str, timeout: float = 10.0) -> re.Match[str]:
+    """Wait until charon.log matches regex ``pattern``; return the match."""
+    rx = re.compile(pattern)
+    log = paths(ctx)["log"]
+
+    def found() -> re.Match[str] | None:
+        try:
+            return rx.search(log.read_text(errors="replace"))
+        except OSError:
+            return None
+
+    return wait_until(found, timeout, f"charon log of {ctx.node} to match {pattern!r}",
+                      log=log, interval=0.05)
+
+
+__all__ = ["StrongswanDaemon", "StrongswanOptions", "child_sas", "export_keys", "initiate",
+           "list_sas", "load_config", "render_strongswan_conf", "swanctl", "terminate",
+           "vici", "wait_child_sa", "wait_log"]

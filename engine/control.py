@@ -27,7 +27,7 @@ MAX_LINE = 1 << 20  # a request line longer than this is rejected
 Handler = Callable[[str, bool], dict[str, Any]]
 
 
-class ControlError(Exception):
+class ControlError(OSError):
     """The engine could not be reached or answered garbage."""
 
 

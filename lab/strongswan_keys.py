@@ -28,7 +28,8 @@ _LINE = re.compile(r"^\S+ (?P<thread>\d+)\[(?P<sub>\w+)\] (?:<(?P<ike>[^>|]*\|\d
 _KEY_HEAD = re.compile(r"^(?P<kind>encryption|integrity) (?P<role>initiator|responder) key "
                        r"=> (?P<len>\d+) bytes @")
 _HEX_ROW = re.compile(r"^\s*\d+: ((?:[0-9A-F]{2} ?)+)")
-_QM = re.compile(r"^(?P<dir>generating|parsed) QUICK_MODE (?:request|response)")
+# Quick Mode initiators generate requests (msgs 1, 3), responders parse them.
+_QM = re.compile(r"^(?P<dir>generating|parsed) QUICK_MODE request ")
 _ESTABLISHED = re.compile(r"^CHILD_SA (?P<name>\S+)\{\d+\} established with SPIs "
                           r"(?P<spi_in>[0-9a-f]{8})_i(?: [0-9a-f]{4}_i)? "
                           r"(?P<spi_out>[0-9a-f]{8})_o")

@@ -85,6 +85,11 @@ def _value_bytes(value: object) -> bytes:
     return str(value).encode()
 
 
+def _need(data: bytes, end: int) -> None:
+    if end > len(data):
+        raise ViciError(f"truncated VICI message: needs {end} bytes, has {len(data)}")
+
+
 def decode_message(data: bytes) -> Message:
     """Decode a VICI message into nested dicts; raises ViciError if malformed."""
     root: Message = {}
@@ -97,6 +102,7 @@ def decode_message(data: bytes) -> Message:
             pos += 1
             if etype in (Element.SECTION_START, Element.KEY_VALUE, Element.LIST_START):
                 nlen = data[pos]
+                _need(data, pos + 1 + nlen)
                 name = data[pos + 1 : pos + 1 + nlen].decode(errors="replace")
                 pos += 1 + nlen
             if etype == Element.SECTION_START:
@@ -109,6 +115,7 @@ def decode_message(data: bytes) -> Message:
                 stack.pop()
             elif etype == Element.KEY_VALUE:
                 (vlen,) = struct.unpack_from("!H", data, pos)
+                _need(data, pos + 2 + vlen)
                 stack[-1][name] = data[pos + 2 : pos + 2 + vlen].decode(errors="replace")
                 pos += 2 + vlen
             elif etype == Element.LIST_START:
@@ -118,6 +125,7 @@ def decode_message(data: bytes) -> Message:
                 if current_list is None:
                     raise ViciError("LIST_ITEM outside a list in VICI message")
                 (vlen,) = struct.unpack_from("!H", data, pos)
+                _need(data, pos + 2 + vlen)
                 current_list.append(data[pos + 2 : pos + 2 + vlen].decode(errors="replace"))
                 pos += 2 + vlen
             elif etype == Element.LIST_END:

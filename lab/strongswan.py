@@ -63,8 +63,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from lab import nsexec
 from lab.daemons import NodeContext, log_tail, register, stop_process, wait_until
 from lab.errors import LabCommandError, LabError
+from lab.strongswan_keys import export_keys
 from lab.strongswan_vici import Message, ViciError, ViciSession
 
 CHARON = "/usr/lib/ipsec/charon"
@@ -105,14 +107,25 @@ class StrongswanOptions:
         return cls(**options)
 
 
+def node_ctx(obj: Any) -> NodeContext:
+    """The NodeContext of ``obj``: a NodeContext, or a lab Node (``node.ctx``)."""
+    if hasattr(obj, "node_dir") and hasattr(obj, "netns"):
+        return obj
+    ctx = getattr(obj, "ctx", None)
+    if ctx is None:
+        raise LabError(f"{obj!r} is neither a NodeContext nor a lab node")
+    return ctx
+
+
 def paths(ctx: NodeContext) -> dict[str, Path]:
     """Files of a strongSwan node inside its node directory."""
-    d = ctx.node_dir
+    d = node_ctx(ctx).node_dir
     return {"conf": d / "strongswan.conf", "vici": d / "charon.vici",
             "log": d / "charon.log", "stdio": d / "charon-stdio.log"}
 
 
 def vici_uri(ctx: NodeContext) -> str:
+    ctx = node_ctx(ctx)
     return f"unix://{paths(ctx)['vici']}"
 
 
@@ -182,22 +195,23 @@ def render_strongswan_conf(node_dir: Path, opts: StrongswanOptions) -> str:
 
 def vici(ctx: NodeContext, timeout: float = 10.0) -> ViciSession:
     """An open-able VICI session to the node's charon (use as a context manager)."""
+    ctx = node_ctx(ctx)
     return ViciSession(paths(ctx)["vici"], timeout=timeout)
 
 
 def swanctl(ctx: NodeContext, *args: str, check: bool = True,
             timeout: float = 30.0) -> subprocess.CompletedProcess:
     """Run ``swanctl ARGS --uri <node socket>`` inside the node; text output."""
+    ctx = node_ctx(ctx)
     argv = [SWANCTL, *args, "--uri", vici_uri(ctx)]
     env = dict(ctx.env, STRONGSWAN_CONF=str(paths(ctx)["conf"]))
-    from lab import nsexec
-
     return nsexec.run_in(ctx.netns, argv, node=ctx.node, check=check, timeout=timeout,
                          env=env, cwd=ctx.node_dir)
 
 
 def load_config(ctx: NodeContext, config: Path | None = None) -> str:
     """``swanctl --load-all --file CONFIG`` (default: the node's ``config:``)."""
+    ctx = node_ctx(ctx)
     config = config or ctx.config
     if config is None:
         raise LabError(f"node {ctx.node}: kind strongswan needs a swanctl.conf as `config:`")
@@ -210,6 +224,7 @@ def initiate(ctx: NodeContext, child: str, ike: str | None = None,
 
     Raises LabCommandError naming the node, with the control log, on failure.
     """
+    ctx = node_ctx(ctx)
     msg: Message = {"child": child, "timeout": int(timeout * 1000), "init-limits": "no"}
     if ike:
         msg["ike"] = ike
@@ -225,6 +240,7 @@ def initiate(ctx: NodeContext, child: str, ike: str | None = None,
 def terminate(ctx: NodeContext, child: str | None = None, ike: str | None = None,
               timeout: float = 10.0, force: bool = False) -> list[str]:
     """Terminate a CHILD_SA or IKE_SA by name (sends DELETE); return log lines."""
+    ctx = node_ctx(ctx)
     if not child and not ike:
         raise LabError(f"node {ctx.node}: terminate needs child= or ike=")
     msg: Message = {"timeout": int(timeout * 1000)}
@@ -281,6 +297,7 @@ def list_sas(ctx: NodeContext) -> dict[str, dict[str, Any]]:
     "local-ts": [cidr], "remote-ts": [cidr], ...}}}}`` (SPIs and counters as
     ints; VICI key names otherwise unchanged).
     """
+    ctx = node_ctx(ctx)
     with vici(ctx) as v:
         events, _ = v.streamed("list-sas", "list-sa", {"noblock": "yes"})
     result: dict[str, dict[str, Any]] = {}
@@ -293,6 +310,7 @@ def list_sas(ctx: NodeContext) -> dict[str, dict[str, Any]]:
 
 def child_sas(ctx: NodeContext) -> list[dict[str, Any]]:
     """All CHILD_SAs of all IKE_SAs, each with ``ike`` (its IKE_SA name) added."""
+    ctx = node_ctx(ctx)
     out = []
     for ike_name, ike in list_sas(ctx).items():
         for child in ike.get("child-sas", {}).values():
@@ -306,6 +324,7 @@ def child_sas(ctx: NodeContext) -> list[dict[str, Any]]:
 def wait_child_sa(ctx: NodeContext, name: str | None = None, timeout: float = 10.0
                   ) -> dict[str, Any]:
     """Wait until a CHILD_SA (named ``name``, or any) is INSTALLED; return it."""
+    ctx = node_ctx(ctx)
 
     def installed() -> dict[str, Any] | None:
         for child in child_sas(ctx):
@@ -315,9 +334,6 @@ def wait_child_sa(ctx: NodeContext, name: str | None = None, timeout: float = 10
 
     return wait_until(installed, timeout, f"CHILD_SA {name or '(any)'} on strongSwan node "
                       f"{ctx.node}", log=paths(ctx)["log"], interval=0.1)
-
-
-from lab.strongswan_keys import export_keys  # noqa: E402  (re-export; needs the helpers above)
 
 
 @register("strongswan")
@@ -387,6 +403,7 @@ class StrongswanDaemon:
 
 def wait_log(ctx: NodeContext, pattern: str, timeout: float = 10.0) -> re.Match[str]:
     """Wait until charon.log matches regex ``pattern``; return the match."""
+    ctx = node_ctx(ctx)
     rx = re.compile(pattern)
     log = paths(ctx)["log"]
 

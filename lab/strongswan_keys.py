@@ -118,7 +118,9 @@ def export_keys(ctx: "NodeContext") -> list[dict[str, Any]]:
     One dict per SA and direction (docs/CONTRACTS.md "Key export"). SAs whose
     keys are not in the log (node option ``log_keys: false``) are skipped.
     """
-    from lab.strongswan import child_sas, paths
+    from lab.strongswan import child_sas, node_ctx, paths
+
+    ctx = node_ctx(ctx)
 
     try:
         text = paths(ctx)["log"].read_text(errors="replace")

@@ -1,0 +1,44 @@
+"""Independent ESP decryption for checking exported strongSwan keys.
+
+Deliberately separate from ``engine/esp`` so that it cross-checks both:
+RFC 4303 §2 (ESP format), RFC 3602 (AES-CBC), RFC 2404 (HMAC-SHA-1-96),
+RFC 3948 §2.2 (ESP in UDP: no marker, non-zero SPI).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass
+
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+_CBC = {"aes128": (algorithms.AES, 16), "aes192": (algorithms.AES, 16),
+        "aes256": (algorithms.AES, 16), "3des": (algorithms.TripleDES, 8)}
+_INTEG = {"hmac-sha1-96": (hashlib.sha1, 12), "hmac-md5-96": (hashlib.md5, 12),
+          "hmac-sha256-128": (hashlib.sha256, 16)}
+
+
+@dataclass
+class Decrypted:
+    spi: int
+    seq: int
+    next_header: int
+    inner: bytes
+
+
+def decrypt_esp(esp: bytes, key: dict) -> Decrypted:
+    """Verify the ICV and decrypt one ESP packet (starting at the SPI)."""
+    algo, iv_len = _CBC[key["encr"]]
+    digest, icv_len = _INTEG[key["integ"]]
+    ikey, ekey = bytes.fromhex(key["integ_key"]), bytes.fromhex(key["encr_key"])
+    body, icv = esp[:-icv_len], esp[-icv_len:]
+    want = hmac.new(ikey, body, digest).digest()[:icv_len]
+    if not hmac.compare_digest(want, icv):
+        raise ValueError(f"ICV mismatch for SPI {key['spi']:#010x}")
+    spi, seq = int.from_bytes(esp[:4], "big"), int.from_bytes(esp[4:8], "big")
+    iv, ct = body[8 : 8 + iv_len], body[8 + iv_len :]
+    dec = Cipher(algo(ekey), modes.CBC(iv)).decryptor()
+    plain = dec.update(ct) + dec.finalize()
+    pad_len, next_header = plain[-2], plain[-1]
+    return Decrypted(spi, seq, next_header, plain[: -2 - pad_len])

@@ -32,6 +32,11 @@ except ImportError:  # pragma: no cover - older cryptography
         warnings.simplefilter("ignore")
         _TripleDES = _alg.TripleDES  # type: ignore[attr-defined,misc]
 
+try:
+    import _hashlib
+except ImportError:  # pragma: no cover - Python built without OpenSSL
+    _hashlib = None
+
 
 class CryptoError(ValueError):
     """Bad key/IV/data length or failed AEAD authentication."""
@@ -153,11 +158,9 @@ class Integrity:
     digest: str = ""  # hashlib name; "" for null
 
     def icv(self, key: bytes, data: bytes) -> bytes:
-        """Truncated HMAC of data."""
+        """Truncated HMAC of data (any key length, as HMAC allows; ESP checks lengths)."""
         if not self.digest:
             return b""
-        if len(key) != self.key_len:
-            raise CryptoError(f"{self.name}: key is {len(key)} bytes, need {self.key_len}")
         return hmac.digest(key, data, self.digest)[: self.icv_len]
 
     def keyed(self, key: bytes) -> Callable[[bytes], bytes]:
@@ -166,7 +169,13 @@ class Integrity:
             return lambda data: b""
         if len(key) != self.key_len:
             raise CryptoError(f"{self.name}: key is {len(key)} bytes, need {self.key_len}")
-        template = hmac.new(key, digestmod=self.digest)
+        # OpenSSL's HMAC object straight from _hashlib when present (about 20% faster
+        # per packet than hmac.HMAC.copy()); the public hmac module otherwise.
+        template = (
+            _hashlib.hmac_new(key, digestmod=self.digest)
+            if _hashlib is not None
+            else hmac.new(key, digestmod=self.digest)
+        )
         n = self.icv_len
 
         def icv(data: bytes) -> bytes:

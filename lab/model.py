@@ -39,6 +39,7 @@ class NatRule:
     external: str | None = None       # static: outside address (host or prefix)
     address: str | None = None        # pat: source address to use (default: outside's)
     ports: str | None = None          # pat: port range "20000-29999"
+    random: bool = False              # pat: always pick a new source port (fully-random)
     udp_timeout: int | None = None    # conntrack UDP timeout (s), unreplied
     udp_stream_timeout: int | None = None  # conntrack UDP timeout (s), assured
 
@@ -173,3 +174,25 @@ class Topology:
                              f'[label="{m.iface.ifname} {" ".join(m.addr)}"];')
         lines.append("}")
         return "\n".join(lines) + "\n"
+
+
+def topology_from_dict(d: dict[str, Any]) -> Topology:
+    """Inverse of :meth:`Topology.to_dict` (used when re-attaching to a running lab)."""
+
+    def ep(s: str) -> Endpoint:
+        node, ifname = s.split(":", 1)
+        return Endpoint(node, ifname)
+
+    nodes = {}
+    for name, n in d["nodes"].items():
+        n = dict(n)
+        n["config"] = Path(n["config"]) if n.get("config") else None
+        n["nat"] = [NatRule(**r) for r in n.get("nat", [])]
+        nodes[name] = Node(**n)
+    links = [Link(ep(x["a"]), ep(x["b"]), x["a_addr"], x["b_addr"], x.get("mtu"))
+             for x in d.get("links", [])]
+    segments = [Segment(s["name"], [Member(ep(m["iface"]), m["addr"]) for m in s["members"]],
+                        s.get("mtu")) for s in d.get("segments", [])]
+    routes = {k: [Route(**r) for r in v] for k, v in d.get("routes", {}).items()}
+    return Topology(d["name"], Path(d["path"]) if d.get("path") else None, nodes, links,
+                    segments, routes)

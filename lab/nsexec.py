@@ -104,3 +104,59 @@ def _kill_group(proc: subprocess.Popen) -> None:
         os.killpg(proc.pid, 9)
     except ProcessLookupError:
         pass
+
+
+MS_BIND = 4096
+MS_SHARED = 1 << 20
+_rundir_ready = False
+
+
+def _prepare_rundir() -> None:
+    """Make NETNS_DIR a shared mount point (as iproute2 does), once per process."""
+    global _rundir_ready
+    if _rundir_ready:
+        return
+    NETNS_DIR.mkdir(parents=True, exist_ok=True)
+    d = str(NETNS_DIR).encode()
+    if _libc.mount(b"", d, b"none", MS_SHARED | MS_REC, None) != 0:
+        _check(_libc.mount(d, d, b"none", MS_BIND | MS_REC, None), f"bind {NETNS_DIR}")
+        _check(_libc.mount(b"", d, b"none", MS_SHARED | MS_REC, None), f"share {NETNS_DIR}")
+    _rundir_ready = True
+
+
+def create_netns(name: str) -> None:
+    """Create named network namespace ``name`` (like ``ip netns add``) without forking.
+
+    A short-lived thread unshares its own network namespace and bind-mounts it
+    onto ``/var/run/netns/<name>``; the process itself never changes namespace.
+    """
+    import threading
+
+    _prepare_rundir()
+    path = netns_path(name)
+    fd = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_EXCL, 0)
+    os.close(fd)
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            _check(_libc.unshare(CLONE_NEWNET), "unshare(CLONE_NEWNET)")
+            src = f"/proc/self/task/{threading.get_native_id()}/ns/net".encode()
+            _check(_libc.mount(src, str(path).encode(), b"none", MS_BIND, None),
+                   f"bind netns onto {path}")
+        except BaseException as exc:  # re-raised in the caller
+            errors.append(exc)
+
+    t = threading.Thread(target=work, name=f"netns-create:{name}")
+    t.start()
+    t.join()
+    if errors:
+        path.unlink(missing_ok=True)
+        raise errors[0]
+
+
+def remove_netns(name: str) -> None:
+    """Delete named namespace ``name`` (the namespace dies with its last user)."""
+    path = netns_path(name)
+    _libc.umount2(str(path).encode(), MNT_DETACH)
+    path.unlink(missing_ok=True)

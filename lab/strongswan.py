@@ -56,9 +56,12 @@ Findings and quirks (5.9.8, libipsec, no kernel ESP):
 
 from __future__ import annotations
 
+import ctypes
+import os
 import re
 import shlex
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -336,6 +339,56 @@ def wait_child_sa(ctx: NodeContext, name: str | None = None, timeout: float = 10
                       f"{ctx.node}", log=paths(ctx)["log"], interval=0.1)
 
 
+_MS_BIND = 4096
+_MS_REC = 0x4000
+_MS_PRIVATE = 1 << 18
+
+
+def _mount(src: str, target: str, fstype: str | None, flags: int, data: str | None) -> None:
+    rc = nsexec._libc.mount(src.encode(), target.encode(), fstype.encode() if fstype else None,
+                            flags, data.encode() if data else None)
+    if rc != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"mount {src} on {target}: {os.strerror(err)}")
+
+
+def _charon_preexec(netns: str, keep: Path) -> Callable[[], None]:
+    """preexec_fn: enter ``netns``, private mounts, fresh tmpfs /run, ``keep`` still visible.
+
+    charon's pid file ``/var/run/charon.pid`` is compiled in, so each charon
+    needs its own /run; but the lab's run directories live under /run too
+    (``/run/ipsec-lab``), so ``keep`` (the node directory) is bind-mounted
+    back at the same path on top of the fresh tmpfs.
+    """
+
+    def fn() -> None:
+        nsexec.enter_netns(netns)
+        if nsexec._libc.unshare(nsexec.CLONE_NEWNS) != 0:
+            raise OSError(ctypes.get_errno(), "unshare(CLONE_NEWNS)")
+        _mount("none", "/", None, _MS_REC | _MS_PRIVATE, None)
+        fd = os.open(keep, os.O_PATH | os.O_DIRECTORY)
+        _mount("tmpfs", "/run", "tmpfs", 0, "mode=0755")
+        if keep.is_relative_to("/run") or keep.is_relative_to("/var/run"):
+            os.makedirs(keep, exist_ok=True)
+            _mount(f"/proc/self/fd/{fd}", str(keep), None, _MS_BIND, None)
+        os.close(fd)
+
+    return fn
+
+
+def _popen_charon(ctx: NodeContext, env: dict[str, str]) -> subprocess.Popen:
+    """Start charon in the node (like ``ctx.popen(mount_ns=True)``, keeping node_dir)."""
+    node_dir = ctx.node_dir.resolve()
+    with open(node_dir / "charon-stdio.log", "ab") as log:
+        try:
+            return subprocess.Popen([CHARON], env=env, cwd=node_dir, stdin=subprocess.DEVNULL,
+                                    stdout=log, stderr=subprocess.STDOUT,
+                                    start_new_session=True,
+                                    preexec_fn=_charon_preexec(ctx.netns, node_dir))
+        except (FileNotFoundError, subprocess.SubprocessError) as exc:
+            raise LabError(f"node {ctx.node}: cannot start {CHARON}: {exc}") from exc
+
+
 @register("strongswan")
 class StrongswanDaemon:
     """charon in the node's namespace; see the module docstring."""
@@ -349,7 +402,7 @@ class StrongswanDaemon:
         p["vici"].unlink(missing_ok=True)
         p["conf"].write_text(render_strongswan_conf(ctx.node_dir, opts))
         env = dict(ctx.env, STRONGSWAN_CONF=str(p["conf"]))
-        proc = ctx.popen([CHARON], env=env, mount_ns=True, log_name="charon-stdio")
+        proc = _popen_charon(ctx, env)
 
         def ready() -> bool:
             if not p["vici"].exists():

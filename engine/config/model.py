@@ -341,6 +341,7 @@ class CryptoMap:
     name: str
     entries: dict[int, CryptoMapEntry] = field(default_factory=dict)
     local_address: str | None = None  # ``crypto map X local-address IF``
+    ipv6: bool = False  # ``crypto map ipv6 NAME SEQ ...``
 
     def ordered(self) -> list[CryptoMapEntry]:
         return [self.entries[k] for k in sorted(self.entries)]
@@ -424,8 +425,13 @@ class Config:
     interfaces: dict[str, Interface] = field(default_factory=dict)
     routes: list[Route] = field(default_factory=list)
     globals: Globals = field(default_factory=Globals)
+    #: ``crypto ipsec profile NAME`` (VTI): the same settings as a crypto map entry.
+    ipsec_profiles: dict[str, CryptoMapEntry] = field(default_factory=dict)
     ignored: list[ConfigLine] = field(default_factory=list)
     errors: list[ConfigError] = field(default_factory=list)
+    #: Lines accepted only after undoing a PDF-extraction artefact (joined or
+    #: wrapped commands); ``message`` says what was done.  Not device errors.
+    warnings: list[ConfigError] = field(default_factory=list)
 
     # -- lookups -----------------------------------------------------------------
 

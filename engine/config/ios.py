@@ -1,0 +1,435 @@
+"""Cisco IOS / IOS XE crypto configuration → ``engine.config.model.Config``.
+
+Table-driven: each parser mode (``global``, ``config-isakmp``, ``cfg-crypto-trans``,
+``config-crypto-map``, ``config-if``, ...) has a list of ``(pattern, handler)``
+commands (grammar in ``engine.config.grammar``).  A line is tried in the
+current mode, then in global configuration mode (IOS falls back to the
+parent mode, which also ends the sub-mode).  Lines outside the engine's scope
+(``hostname`` aside: ``version``, ``service``, ``line vty``, routing
+protocols, SNMP ...) are recorded in ``Config.ignored``.  A malformed line in
+the engine's scope becomes a ``ConfigError`` with the IOS message and caret
+column, changes nothing, and the rest of the file still loads.
+
+PDF-extraction artefacts (seed notes: several running-config lines joined into
+one, e.g. ``crypto isakmp key cisco123 address 192.165.201.2 !``, or one command
+wrapped over two lines).  A real device fed that text would reject those lines
+(``% Invalid input detected``).  The documents however print configurations
+that were valid on the device, so by default ``parse_ios`` *repairs* them: when
+a line is rejected it looks for a split of that line (plus up to four
+following lines) into commands that are each valid, accepts the split and
+records a ``Config.warnings`` entry naming the lines.  ``parse_ios(...,
+repair=False)`` gives the device's literal behaviour.  Runtime ``apply_line``
+(``configure terminal``) never repairs.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from engine.config import ios_commands
+from engine.config.grammar import (
+    INCOMPLETE,
+    INVALID,
+    Match,
+    MatchFailure,
+    Token,
+    compile_pattern,
+    first_keywords,
+    match_patterns,
+    resolve_keyword,
+    tokenize,
+)
+from engine.config.model import Config, ConfigError, ConfigLine
+
+#: Prompt suffix per mode, as IOS shows it (``Router(config-crypto-map)#``).
+PROMPTS: dict[str, str] = {
+    "exec": "",
+    "global": "config",
+    "isakmp": "config-isakmp",
+    "trans": "cfg-crypto-trans",
+    "map": "config-crypto-map",
+    "peer": "config-isakmp-peer",
+    "profile": "ipsec-profile",
+    "keyring": "conf-keyring",
+    "if": "config-if",
+    "acl": "config-ext-nacl",
+    "acl-std": "config-std-nacl",
+    "acl6": "config-ipv6-acl",
+    "block": "config",
+}
+
+#: Modes whose unknown lines are ignored (not errors) without leaving the mode.
+LENIENT_MODES = {"if", "block", "keyring"}
+
+#: Global commands that open a block of sub-commands outside the engine's scope.
+BLOCK_OPENERS = {
+    "line", "router", "control-plane", "class-map", "policy-map", "controller", "mgcp",
+    "dial-peer", "gatekeeper", "key", "vrf", "voice", "call", "banner", "redundancy",
+    "ip vrf", "ip dhcp", "ipv6 dhcp", "ipv6 router", "ip sla", "track", "archive",
+    "crypto pki", "crypto ca", "crypto ipsec client", "crypto isakmp profile", "crypto ikev2",
+    "crypto gdoi", "crypto dynamic-map", "aaa group", "ip access-list standard",
+}
+
+#: First words that usually start an (ignored) IOS line: extra split points when
+#: repairing joined lines (see module doc).
+WEAK_WORDS = {
+    "serial", "duplex", "speed", "half-duplex", "full-duplex", "clockrate", "clock",
+    "media-type", "no", "negotiation", "cdp", "service-policy", "bandwidth", "encapsulation",
+    "keepalive", "load-interval", "dialer-list", "control-plane", "line", "end", "version",
+    "service", "boot-start-marker", "boot-end-marker", "logging", "enable", "mpls", "mta",
+    "snmp-server", "aaa", "username", "memory-size", "resource", "frame-relay", "ip", "ipv6",
+}
+
+
+@dataclass
+class ModeState:
+    """Where the parser is: mode name plus the object being configured."""
+
+    mode: str = "global"
+    target: Any = None
+    file: str = "<cli>"
+    line: int = 0
+    ended: bool = False  # ``end`` seen (file parsing stops)
+
+
+@dataclass
+class Ctx:
+    """What a command handler gets."""
+
+    cfg: Config
+    state: ModeState
+    m: Match
+    line: str
+    tokens: list[Token]
+
+    def col(self, index: int) -> int:
+        return self.tokens[index].column
+
+
+class Reject(Exception):
+    """A handler refuses a line that the grammar accepted (e.g. bad combination)."""
+
+    def __init__(self, message: str, column: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.column = column
+
+
+Handler = Callable[[Ctx], None]
+
+
+@dataclass
+class Command:
+    pattern: str
+    handler: Handler
+    ast: Any = None
+
+
+@dataclass
+class ModeTable:
+    name: str
+    commands: list[Command]
+    strict: list[Any] = field(default_factory=list)  # ASTs: lines that must parse
+    first_words: set[str] = field(default_factory=set)
+
+    @property
+    def asts(self) -> list[Any]:
+        return [c.ast for c in self.commands]
+
+
+def _build_tables() -> dict[str, ModeTable]:
+    tables: dict[str, ModeTable] = {}
+    for mode, (commands, strict) in ios_commands.TABLES.items():
+        cmds = [Command(p, h, compile_pattern(p)) for p, h in commands]
+        words: set[str] = set()
+        for c in cmds:
+            words |= first_keywords(c.ast)
+        tables[mode] = ModeTable(
+            mode, cmds, [compile_pattern(s + " [<_rest:LINE>]") for s in strict], words
+        )
+    return tables
+
+
+TABLES = _build_tables()
+ALL_FIRST_WORDS: set[str] = set().union(*(t.first_words for t in TABLES.values()))
+
+_NOISE = re.compile(
+    r"^(Building configuration\.\.\.|Current configuration\s*:.*|"
+    r"[A-Za-z0-9._-]+(\([a-z0-9-]+\))?#.*|Last configuration change.*|NVRAM config last.*)$"
+)
+
+
+# -- executing one command ---------------------------------------------------------------------
+
+
+@dataclass
+class Outcome:
+    kind: str  # "applied" | "ignored" | "comment" | "error"
+    error: ConfigError | None = None
+    mode: str = "global"  # mode the line was read in (for ignored records)
+
+
+def _is_strict(table: ModeTable, line: str, tokens: list[Token]) -> bool:
+    return bool(table.strict) and not isinstance(match_patterns(table.strict, line, tokens), MatchFailure)
+
+
+def _block_opener(tokens: list[Token]) -> bool:
+    words = [t.text.lower() for t in tokens[:3]]
+    for n in (3, 2, 1):
+        if " ".join(words[:n]) in BLOCK_OPENERS:
+            return True
+    return False
+
+
+def _run(table: ModeTable, cfg: Config, state: ModeState, line: str, tokens: list[Token]):
+    res = match_patterns(table.asts, line, tokens)
+    if isinstance(res, MatchFailure):
+        return res
+    idx, m = res
+    try:
+        table.commands[idx].handler(Ctx(cfg, state, m, line, tokens))
+    except Reject as r:
+        return MatchFailure(r.message, r.column, len(tokens))
+    return None
+
+
+def execute(cfg: Config, state: ModeState, line: str) -> Outcome:
+    """Run one configuration line; the config is unchanged on error.
+
+    Handlers validate everything before changing the model, so a rejected
+    line leaves no trace (IOS: "the bad line changes nothing").
+    """
+    text = line.rstrip("\r\n")
+    tokens = tokenize(text)
+    mode = state.mode
+    if not tokens or tokens[0].text.startswith("!") or tokens[0].text.startswith("#"):
+        return Outcome("comment", mode=mode)
+    if mode == "exec":
+        mode = state.mode = "global"
+    cur = TABLES[mode]
+    glob = TABLES["global"]
+
+    fail_cur = _run(cur, cfg, state, text, tokens)
+    if fail_cur is None:
+        return Outcome("applied", mode=mode)
+    fail_glob: MatchFailure | None = None
+    if mode != "global":
+        saved = (state.mode, state.target)
+        state.mode, state.target = "global", None
+        fail_glob = _run(glob, cfg, state, text, tokens)
+        if fail_glob is None:
+            return Outcome("applied", mode="global")
+        state.mode, state.target = saved
+
+    cur_strict = mode != "global" and (
+        _is_strict(cur, text, tokens)
+        or (mode not in LENIENT_MODES and resolve_keyword(tokens[0].text, cur.first_words))
+    )
+    glob_strict = _is_strict(glob, text, tokens)
+    if not cur_strict and not glob_strict:
+        if mode in LENIENT_MODES and not _block_opener(tokens) and mode != "global":
+            return Outcome("ignored", mode=mode)
+        state.mode, state.target = ("block" if _block_opener(tokens) else "global"), None
+        return Outcome("ignored", mode=mode)
+
+    if cur_strict and (fail_glob is None or not glob_strict or fail_cur.depth >= fail_glob.depth):
+        fail = fail_cur
+    else:
+        fail = fail_glob if fail_glob is not None else fail_cur
+    err = ConfigError(state.file, state.line, fail.column, text, fail.message)
+    return Outcome("error", err, mode=mode)
+
+
+# -- files ---------------------------------------------------------------------------------------
+
+
+def _record(cfg: Config, state: ModeState, text: str, out: Outcome, lineno: int) -> None:
+    if out.kind == "ignored":
+        cfg.ignored.append(ConfigLine(state.file, lineno, text, out.mode))
+    elif out.kind == "error" and out.error is not None:
+        cfg.errors.append(out.error)
+
+
+def parse_ios(text: str, file: str = "<config>", repair: bool = True, cfg: Config | None = None) -> Config:
+    """Parse an IOS configuration (``show running-config`` text or a file).
+
+    Args:
+        text: the configuration.
+        file: name used in errors.
+        repair: undo PDF-extraction artefacts (joined/wrapped lines), see module doc.
+        cfg: configuration to add to (default: a new one).
+    """
+    cfg = cfg if cfg is not None else Config(dialect="ios")
+    state = ModeState(file=file)
+    lines = text.splitlines()
+    i = 0
+    while i < len(lines):
+        raw = lines[i].rstrip()
+        lineno = i + 1
+        if state.ended:
+            if raw.strip():
+                cfg.ignored.append(ConfigLine(file, lineno, raw, "after-end"))
+            i += 1
+            continue
+        if _NOISE.match(raw.strip()):
+            cfg.ignored.append(ConfigLine(file, lineno, raw, "noise"))
+            i += 1
+            continue
+        state.line = lineno
+        trial = copy.deepcopy((cfg, state))
+        out = execute(trial[0], trial[1], raw)
+        if out.kind != "error":
+            cfg, state = trial
+            _record(cfg, state, raw, out, lineno)
+            i += 1
+            continue
+        if repair:
+            fixed = _repair(cfg, state, lines, i)
+            if fixed is not None:
+                cfg, state, used = fixed
+                i += used
+                continue
+        _record(cfg, state, raw, out, lineno)
+        i += 1
+    return cfg
+
+
+# -- PDF-artefact repair -----------------------------------------------------------------------
+
+_MAX_JOIN = 4
+
+
+@dataclass(frozen=True)
+class _Tok:
+    text: str
+    line: int  # index into lines
+
+
+def _repair(cfg: Config, state: ModeState, lines: list[str], start: int):
+    """Split/join lines ``start..start+m`` into valid commands, see module doc."""
+    for m in range(0, _MAX_JOIN + 1):
+        if start + m >= len(lines):
+            break
+        if m > 0 and _NOISE.match(lines[start + m].strip()):
+            break
+        toks = [
+            _Tok(t.text, start + k)
+            for k in range(m + 1)
+            for t in tokenize(lines[start + k])
+        ]
+        segs = _segment(toks, 0, cfg, state, {})
+        if segs is None or (m == 0 and len(segs) < 2):
+            continue
+        # Re-run for real, recording ignored lines at their first token's line.
+        for seg in segs:
+            text = " ".join(t.text for t in seg)
+            state.line = seg[0].line + 1
+            out = execute(cfg, state, text)
+            if out.kind == "ignored":
+                cfg.ignored.append(ConfigLine(state.file, seg[0].line + 1, text, out.mode))
+        shown = " | ".join(" ".join(t.text for t in s) for s in segs)
+        span = f"{start + 1}" if m == 0 else f"{start + 1}-{start + m + 1}"
+        cfg.warnings.append(
+            ConfigError(
+                state.file,
+                start + 1,
+                None,
+                "\n".join(lines[start : start + m + 1]),
+                f"line {span}: PDF extraction artefact, read as {len(segs)} commands: {shown}",
+            )
+        )
+        return cfg, state, m + 1
+    return None
+
+
+def _strong(word: str) -> bool:
+    w = word.lower()
+    return w.startswith("!") or w in ALL_FIRST_WORDS
+
+
+def _boundary(word: str) -> bool:
+    return _strong(word) or word.lower() in WEAK_WORDS
+
+
+def _segment(toks: list[_Tok], p: int, cfg: Config, state: ModeState, memo: dict):
+    """Longest-first split of toks[p:] into lines that each execute without error."""
+    if p == len(toks):
+        return []
+    key = (p, state.mode)
+    if key in memo:
+        return None
+    if toks[p].text.startswith("!"):
+        rest = _segment(toks, p + 1, cfg, state, memo)
+        return None if rest is None else [[toks[p]]] + rest
+    ends = [q for q in range(p + 1, len(toks)) if _boundary(toks[q].text)] + [len(toks)]
+    for q in sorted(ends, reverse=True):
+        seg = toks[p:q]
+        text = " ".join(t.text for t in seg)
+        c2, s2 = copy.deepcopy((cfg, state))
+        out = execute(c2, s2, text)
+        if out.kind == "error":
+            continue
+        if out.kind == "ignored" and any(_strong(t.text) for t in seg[1:]):
+            continue  # an ignored line must not swallow a command we handle
+        rest = _segment(toks, q, c2, s2, memo)
+        if rest is not None:
+            return [seg] + rest
+    memo[key] = True
+    return None
+
+
+# -- runtime (configure terminal) --------------------------------------------------------------
+
+
+def prompt(cfg: Config, state: ModeState) -> str:
+    """IOS prompt for a mode, e.g. ``Router(config-crypto-map)#``."""
+    suffix = PROMPTS.get(state.mode, "config")
+    host = cfg.globals.hostname
+    return f"{host}({suffix})#" if suffix else f"{host}#"
+
+
+def apply_line(cfg: Config, line: str, state: ModeState | None = None) -> ConfigError | None:
+    """Configure one line at runtime (IOS ``configure terminal`` semantics).
+
+    ``state`` carries the mode between calls (a new one starts in global
+    configuration mode).  Returns the error (not added to ``cfg.errors``,
+    which lists the startup file's errors) or None.  On error the
+    configuration is unchanged.
+    """
+    state = state if state is not None else ModeState(file="<cli>")
+    if line.strip().lower() in ("end", "exit") and state.mode == "global":
+        state.mode = "exec"
+        return None
+    trial = copy.deepcopy((cfg, state))
+    out = execute(trial[0], trial[1], line)
+    if out.kind == "error":
+        return out.error
+    # Copy the trial's result back into the caller's objects (identity preserved).
+    new_cfg, new_state = trial
+    cfg.__dict__.update(new_cfg.__dict__)
+    state.__dict__.update(new_state.__dict__)
+    if out.kind == "ignored":
+        cfg.ignored.append(ConfigLine(state.file, state.line, line, out.mode))
+    return None
+
+
+def format_error(err: ConfigError, prompt_text: str = "") -> str:
+    """Device text for a rejected line: echo, caret, message (IOS terminal layout)."""
+    if err.column is None:
+        return err.message
+    return f"{prompt_text}{err.text}\n{' ' * (len(prompt_text) + err.column)}^\n{err.message}"
+
+
+__all__ = [
+    "INCOMPLETE",
+    "INVALID",
+    "ModeState",
+    "apply_line",
+    "execute",
+    "format_error",
+    "parse_ios",
+    "prompt",
+]

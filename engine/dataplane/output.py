@@ -1,0 +1,120 @@
+"""Sending outer packets: egress MTU lookup and user-space fragmentation.
+
+The kernel refuses (EMSGSIZE) IP_HDRINCL packets larger than the egress MTU
+instead of fragmenting them, so outer packets that do not fit are
+fragmented here (post-fragmentation, RFC 791 §3.2) unless DF is set.
+"""
+
+from __future__ import annotations
+
+import logging
+import struct
+import time
+from collections import Counter
+from typing import Any
+
+log = logging.getLogger("engine.output")
+
+MTU_CACHE_SECONDS = 10.0
+
+
+def fragment_ipv4(packet: bytes, mtu: int) -> list[bytes]:
+    """Split an IPv4 packet into fragments of at most ``mtu`` bytes (RFC 791 §3.2).
+
+    Uses ``engine.esp.fragment`` when the ESP helper provides it.
+    """
+    try:
+        from engine.esp.fragment import fragment_ipv4 as helper  # type: ignore[import-not-found]
+    except ImportError:
+        helper = None
+    if helper is not None:
+        return list(helper(packet, mtu))
+    ihl = (packet[0] & 0x0F) * 4
+    hdr, payload = bytearray(packet[:ihl]), packet[ihl:]
+    step = ((mtu - ihl) // 8) * 8
+    if step <= 0:
+        raise ValueError(f"MTU {mtu} too small to fragment")
+    base_flags = struct.unpack_from("!H", hdr, 6)[0]
+    base_off = base_flags & 0x1FFF
+    more_orig = base_flags & 0x2000
+    out = []
+    for pos in range(0, len(payload), step):
+        chunk = payload[pos:pos + step]
+        last = pos + step >= len(payload)
+        flags = (0 if last else 0x2000) | (more_orig if last else 0) | (base_off + pos // 8)
+        h = bytearray(hdr)
+        struct.pack_into("!HH", h, 2, ihl + len(chunk), 0)
+        struct.pack_into("!H", h, 6, flags)
+        struct.pack_into("!H", h, 10, 0)
+        s = sum(struct.unpack(f"!{ihl // 2}H", bytes(h)))
+        s = (s & 0xFFFF) + (s >> 16)
+        s = (s & 0xFFFF) + (s >> 16)
+        struct.pack_into("!H", h, 10, ~s & 0xFFFF)
+        out.append(bytes(h) + chunk)
+    return out
+
+
+class Outbound:
+    """Sends complete IPv4 packets on the engine's raw socket."""
+
+    def __init__(self, sockets: Any, stats: Counter[str]) -> None:
+        self.sockets = sockets
+        self.stats = stats
+        self._mtu: dict[str, tuple[float, int]] = {}
+        self._ident = 0
+
+    def mtu_to(self, dst: str) -> int:
+        """Egress MTU towards ``dst`` (route lookup, cached)."""
+        now = time.monotonic()
+        hit = self._mtu.get(dst)
+        if hit is not None and now - hit[0] < MTU_CACHE_SECONDS:
+            return hit[1]
+        mtu = 1500
+        try:
+            from pyroute2 import IPRoute
+
+            with IPRoute() as ipr:
+                routes = ipr.route("get", dst=dst)
+                oif = routes[0].get_attr("RTA_OIF") if routes else None
+                if oif:
+                    links = ipr.get_links(oif)
+                    if links:
+                        mtu = links[0].get_attr("IFLA_MTU") or mtu
+        except Exception as exc:
+            log.debug("MTU lookup to %s failed: %s", dst, exc)
+        self._mtu[dst] = (now, mtu)
+        return mtu
+
+    def send_outer(self, packet: bytes, dst: str) -> None:
+        """Send a protected packet, fragmenting it if it exceeds the egress MTU."""
+        mtu = self.mtu_to(dst)
+        try:
+            if len(packet) <= mtu:
+                self.sockets.send_ip(packet, dst)
+                self.stats["tx_packets"] += 1
+                return
+            if struct.unpack_from("!H", packet, 6)[0] & 0x4000:
+                self.stats["tx_df_too_big"] += 1  # DF set: the packet cannot pass
+                return
+            if packet[4:6] == b"\0\0":  # fragments need one non-zero Identification
+                self._ident = (self._ident + 1) & 0xFFFF or 1
+                packet = packet[:4] + struct.pack("!H", self._ident) + packet[6:]
+            for frag in fragment_ipv4(packet, mtu):
+                self.sockets.send_ip(frag, dst)
+                self.stats["tx_fragments"] += 1
+            self.stats["tx_packets"] += 1
+        except OSError as exc:
+            self.stats["tx_errors"] += 1
+            if exc.errno == 90:  # EMSGSIZE: MTU changed under us
+                self._mtu.pop(dst, None)
+            log.debug("send to %s failed: %s", dst, exc)
+
+    def send_clear(self, packet: bytes, dst: str) -> None:
+        """Forward a bypass packet unchanged (the engine's mark routes it via main)."""
+        if packet[0] >> 4 != 4:
+            self.stats["bypass_v6_dropped"] += 1
+            return
+        self.send_outer(packet, dst)
+
+
+__all__ = ["Outbound", "fragment_ipv4"]

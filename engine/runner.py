@@ -1,0 +1,633 @@
+"""The engine's runner: one selector loop that ties everything together.
+
+It owns the sockets (TUN, raw ESP/AH, UDP 500/4500, control), the scaled
+clock and policy routing, drives the sans-I/O ``IkeEngine`` (aioquic style:
+``receive_datagram``/``datagrams_to_send``/``get_timer``/``handle_timer``/
+``next_event``) and pushes packets through the ESP/AH SA objects held in the
+SA database. Every per-packet exception is caught, counted and logged: the
+engine never dies of input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import logging
+import os
+import selectors
+import socket
+import struct
+import time
+from collections import Counter, deque
+from pathlib import Path
+from typing import Any
+
+from engine.clock import Clock
+from engine.config.model import Config, ConfigError
+from engine.control import ControlServer
+from engine.dataplane import packet as pk
+from engine.dataplane.policy import ENGINE_MARK, PolicyRouting
+from engine.dataplane.sockets import Sockets, recv_udp, send_udp
+from engine.ike.events import (
+    ChildSaDown, ChildSaUp, IkeSaDown, IkeSaUp, Log, NegotiationFailed, PacketSelector,
+)
+from engine.dataplane.output import Outbound
+from engine.dataplane.syslog import SyslogSink
+from engine.sadb import SaDatabase, SaEntry
+
+log = logging.getLogger("engine")
+
+BATCH = 64  # packets read per readiness event and socket
+ACQUIRE_QUEUE = 4  # packets kept per flow while IKE negotiates (IOS keeps a few)
+ACQUIRE_HOLD = 10.0  # protocol seconds a queued packet waits for its SA
+ACQUIRE_RETRY = 2.0  # protocol seconds between acquires of one flow
+NON_ESP_MARKER = b"\x00\x00\x00\x00"  # RFC 3948 §2.2
+
+
+def load_config(path: Path, dialect: str, ifmap: dict[str, str]) -> tuple[Config, list[str]]:
+    """Parse ``path`` in ``dialect``; return the model and device-format error texts."""
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        return Config(dialect=dialect), [f"% Cannot read configuration {path}: {exc.strerror}"]
+    if dialect == "ios":
+        from engine.config.ios import format_error, parse_ios
+
+        config = parse_ios(text, file=str(path))
+    else:
+        try:
+            from engine.config.ar import parse_ar  # type: ignore[import-not-found]
+        except ImportError:
+            return Config(dialect=dialect), [f"% dialect {dialect!r} is not implemented yet"]
+        config = parse_ar(text, file=str(path))
+        format_error = None  # type: ignore[assignment]
+    missing = config.apply_interface_map(ifmap)
+    errors = []
+    for err in config.errors:
+        body = format_error(err) if format_error else err.device_text()
+        errors.append(f"{err.file}:{err.line}: {body}")
+    errors += [f"% interface {dev} (--interfaces) is not in {path}" for dev in missing]
+    return config, errors
+
+
+class Runner:
+    """One engine instance (control plane + data plane) in this namespace."""
+
+    def __init__(self, config: Config, args: argparse.Namespace) -> None:
+        self.config = config
+        self.args = args
+        self.name = args.name or config.globals.hostname
+        self.clock = Clock(scale=args.clock_scale)
+        self.sel = selectors.DefaultSelector()
+        self.stats: Counter[str] = Counter()
+        self.sadb = SaDatabase(replay_window=config.entry_replay_window(_DummyEntry()))
+        self.ike_sas: dict[tuple[bytes, bytes], IkeSaUp] = {}
+        self.pending: dict[pk.FlowKey, deque[tuple[float, bytes]]] = {}
+        self.last_acquire: dict[Any, float] = {}
+        self.syslog = SyslogSink(self.name, args.syslog, self.clock)
+        self._running = True
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._wake_w.setblocking(False)
+        self.sel.register(self._wake_r, selectors.EVENT_READ, self._on_wake)
+        self.sockets: Sockets | None = None
+        self.out: Outbound | None = None
+        self.tun_fd: int | None = None
+        self.policy: PolicyRouting | None = None
+        self.ike = self._make_ike()
+        if not args.no_dataplane:
+            self._open_dataplane()
+        self.control = ControlServer(args.control, self.handle_command, self.sel)
+        log.info("engine %s up: clock scale %g, %d crypto selectors", self.name,
+                 self.clock.scale, len(config.protected_selectors()))
+
+    # -- set-up ------------------------------------------------------------------------
+
+    def local_addresses(self) -> list[str]:
+        """Addresses of the config's interfaces and of this namespace."""
+        addrs = [str(a.ip) for i in self.config.interfaces.values() for a in i.addresses]
+        try:
+            from pyroute2 import IPRoute
+
+            with IPRoute() as ipr:
+                for msg in ipr.get_addr(family=socket.AF_INET):
+                    a = msg.get_attr("IFA_ADDRESS")
+                    if a and not a.startswith("127.") and a not in addrs:
+                        addrs.append(a)
+        except Exception as exc:  # netlink unavailable: config addresses only
+            log.warning("cannot list addresses: %s", exc)
+        return addrs
+
+    def _make_ike(self) -> Any:
+        try:
+            from engine.ike import IkeEngine
+        except ImportError as exc:
+            log.error("IKE engine unavailable (%s): no negotiation possible", exc)
+            return None
+        return IkeEngine(self.config, self.local_addresses())
+
+    def _open_dataplane(self) -> None:
+        from engine.dataplane import tun
+
+        tun_name = "ipsec0"
+        for path in ("net/ipv4/conf/all/rp_filter", "net/ipv4/conf/default/rp_filter"):
+            tun.set_sysctl(path, "0")
+        tun.set_sysctl("net/ipv4/ip_forward", "1")
+        tun.set_sysctl("net/ipv6/conf/all/forwarding", "1")
+        tun.set_sysctl("net/ipv6/conf/default/addr_gen_mode", "1")
+        self.tun_fd = tun.open_tun(tun_name)
+        idx = tun.link_up(tun_name, mtu=1500)
+        tun.set_sysctl(f"net/ipv4/conf/{tun_name}/rp_filter", "0")
+        tun.set_sysctl(f"net/ipv4/conf/{tun_name}/accept_local", "1")
+        self.policy = PolicyRouting(tun_name, idx)
+        self.policy.install(self.config)
+        self.sockets = Sockets.open(ENGINE_MARK, self.args.ike_port, self.args.natt_port)
+        self.out = Outbound(self.sockets, self.stats)
+        s = self.sockets
+        self.sel.register(self.tun_fd, selectors.EVENT_READ, self._on_tun)
+        self.sel.register(s.esp, selectors.EVENT_READ, lambda m: self._on_raw(s.esp, "esp"))
+        self.sel.register(s.ah, selectors.EVENT_READ, lambda m: self._on_raw(s.ah, "ah"))
+        self.sel.register(s.ike, selectors.EVENT_READ, lambda m: self._on_udp(s.ike, 500))
+        self.sel.register(s.natt, selectors.EVENT_READ, lambda m: self._on_udp(s.natt, 4500))
+
+    # -- loop --------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Ask the loop to end (signal-safe)."""
+        self._running = False
+        try:
+            self._wake_w.send(b"x")
+        except OSError:
+            pass
+
+    def _on_wake(self, _mask: int) -> None:
+        try:
+            self._wake_r.recv(64)
+        except OSError:
+            pass
+
+    def run(self) -> None:
+        """Serve until :meth:`stop`; then send IKE DELETEs where possible."""
+        while self._running:
+            deadlines = [d for d in (self._ike_timer(), self.sadb.next_deadline()) if d]
+            timeout = self.clock.real_until(min(deadlines)) if deadlines else 1.0
+            timeout = min(timeout if timeout is not None else 1.0, 1.0)
+            for key, mask in self.sel.select(timeout):
+                try:
+                    key.data(mask)
+                except Exception:
+                    self.stats["loop_errors"] += 1
+                    log.exception("error in handler")
+            self._service(self.clock.now())
+        self._shutdown_ike()
+
+    def _ike_timer(self) -> float | None:
+        if self.ike is None:
+            return None
+        try:
+            return self.ike.get_timer()
+        except Exception:
+            log.exception("IkeEngine.get_timer failed")
+            return None
+
+    def _service(self, now: float) -> None:
+        """Timers, IKE output and events, lifetimes, queued packets."""
+        if self.ike is not None:
+            timer = self._ike_timer()
+            if timer is not None and timer <= now:
+                self._ike_call("handle_timer", now)
+            self._flush_ike(now)
+        self._lifetimes(now)
+        self._expire_pending(now)
+
+    def _ike_call(self, method: str, *args: Any) -> Any:
+        if self.ike is None:
+            return None
+        try:
+            return getattr(self.ike, method)(*args)
+        except Exception:
+            self.stats[f"ike_{method}_errors"] += 1
+            log.exception("IkeEngine.%s failed", method)
+            return None
+
+    def _flush_ike(self, now: float) -> None:
+        for _ in range(1000):
+            sent_any = False
+            for dg in self._ike_call("datagrams_to_send", now) or ():
+                sent_any = True
+                self._send_ike(dg.data, dg.src, dg.dst)
+            ev_any = False
+            while True:
+                ev = self._ike_call("next_event")
+                if ev is None:
+                    break
+                ev_any = True
+                try:
+                    self._on_event(ev, now)
+                except Exception:
+                    self.stats["event_errors"] += 1
+                    log.exception("handling %r failed", ev)
+            if not (sent_any or ev_any):
+                return
+
+    def _send_ike(self, data: bytes, src: tuple[str, int], dst: tuple[str, int]) -> None:
+        if self.sockets is None:
+            return
+        try:
+            if dst[1] == 4500 or src[1] == 4500:
+                send_udp(self.sockets.natt, NON_ESP_MARKER + data, dst, src[0])
+            else:
+                send_udp(self.sockets.ike, data, dst, src[0])
+            self.stats["ike_tx"] += 1
+        except OSError as exc:
+            self.stats["ike_tx_errors"] += 1
+            log.warning("IKE send %s -> %s failed: %s", src, dst, exc)
+
+    # -- IKE events --------------------------------------------------------------------
+
+    def _on_event(self, ev: Any, now: float) -> None:
+        if isinstance(ev, Log):
+            self.syslog.emit(ev)
+        elif isinstance(ev, IkeSaUp):
+            self.ike_sas[(ev.icookie, ev.rcookie)] = ev
+        elif isinstance(ev, IkeSaDown):
+            self.ike_sas.pop((ev.icookie, ev.rcookie), None)
+        elif isinstance(ev, ChildSaUp):
+            self._install(ev, now)
+        elif isinstance(ev, ChildSaDown):
+            gone = self.sadb.remove_spis(ev.inbound_spis + ev.outbound_spis)
+            log.info("IPsec SA down (%s): %d pair(s) removed", ev.reason, len(gone))
+        elif isinstance(ev, NegotiationFailed):
+            self.stats["negotiation_failed"] += 1
+            log.info("negotiation with %s failed (phase %d): %s", ev.peer, ev.phase, ev.reason)
+
+    def _install(self, ev: ChildSaUp, now: float) -> None:
+        pair = ev.pair
+        entry = self._map_entry(pair.crypto_map, pair.crypto_map_seq)
+        window = self.config.entry_replay_window(entry) if entry else self.sadb.replay_window
+        intf = self._interface_for_map(pair.crypto_map)
+        df = self.config.effective_df_bit(intf) if intf else self.config.globals.df_bit
+        if window and window % 32:
+            window = ((window + 31) // 32) * 32
+        new = self.sadb.install(pair, now, replay_window=min(window, 1024), df=df,
+                                interface=intf.name if intf else None)
+        for old in self.sadb.entries:
+            if old is not new and set(old.pair.inbound_spis) & set(ev.rekey_of):
+                old.rekey_requested = True
+        log.info("IPsec SA up: peer %s in %s out %s (%s)", pair.peer,
+                 [hex(s) for s in pair.inbound_spis], [hex(s) for s in pair.outbound_spis],
+                 pair.mode)
+        self._release_pending(new)
+
+    def _map_entry(self, name: str | None, seq: int | None) -> Any:
+        cmap = self.config.crypto_maps.get(name or "")
+        return cmap.entries.get(seq) if cmap is not None and seq is not None else None
+
+    def _interface_for_map(self, name: str | None) -> Any:
+        for intf in self.config.interfaces.values():
+            if name and name in (intf.crypto_map, intf.crypto_map_v6):
+                return intf
+        return None
+
+    # -- lifetimes ---------------------------------------------------------------------
+
+    def _lifetimes(self, now: float) -> None:
+        if not self.sadb.entries:
+            return
+        rekey, expired = self.sadb.due(now)
+        for e in rekey:
+            e.rekey_requested = True
+            sel = _selector_of(e)
+            log.info("IPsec SA to %s near expiry: rekeying", e.pair.peer)
+            self._ike_call("acquire", sel, now)
+        for e in expired:
+            log.info("IPsec SA to %s expired (in 0x%08x)", e.pair.peer, e.spi_in)
+            self._ike_call("delete_child", e.spi_in)
+            self.sadb.remove(e)
+
+    # -- data path: outbound (TUN → ESP) -----------------------------------------------
+
+    def _on_tun(self, _mask: int) -> None:
+        assert self.tun_fd is not None
+        for _ in range(BATCH):
+            try:
+                pkt = os.read(self.tun_fd, 65535)
+            except BlockingIOError:
+                return
+            try:
+                self.outbound_packet(pkt)
+            except Exception as exc:
+                self.stats["out_errors"] += 1
+                log.warning("outbound packet dropped: %s: %s", type(exc).__name__, exc)
+
+    def outbound_packet(self, pkt: bytes) -> None:
+        """Protect ``pkt`` with its SA, or acquire one; never send it clear if protected."""
+        key = pk.flow_key(pkt)
+        if key is None:
+            self.stats["out_malformed"] += 1
+            return
+        entry = self.sadb.outbound(key)
+        if entry is not None:
+            self._protect_send(entry, pkt)
+            return
+        match = self._crypto_lookup(key)
+        if match is None:  # ACL says bypass (or deny): forward in clear
+            self.stats["out_bypass"] += 1
+            if self.out is not None:
+                self.out.send_clear(pkt, key.dst)
+            return
+        intf, cm_entry = match
+        self._queue(key, pkt)
+        self._acquire(key, intf, cm_entry)
+
+    def _crypto_lookup(self, key: pk.FlowKey) -> tuple[Any, Any] | None:
+        for intf in self.config.interfaces.values():
+            if intf.crypto_map is None and intf.crypto_map_v6 is None:
+                continue
+            hit = self.config.lookup_entry(intf, key.src, key.dst, key.proto,
+                                           key.sport or None, key.dport or None)
+            if hit is not None:
+                return intf, hit[0]
+        return None
+
+    def _protect_send(self, entry: SaEntry, pkt: bytes) -> None:
+        try:
+            outer = entry.out_bundle.protect(pkt)
+        except Exception as exc:
+            self.stats["protect_errors"] += 1
+            log.warning("protect failed on SA to %s: %s", entry.pair.peer, exc)
+            return
+        assert self.out is not None
+        self.out.send_outer(outer, entry.pair.peer)
+
+    def _queue(self, key: pk.FlowKey, pkt: bytes) -> None:
+        q = self.pending.setdefault(key, deque())
+        if len(q) >= ACQUIRE_QUEUE:
+            self.stats["acquire_dropped"] += 1
+            return
+        q.append((self.clock.now(), pkt))
+
+    def _acquire(self, key: pk.FlowKey, intf: Any, cm_entry: Any) -> None:
+        now = self.clock.now()
+        tag = (intf.name, id(cm_entry), key.src, key.dst)
+        last = self.last_acquire.get(tag)
+        if last is not None and now - last < ACQUIRE_RETRY:
+            return
+        self.last_acquire[tag] = now
+        self.stats["acquires"] += 1
+        sel = PacketSelector(key.src, key.dst, key.proto, key.sport or None,
+                             key.dport or None, interface=intf.name)
+        self._ike_call("acquire", sel, now)
+
+    def _release_pending(self, entry: SaEntry) -> None:
+        for key in [k for k in self.pending if entry.matches_outbound(k)]:
+            for _t, pkt in self.pending.pop(key):
+                self._protect_send(entry, pkt)
+
+    def _expire_pending(self, now: float) -> None:
+        for key in [k for k, q in self.pending.items() if q and now - q[0][0] > ACQUIRE_HOLD]:
+            self.stats["acquire_dropped"] += len(self.pending.pop(key))
+
+    # -- data path: inbound (ESP/AH → TUN) ---------------------------------------------
+
+    def _on_raw(self, sock: socket.socket, proto: str) -> None:
+        for _ in range(BATCH):
+            try:
+                pkt = sock.recv(65535)
+            except BlockingIOError:
+                return
+            self._inbound_guarded(pkt, proto)
+
+    def _on_udp(self, sock: socket.socket, port: int) -> None:
+        for _ in range(BATCH):
+            try:
+                data, src, local = recv_udp(sock)
+            except BlockingIOError:
+                return
+            except OSError as exc:
+                self.stats["udp_rx_errors"] += 1
+                log.warning("UDP %d receive: %s", port, exc)
+                return
+            local = local or "0.0.0.0"
+            now = self.clock.now()
+            if port == 4500:
+                if data == b"\xff":  # NAT keepalive (RFC 3948 §2.3)
+                    self.stats["natt_keepalives"] += 1
+                    continue
+                if data[:4] != NON_ESP_MARKER:  # UDP-encapsulated ESP (RFC 3948 §2.1)
+                    self._inbound_guarded(data, "esp-udp", (src, local))
+                    continue
+                data = data[4:]
+            self.stats["ike_rx"] += 1
+            self._ike_call("receive_datagram", data, src, (local, port), now)
+        # IKE replies go out promptly; the loop flushes too
+        self._flush_ike(self.clock.now())
+
+    def _inbound_guarded(self, pkt: bytes, proto: str, udp: Any = None) -> None:
+        try:
+            self.inbound_packet(pkt, proto, udp)
+        except Exception as exc:
+            self.stats["in_errors"] += 1
+            log.warning("inbound %s packet dropped: %s: %s", proto, type(exc).__name__, exc)
+
+    def inbound_packet(self, pkt: bytes, proto: str, udp: Any = None) -> None:
+        """Unprotect an ESP/AH packet and write the inner packet to the TUN."""
+        if proto == "esp-udp":
+            spi = struct.unpack_from("!I", pkt, 0)[0] if len(pkt) >= 8 else None
+            kind = "esp"
+        else:
+            hdr = pk.ipv4_header(pkt)
+            if hdr is None:
+                self.stats["in_malformed"] += 1
+                return
+            ihl = hdr[0]
+            off = ihl + 4 if proto == "ah" else ihl
+            spi = struct.unpack_from("!I", pkt, off)[0] if len(pkt) >= off + 8 else None
+            kind = proto
+        if spi is None:
+            self.stats["in_malformed"] += 1
+            return
+        hit = self.sadb.inbound(kind, spi)
+        if hit is None:
+            self.sadb.counters["invalid_spi"] += 1
+            self.stats[f"in_invalid_spi_{kind}"] += 1
+            return
+        _entry, bundle = hit
+        if udp is None:
+            inner = bundle.unprotect(pkt)
+        else:  # UDP payload without marker: outer addresses from the socket
+            (src, _sport), local = udp
+            inner = bundle.unprotect(pkt, src, local)
+        if not inner:
+            return
+        assert self.tun_fd is not None
+        try:
+            os.write(self.tun_fd, inner)
+        except OSError as exc:
+            self.stats["tun_write_errors"] += 1
+            if exc.errno not in (errno.EINVAL, errno.EAGAIN):
+                log.warning("TUN write failed: %s", exc)
+
+    # -- control commands --------------------------------------------------------------
+
+    def handle_command(self, cmd: str, want_json: bool) -> dict[str, Any]:
+        """Control-socket entry: ``lab ...`` commands here, device commands to show/clear."""
+        words = cmd.split()
+        if not words:
+            return {"ok": True, "output": "", "data": None}
+        if words[0] == "lab":
+            return self._lab_command(words[1:], cmd)
+        low = [w.lower() for w in words]
+        if low[:1] == ["clear"] or (len(low) > 1 and low[0] == "cl"):
+            return self._clear(low[1:], cmd)
+        return self._device_command(cmd, want_json)
+
+    def _lab_command(self, words: list[str], cmd: str) -> dict[str, Any]:
+        what = words[0] if words else ""
+        if what == "clock":
+            return _ok(f"{self.clock.now():.3f}", self.clock.snapshot())
+        if what == "keys":
+            data = self.sadb.export_keys()
+            return _ok("\n".join(f"{k['proto']} {k['direction']} 0x{k['spi']:08x} "
+                                  f"{k['src']} -> {k['dst']} {k['encr']}/{k['integ']}"
+                                  for k in data), data)
+        if what == "counters":
+            data = {"engine": dict(self.stats), "sadb": dict(self.sadb.counters),
+                    "sas": self.sadb.counters_view()}
+            return _ok(_json_text(data), data)
+        if what == "state":
+            data = self.state()
+            return _ok(_json_text(data), data)
+        if what == "syslog":
+            return _ok("\n".join(self.syslog.lines), list(self.syslog.lines))
+        if what == "config" and len(words) > 1:
+            return self._configure(cmd.split(None, 2)[2])
+        return {"ok": False, "error": f"% Unknown lab command: {cmd}"}
+
+    def _configure(self, line: str) -> dict[str, Any]:
+        from engine.config.ios import apply_line, format_error
+
+        if not hasattr(self, "_cfg_state"):
+            from engine.config.ios import ModeState
+
+            self._cfg_state = ModeState(file="<lab config>")
+        err = apply_line(self.config, line, self._cfg_state)
+        if err is not None:
+            return {"ok": False, "error": format_error(err)}
+        if self.policy is not None:
+            self.policy.install(self.config)
+        self.sadb._flow_cache.clear()
+        self._ike_call("update_config", self.config) if hasattr(self.ike, "update_config") \
+            else None
+        return _ok("", None)
+
+    def _clear(self, words: list[str], cmd: str) -> dict[str, Any]:
+        if words[:2] in (["crypto", "sa"], ["cry", "sa"]) or words[:1] == ["crypto"] and \
+                words[1:2] == ["ipsec"]:
+            n = len(self.sadb.entries)
+            self._ike_call("clear_sa")
+            self._flush_ike(self.clock.now())
+            self.sadb.clear()
+            return _ok("", {"cleared": n})
+        if words[:2] == ["crypto", "isakmp"]:
+            n = len(self.ike_sas)
+            self._ike_call("clear_isakmp")
+            self._flush_ike(self.clock.now())
+            self.ike_sas.clear()
+            return _ok("", {"cleared": n})
+        if words[:2] == ["crypto", "session"]:
+            self._ike_call("clear_sa")
+            self._ike_call("clear_isakmp")
+            self._flush_ike(self.clock.now())
+            self.sadb.clear()
+            self.ike_sas.clear()
+            return _ok("", None)
+        return {"ok": False, "error": f"{cmd}\n% Invalid input detected at '^' marker."}
+
+    def _device_command(self, cmd: str, want_json: bool) -> dict[str, Any]:
+        from engine.dataplane.views import device_command
+
+        return device_command(self, cmd, want_json)
+
+    def state(self) -> dict[str, Any]:
+        """``lab state``: everything a test may want to look at."""
+        return {
+            "name": self.name, "clock": self.clock.now(),
+            "isakmp_sas": [_ike_view(ev) for ev in self.ike_sas.values()],
+            "ipsec_sas": self.sadb.counters_view(),
+            "pending_flows": len(self.pending),
+            "stats": dict(self.stats),
+            "config_errors": [str(e) for e in self.config.errors],
+        }
+
+    # -- shutdown ----------------------------------------------------------------------
+
+    def _shutdown_ike(self) -> None:
+        """Send DELETEs for every SA (RFC 2408 §3.15) before exiting."""
+        if self.ike is None:
+            return
+        now = self.clock.now()
+        self._ike_call("clear_sa")
+        self._ike_call("clear_isakmp")
+        deadline = time.monotonic() + 0.5
+        while time.monotonic() < deadline:
+            before = self.stats["ike_tx"]
+            self._flush_ike(now)
+            if self.stats["ike_tx"] == before:
+                break
+
+    def close(self) -> None:
+        """Release everything this runner created (rules, TUN, sockets, control)."""
+        try:
+            self.control.close()
+        except Exception:
+            log.exception("control close")
+        if self.policy is not None:
+            try:
+                self.policy.remove()
+            except Exception:
+                log.exception("policy routing removal")
+        if self.sockets is not None:
+            self.sockets.close()
+        if self.tun_fd is not None:
+            os.close(self.tun_fd)
+            self.tun_fd = None
+        self.syslog.close()
+        self.sel.close()
+        log.info("engine %s stopped", self.name)
+
+
+class _DummyEntry:
+    """A crypto map entry with nothing set (for the global replay window)."""
+
+    replay_disabled = False
+    replay_window = None
+
+
+def _selector_of(e: SaEntry) -> PacketSelector:
+    p = e.pair
+    return PacketSelector(str(p.local_ts.network.network_address),
+                          str(p.remote_ts.network.network_address),
+                          p.local_ts.protocol, p.local_ts.port or None,
+                          p.remote_ts.port or None, interface=e.interface)
+
+
+def _ok(output: str, data: Any) -> dict[str, Any]:
+    return {"ok": True, "output": output, "data": data}
+
+
+def _json_text(data: Any) -> str:
+    import json
+
+    return json.dumps(data, indent=1, sort_keys=True, default=str)
+
+
+def _ike_view(ev: IkeSaUp) -> dict[str, Any]:
+    return {"peer": ev.peer[0], "local": ev.local[0], "mode": ev.mode,
+            "icookie": ev.icookie.hex(), "rcookie": ev.rcookie.hex(),
+            "encryption": ev.encryption, "hash": ev.hash, "group": ev.group,
+            "lifetime": ev.lifetime, "nat_t": ev.nat_t, "conn_id": ev.conn_id,
+            "initiator": ev.initiator, "created": ev.created}
+
+
+_ = ConfigError  # re-exported type for callers of load_config

@@ -93,6 +93,7 @@ class ModeState:
     file: str = "<cli>"
     line: int = 0
     ended: bool = False  # ``end`` seen (file parsing stops)
+    repairing: bool = False  # trying splits of a PDF-artefact line (stricter checks)
 
 
 @dataclass
@@ -345,9 +346,12 @@ def _repair(cfg: Config, state: ModeState, lines: list[str], start: int):
     return None
 
 
+_NOT_STRONG = {"ip", "ipv6", "no"}  # also start ignored lines (``no ip http server``)
+
+
 def _strong(word: str) -> bool:
     w = word.lower()
-    return w.startswith("!") or w in ALL_FIRST_WORDS
+    return w.startswith("!") or (w in ALL_FIRST_WORDS and w not in _NOT_STRONG)
 
 
 def _boundary(word: str) -> bool:
@@ -369,7 +373,9 @@ def _segment(toks: list[_Tok], p: int, cfg: Config, state: ModeState, memo: dict
         seg = toks[p:q]
         text = " ".join(t.text for t in seg)
         c2, s2 = copy.deepcopy((cfg, state))
+        s2.repairing = True
         out = execute(c2, s2, text)
+        s2.repairing = False
         if out.kind == "error":
             continue
         if out.kind == "ignored" and any(_strong(t.text) for t in seg[1:]):

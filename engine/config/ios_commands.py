@@ -280,6 +280,21 @@ def crypto_map(c: Ctx) -> None:
     _enter(c, "map", entry)
 
 
+def dynamic_map(c: Ctx) -> None:
+    name, seq = c.m.get("name"), c.m.get("seq")
+    dmap = c.cfg.dynamic_maps.setdefault(name, CryptoMap(name))
+    entry = dmap.entries.setdefault(seq, CryptoMapEntry(seq=seq))
+    _enter(c, "map", entry)
+
+
+def no_dynamic_map(c: Ctx) -> None:
+    name, seq = c.m.get("name"), c.m.get("seq")
+    if seq is None:
+        c.cfg.dynamic_maps.pop(name, None)
+    elif name in c.cfg.dynamic_maps:
+        c.cfg.dynamic_maps[name].entries.pop(seq, None)
+
+
 def crypto_map_local(c: Ctx) -> None:
     cmap = c.cfg.crypto_maps.setdefault(c.m.get("name"), CryptoMap(c.m.get("name")))
     cmap.local_address = c.m.get("ifname")
@@ -468,7 +483,7 @@ def ip_route(c: Ctx) -> None:
     except ValueError:
         raise _reject(INVALID, c.tokens[3].column) from None
     # IOS stores the masked prefix (``ip route 10.3.3.3 255.0.0.0`` -> 10.0.0.0/8).
-    c.cfg.routes.append(Route(prefix, m.get("nh"), m.get("intf"), m.get("dist") or 1))
+    c.cfg.routes.append(Route(prefix, m.get("nh"), m.get("intf"), m.get("dist") or 1, m.get("vrf")))
 
 
 def ipv6_route(c: Ctx) -> None:
@@ -564,6 +579,12 @@ def set_transform_set(c: Ctx) -> None:
     names = c.m.get("names").split()
     if len(names) > 6:
         raise _reject(INVALID, c.tokens[2 + 6].column)
+    if c.state.repairing:
+        # While undoing PDF artefacts, a name that is no transform set means the
+        # words belong to the next command (IOS itself refuses unknown sets).
+        for i, n in enumerate(names):
+            if n not in c.cfg.transform_sets:
+                raise _reject(INVALID, c.tokens[2 + i].column)
     c.state.target.transform_sets = names
 
 
@@ -671,7 +692,7 @@ GLOBAL = [
     ("crypto map ipv6 " + _MAPHEAD, crypto_map),
     ("crypto map " + _MAPHEAD, crypto_map),
     ("crypto map <name:WORD> local-address <ifname:WORD>", crypto_map_local),
-    ("crypto {mib|engine|logging|call|ca|pki|ikev2|gdoi|dynamic-map|vpn} <rest:LINE>", ignored_line),
+    ("crypto {mib|engine|logging|call|ca|pki|ikev2|gdoi|vpn} <rest:LINE>", ignored_line),
     ("no crypto isakmp keepalive", set_global("keepalive", value=None)),
     ("no crypto isakmp nat keepalive", set_global("nat_keepalive", value=None)),
     ("no crypto isakmp invalid-spi-recovery", set_global("invalid_spi_recovery", value=False)),
@@ -697,7 +718,10 @@ GLOBAL = [
     ("ip route [vrf <vrf:WORD>] <prefix:IPV4> <mask:IPV4> {<nh:IPV4>|<intf:WORD> [<nh:IPV4>]} "
      "[<dist:INT(1-255)>] [name <rname:WORD>] [permanent] [tag <tag:INT>]", ip_route),
     ("ipv6 route <prefix:IPV6PFX> {<nh:IPV6>|<intf:WORD> [<nh:IPV6>]} [<dist:INT(1-254)>]", ipv6_route),
-    ("interface <name:WORD> [<sub:WORD>]", interface),
+    ("interface <name:WORD> [{point-to-point|multipoint}]", interface),
+    ("interface <name:WORD> <sub:WORD> [{point-to-point|multipoint}]", interface),
+    ("crypto dynamic-map <name:WORD> <seq:INT(1-65535)>", dynamic_map),
+    ("no crypto dynamic-map <name:WORD> [<seq:INT(1-65535)>]", no_dynamic_map),
     ("hostname <name:WORD>", hostname),
     ("end", end),
     ("exit", exit_mode),
@@ -764,6 +788,8 @@ IF = [
     ("crypto ipsec df-bit {clear|set|copy}", if_attr("df_bit", words=("clear", "set", "copy"))),
     ("crypto ipsec fragmentation {before-encryption|after-encryption}",
      if_attr("fragmentation", words=("before-encryption", "after-encryption"))),
+    ("ip vrf forwarding <vrf:WORD>", if_attr("vrf", "vrf")),
+    ("crypto ipsec client ezvpn <n:WORD> [{inside|outside}]", ignored_line),
     ("shutdown", if_attr("shutdown", value=True)),
     ("no shutdown", if_attr("shutdown", value=False)),
     ("description <text:LINE>", if_attr("description", "text")),

@@ -361,6 +361,7 @@ class Interface:
     fragmentation: str | None = None  # before-encryption|after-encryption; None = global
     shutdown: bool = False
     description: str | None = None
+    vrf: str | None = None  # ``ip vrf forwarding NAME``
     mtu: int | None = None
     ip_mtu: int | None = None
     tunnel: dict[str, str] = field(default_factory=dict)  # VTI: source/destination/mode/...
@@ -378,6 +379,7 @@ class Route:
     next_hop: IpAddress | None = None
     interface: str | None = None
     distance: int = 1
+    vrf: str | None = None  # ``ip route vrf NAME ...``
 
 
 @dataclass
@@ -422,6 +424,8 @@ class Config:
     transform_sets: dict[str, TransformSet] = field(default_factory=dict)
     access_lists: dict[str, AccessList] = field(default_factory=dict)
     crypto_maps: dict[str, CryptoMap] = field(default_factory=dict)
+    #: ``crypto dynamic-map NAME SEQ`` templates (responder side, no peer/ACL needed).
+    dynamic_maps: dict[str, CryptoMap] = field(default_factory=dict)
     interfaces: dict[str, Interface] = field(default_factory=dict)
     routes: list[Route] = field(default_factory=list)
     globals: Globals = field(default_factory=Globals)

@@ -411,6 +411,10 @@ class Globals:
     isakmp_enabled: bool = True
     hostname: str = "Router"
     domain_name: str | None = None
+    #: ``no crypto isakmp default policy`` / ``no crypto ipsec default transform-set``
+    #: (seed 001 L2409-2478, L2555-2613).
+    default_policies_enabled: bool = True
+    default_transform_sets_enabled: bool = True
 
 
 @dataclass
@@ -560,6 +564,56 @@ class Config:
                 if ace is not None and ace.action == "permit":
                     return entry, ace
         return None
+
+
+def _default_policies() -> list[IsakmpPolicy]:
+    """IOS default IKE policies 65507-65514 (seed 001 Table 7, L2433-2443)."""
+    out = []
+    prio = 65507
+    for enc, kl, group in (("aes", 128, 5), ("3des", None, 2)):
+        for hsh in ("sha", "md5"):
+            for auth in ("rsa-sig", "pre-share"):
+                out.append(IsakmpPolicy(prio, enc, kl, hsh, auth, group, 86400))
+                prio += 1
+    return out
+
+
+#: Default IKE policies, used when no ``crypto isakmp policy`` is configured.
+DEFAULT_ISAKMP_POLICIES: tuple[IsakmpPolicy, ...] = tuple(_default_policies())
+
+#: Default transform sets (seed 001 Table 8, L2570-2574), in the order IOS offers them
+#: (``default_transform_set_1`` first, L2597-2601).  IOS shows them as transport mode
+#: and falls back to tunnel mode when the traffic is not between the peers themselves.
+DEFAULT_TRANSFORM_SETS: tuple[TransformSet, ...] = (
+    TransformSet("#!default_transform_set_1", ["esp-aes", "esp-sha-hmac"], "transport",
+                 esp_encr="aes128", esp_integ="hmac-sha1-96"),
+    TransformSet("#!default_transform_set_0", ["esp-3des", "esp-sha-hmac"], "transport",
+                 esp_encr="3des", esp_integ="hmac-sha1-96"),
+)
+
+
+def effective_policies(config: Config) -> list[IsakmpPolicy]:
+    """Policies offered in IKE phase 1, in priority order (seed 001 L2411, L2476).
+
+    User policies when any is configured (the seed's L2452 says the defaults are
+    used too; taken as a translation error, see the spec notes); otherwise the
+    default policies unless disabled.
+    """
+    if config.isakmp_policies:
+        return config.sorted_policies()
+    if config.globals.default_policies_enabled:
+        return list(DEFAULT_ISAKMP_POLICIES)
+    return []
+
+
+def effective_transform_sets(config: Config, entry: CryptoMapEntry) -> list[TransformSet]:
+    """Transform sets an entry proposes: its own, else the defaults (seed 001 L2563-2566)."""
+    sets = [config.transform_sets[n] for n in entry.transform_sets if n in config.transform_sets]
+    if sets or entry.transform_sets:
+        return sets
+    if not config.transform_sets and config.globals.default_transform_sets_enabled:
+        return list(DEFAULT_TRANSFORM_SETS)
+    return []
 
 
 @dataclass(frozen=True, eq=False)

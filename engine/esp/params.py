@@ -65,7 +65,9 @@ class SaParams:
         if self.encr not in CIPHERS:
             raise SaConfigError(f"{sa}: unknown cipher {self.encr!r}; known {sorted(CIPHERS)}")
         if self.integ not in INTEGRITY:
-            raise SaConfigError(f"{sa}: unknown integrity {self.integ!r}; known {sorted(INTEGRITY)}")
+            raise SaConfigError(
+                f"{sa}: unknown integrity {self.integ!r}; known {sorted(INTEGRITY)}"
+            )
         cipher, integ = CIPHERS[self.encr], INTEGRITY[self.integ]
         if len(self.encr_key) != cipher.key_len:
             raise SaConfigError(
@@ -96,7 +98,9 @@ class SaParams:
         except ValueError as e:
             raise SaConfigError(f"{sa}: {e}") from None
         if loc.version != rem.version:
-            raise SaConfigError(f"{sa}: local {self.local} and remote {self.remote} differ in family")
+            raise SaConfigError(
+                f"{sa}: local {self.local} and remote {self.remote} differ in family"
+            )
         if self.udp_encap is not None:
             if len(self.udp_encap) != 2 or not all(0 < p < 65536 for p in self.udp_encap):
                 raise SaConfigError(f"{sa}: udp_encap {self.udp_encap!r} must be two ports")

@@ -266,7 +266,7 @@ class OutboundSa(_SaBase):
             return ipv6_header(
                 self._local_b, self._remote_b, proto, length, hop_limit=self.params.ttl, tclass=tos
             )
-        self._ident = (self._ident + 1) & 0xFFFF
+        self._ident = (self._ident + 1) & 0xFFFF or 1  # never 0: fragments need an ID
         return ipv4_header(
             self._local_b,
             self._remote_b,
@@ -428,7 +428,9 @@ class InboundSa(_SaBase):
         if kind == "cbc":
             enc = body[8:]
             if len(enc) % self._bs:
-                raise self._malformed(f"ciphertext of {len(enc) - self._bs} bytes not block aligned", seq)
+                raise self._malformed(
+                    f"ciphertext of {len(enc) - self._bs} bytes not block aligned", seq
+                )
             pt = self._dec.update(enc)[self._bs :]
         elif kind == "gcm":
             try:

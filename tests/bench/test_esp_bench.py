@@ -22,7 +22,12 @@ SIZE = 1400
 def _inner() -> bytes:
     payload = os.urandom(SIZE - 28)
     total = SIZE.to_bytes(2, "big")
-    hdr = b"\x45\x00" + total + b"\x00\x01\x40\x00\x40\x11\x00\x00" + bytes([10, 1, 0, 1, 10, 2, 0, 1])
+    hdr = (
+        b"\x45\x00"
+        + total
+        + b"\x00\x01\x40\x00\x40\x11\x00\x00"
+        + bytes([10, 1, 0, 1, 10, 2, 0, 1])
+    )
     return hdr + b"\x04\x00\x04\x00" + (SIZE - 20).to_bytes(2, "big") + b"\x00\x00" + payload
 
 

@@ -38,7 +38,9 @@ def _field(case: dict, name: str) -> bytes:
     return bytes.fromhex(case[name])
 
 
-@pytest.mark.parametrize("case", _load("rfc3602_aes_cbc.json")["cipher_cases"], ids=lambda c: f"case{c['case']}")
+@pytest.mark.parametrize(
+    "case", _load("rfc3602_aes_cbc.json")["cipher_cases"], ids=lambda c: f"case{c['case']}"
+)
 def test_rfc3602_aes_cbc(case: dict) -> None:
     aes = CIPHERS["aes128"]
     key, iv = bytes.fromhex(case["key"]), bytes.fromhex(case["iv"])
@@ -64,7 +66,9 @@ def test_3des_with_equal_keys_is_des() -> None:
     assert CIPHERS["3des"].encrypt(key * 3, iv, pt) == CIPHERS["des"].encrypt(key, iv, pt)
 
 
-@pytest.mark.parametrize("case", _load("hmac.json")["cases"], ids=lambda c: f"{c['digest']}-{c['ref']}")
+@pytest.mark.parametrize(
+    "case", _load("hmac.json")["cases"], ids=lambda c: f"{c['digest']}-{c['ref']}"
+)
 def test_hmac_vectors(case: dict) -> None:
     key, data = _field(case, "key"), _field(case, "data")
     prf = PRFS[case["digest"]]
@@ -152,7 +156,11 @@ def test_ipsec_doi_tables() -> None:
     assert esp_cipher(12, 192) == "aes192" and esp_cipher(20, 256) == "aes256gcm16"
     assert esp_transform_attrs("aes128gcm16") == (20, 128)
     assert esp_transform_attrs("aes256") == (12, 256)
-    assert [ah_integrity(i) for i in (2, 3, 5)] == ["hmac-md5-96", "hmac-sha1-96", "hmac-sha256-128"]
+    assert [ah_integrity(i) for i in (2, 3, 5)] == [
+        "hmac-md5-96",
+        "hmac-sha1-96",
+        "hmac-sha256-128",
+    ]
     assert [auth_alg(i) for i in (1, 2, 5, 6, 7)] == [
         "hmac-md5-96",
         "hmac-sha1-96",

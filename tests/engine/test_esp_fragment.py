@@ -22,8 +22,11 @@ from engine.esp.ip import checksum
 
 
 def _pkt(size: int, df: bool = False) -> bytes:
-    return bytes(IP(src="10.0.0.1", dst="10.0.0.2", id=4242, flags="DF" if df else 0)
-                 / ICMP() / os.urandom(size))
+    return bytes(
+        IP(src="10.0.0.1", dst="10.0.0.2", id=4242, flags="DF" if df else 0)
+        / ICMP()
+        / os.urandom(size)
+    )
 
 
 @pytest.mark.parametrize("mtu", [68, 576, 1000, 1400])
@@ -76,8 +79,16 @@ def test_reassembly_timeout_and_overlap() -> None:
 
 
 def test_post_fragmentation_through_esp() -> None:
-    p = SaParams(0x99, encr="aes128", encr_key=os.urandom(16), integ="hmac-sha1-96",
-                 integ_key=os.urandom(20), local="192.0.2.1", remote="192.0.2.2", df="clear")
+    p = SaParams(
+        0x99,
+        encr="aes128",
+        encr_key=os.urandom(16),
+        integ="hmac-sha1-96",
+        integ_key=os.urandom(20),
+        local="192.0.2.1",
+        remote="192.0.2.2",
+        df="clear",
+    )
     out, inb = OutboundSa(p), InboundSa(p)
     inner = _pkt(1460, df=True)
     wire = out.protect(inner)
@@ -89,8 +100,15 @@ def test_post_fragmentation_through_esp() -> None:
 
 
 def test_pre_fragmentation_fits_mtu() -> None:
-    p = SaParams(0x98, encr="aes256", encr_key=os.urandom(32), integ="hmac-sha256-128",
-                 integ_key=os.urandom(32), local="192.0.2.1", remote="192.0.2.2")
+    p = SaParams(
+        0x98,
+        encr="aes256",
+        encr_key=os.urandom(32),
+        integ="hmac-sha256-128",
+        integ_key=os.urandom(32),
+        local="192.0.2.1",
+        remote="192.0.2.2",
+    )
     out, inb = OutboundSa(p), InboundSa(p)
     limit = out.max_inner_len(1500)
     assert len(out.protect(_pkt(limit - 28))) <= 1500

@@ -154,9 +154,15 @@ def test_sequence_exhaustion() -> None:
 # -------------------------------------------------------------------- DF / outer
 
 
-@pytest.mark.parametrize("policy,inner_df,outer_df", [
-    ("copy", True, True), ("copy", False, False), ("set", False, True), ("clear", True, False),
-])
+@pytest.mark.parametrize(
+    "policy,inner_df,outer_df",
+    [
+        ("copy", True, True),
+        ("copy", False, False),
+        ("set", False, True),
+        ("clear", True, False),
+    ],
+)
 def test_df_policy(policy: str, inner_df: bool, outer_df: bool) -> None:
     out = OutboundSa(_params(df=policy, ttl=200))
     outer = IP(out.protect(_inner(df=inner_df)))
@@ -211,9 +217,15 @@ def test_bad_padding_detected() -> None:
         inb.unprotect(bytes(pkt))
 
 
-@pytest.mark.parametrize("encr,integ", [
-    ("aes128", "hmac-sha1-96"), ("aes128gcm16", "null"), ("null", "hmac-md5-96"), ("3des", "null"),
-])
+@pytest.mark.parametrize(
+    "encr,integ",
+    [
+        ("aes128", "hmac-sha1-96"),
+        ("aes128gcm16", "null"),
+        ("null", "hmac-md5-96"),
+        ("3des", "null"),
+    ],
+)
 def test_fuzz_never_raises_other_exceptions(encr: str, integ: str) -> None:
     from engine.crypto.algorithms import CIPHERS, INTEGRITY
 
@@ -291,7 +303,12 @@ def test_export_roundtrip() -> None:
     assert entry["src"] == "192.0.2.1" and entry["udp_encap"] == [4500, 4501]
     assert entry["encr"] == "aes128" and entry["integ_key"] == bytes(range(20)).hex()
     q = SaParams.from_export(entry)
-    assert (q.local, q.remote, q.encr_key, q.udp_encap) == (p.local, p.remote, p.encr_key, (4500, 4501))
+    assert (q.local, q.remote, q.encr_key, q.udp_encap) == (
+        p.local,
+        p.remote,
+        p.encr_key,
+        (4500, 4501),
+    )
     inbound_view = SaParams.from_export(InboundSa(p).export("in"))
     assert inbound_view.local == p.local
 
@@ -305,8 +322,12 @@ def test_dummy_packet_next_header_59() -> None:
 
 
 def test_overhead_matches_reality() -> None:
-    for kw in ({}, {"encr": "aes128gcm16", "encr_key": bytes(20), "integ": "null", "integ_key": b""},
-               {"udp_encap": (4500, 4500)}, {"mode": "transport"}):
+    for kw in (
+        {},
+        {"encr": "aes128gcm16", "encr_key": bytes(20), "integ": "null", "integ_key": b""},
+        {"udp_encap": (4500, 4500)},
+        {"mode": "transport"},
+    ):
         out = OutboundSa(_params(**kw))
         for n in (0, 1, 15, 16, 17, 100):
             inner = _inner(n)

@@ -140,7 +140,9 @@ def test_esp_udp_encap(encr: str, integ: str, mode: str) -> None:
 
 @pytest.mark.parametrize("family", [4, 6])
 @pytest.mark.parametrize("mode", ["tunnel", "transport"])
-@pytest.mark.parametrize("integ", ["hmac-md5-96", "hmac-sha1-96", "hmac-sha256-128", "hmac-sha512-256"])
+@pytest.mark.parametrize(
+    "integ", ["hmac-md5-96", "hmac-sha1-96", "hmac-sha256-128", "hmac-sha512-256"]
+)
 def test_ah_both_directions(integ: str, mode: str, family: int) -> None:
     params, ssa, ipcls = _pair("ah", "null", integ, mode, family)
     out, inb = OutboundSa(params), InboundSa(params)
@@ -163,7 +165,9 @@ def test_ah_esp_bundle_tunnel() -> None:
     """IOS ``crypto ipsec transform-set T ah-md5-hmac esp-des``: IP | AH | ESP | inner."""
     local, remote = ADDR[4]
     esp_p = SaParams(0x2001, "esp", "tunnel", "des", os.urandom(8), "null", b"", local, remote)
-    ah_p = SaParams(0x2002, "ah", "tunnel", "null", b"", "hmac-md5-96", os.urandom(16), local, remote)
+    ah_p = SaParams(
+        0x2002, "ah", "tunnel", "null", b"", "hmac-md5-96", os.urandom(16), local, remote
+    )
     ob = OutboundBundle(OutboundSa(esp_p), OutboundSa(ah_p))
     ib = InboundBundle(InboundSa(esp_p), InboundSa(ah_p))
     inner = _inner(4, "tunnel")

@@ -218,7 +218,19 @@ def load_config(ctx: NodeContext, config: Path | None = None) -> str:
     config = config or ctx.config
     if config is None:
         raise LabError(f"node {ctx.node}: kind strongswan needs a swanctl.conf as `config:`")
-    return swanctl(ctx, "--load-all", "--noprompt", "--file", str(config)).stdout
+    result = swanctl(ctx, "--load-all", "--noprompt", "--file", str(config), check=False)
+    # swanctl exits 0 even for a syntax error in the file; judge by its messages.
+    errors = [line for line in (result.stdout + result.stderr).splitlines()
+              if _LOAD_ERROR.search(line) and not line.startswith("opening directory")]
+    if result.returncode != 0 or errors:
+        raise LabCommandError(ctx.node, f"swanctl --load-all --file {config}",
+                              result.returncode or 1, result.stdout, "\n".join(errors)
+                              or result.stderr)
+    return result.stdout
+
+
+_LOAD_ERROR = re.compile(r"syntax error|invalid config|failed|unknown|not supported|"
+                         r"invalid value|missing")
 
 
 def initiate(ctx: NodeContext, child: str, ike: str | None = None,

@@ -1,0 +1,849 @@
+"""The sans-I/O IKEv1 engine (aioquic style): no sockets, no clock.
+
+    engine = IkeEngine(config, ["10.0.0.1"])
+    engine.acquire(PacketSelector("192.168.1.10", "192.168.2.10"), now)
+    for d in engine.datagrams_to_send(now): sock.sendto(d.data, d.dst)
+    engine.receive_datagram(data, src, dst, now)
+    while (ev := engine.next_event()) is not None: ...
+    engine.handle_timer(now) when now >= engine.get_timer()
+
+Every error raised while handling input is an ``IkeError`` caught in
+``receive_datagram``: it becomes a notify (when the peer should hear it), a
+``Log`` and a counter; input never raises out of the engine.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine.crypto.algorithms import UnknownAlgorithm
+from engine.crypto.dh import DhError
+
+from . import informational as info
+from . import phase1, quickmode
+from .errors import IkeError, MalformedMessage
+from .events import (
+    ChildSaDown,
+    ChildSaUp,
+    Datagram,
+    Event,
+    IkeSaDown,
+    IkeSaUp,
+    IpsecSaPair,
+    Log,
+    NegotiationFailed,
+    PacketSelector,
+    TrafficSelector,
+)
+from .payloads import DeletePayload, Header, NotificationPayload, Payload
+from .quickmode import Offer, QmPolicy, QuickMode
+from .registry import IKE_PORT, NATT_PORT, ExchangeType, Flags, NotifyType, ProtocolId
+from .sa import IsakmpSa, Retransmit, new_cookie, policies_from_config
+
+MM, AM = ExchangeType.IDENTITY_PROTECTION, ExchangeType.AGGRESSIVE
+QM, INFO = ExchangeType.QUICK_MODE, ExchangeType.INFORMATIONAL
+ZERO = b"\x00" * 8
+
+# IOS default transform sets (used when a map entry names none; seed 001 L2617-2619).
+DEFAULT_OFFERS = [
+    Offer("#$!default_transform_set_1", "tunnel", "aes128", "hmac-sha1-96", None),
+    Offer("#$!default_transform_set_0", "tunnel", "3des", "hmac-sha1-96", None),
+]
+
+
+@dataclass
+class EngineTiming:
+    """Protocol timers (seconds of protocol time)."""
+
+    retransmit_base: float = 4.0  #: first retransmission after this, doubling (IOS-like)
+    retransmit_max: int = 5  #: retransmissions before giving up
+    child_soft_initiator: float = 0.9  #: rekey at this fraction of the lifetime
+    child_soft_responder: float = 0.95
+    dpd_retransmits: int = 4  #: seed 000: 1 R-U-THERE + 4 retransmits, dead at the 5th expiry
+
+
+@dataclass
+class ChildRecord:
+    pair: IpsecSaPair
+    soft_at: float
+    hard_at: float
+    policy: QmPolicy | None
+    rekeyed: bool = False
+
+
+@dataclass
+class Counters:
+    received: int = 0
+    sent: int = 0
+    malformed: int = 0
+    auth_failed: int = 0
+    retransmits: int = 0
+    dropped: int = 0
+
+
+class IkeEngine:
+    """IKEv1 for one node: every ISAKMP SA and IPsec SA pair it negotiates."""
+
+    def __init__(self, config: Any, local_addresses: list[str], *,
+                 timing: EngineTiming | None = None) -> None:
+        self.config = config
+        self.local_addresses = [str(a) for a in local_addresses]
+        self.timing = timing or EngineTiming()
+        self.counters = Counters()
+        self._sas: dict[bytes, IsakmpSa] = {}  # by initiator cookie
+        self._children: list[ChildRecord] = []
+        self._out: list[Datagram] = []
+        self._events: deque[Event] = deque()
+        self._spis: set[int] = set()
+        self._conn_id = 1000
+        self._child_conn = 2000
+        self._cur: IsakmpSa | None = None
+
+    # ================================================================== public API
+
+    @property
+    def nat_t(self) -> bool:
+        return bool(getattr(self.config.globals, "nat_transparency", True))
+
+    def datagrams_to_send(self, now: float) -> list[Datagram]:
+        out, self._out = self._out, []
+        self.counters.sent += len(out)
+        return out
+
+    def next_event(self) -> Event | None:
+        return self._events.popleft() if self._events else None
+
+    def get_timer(self) -> float | None:
+        times: list[float] = []
+        for sa in self._sas.values():
+            if sa.retrans and sa.retrans.next_at is not None:
+                times.append(sa.retrans.next_at)
+            for t in (sa.expires_at, sa.dpd_next):
+                if t is not None:
+                    times.append(t)
+            for qm in sa.phase2.values():
+                if qm.retrans and qm.retrans.next_at is not None:
+                    times.append(qm.retrans.next_at)
+        for c in self._children:
+            times.append(c.hard_at)
+            if not c.rekeyed:
+                times.append(c.soft_at)
+        return min(times) if times else None
+
+    def receive_datagram(self, data: bytes, src: tuple[str, int], dst: tuple[str, int],
+                         now: float) -> None:
+        """Handle one UDP payload (port 4500: non-ESP marker already stripped)."""
+        self.counters.received += 1
+        try:
+            self._receive(bytes(data), (str(src[0]), int(src[1])), (str(dst[0]), int(dst[1])),
+                          now)
+        except IkeError as e:
+            self._input_error(e, src, now)
+        except (UnknownAlgorithm, DhError, ValueError, KeyError, IndexError, AssertionError,
+                TypeError) as e:  # defensive: nothing from the wire may kill the engine
+            self._input_error(MalformedMessage(f"{type(e).__name__}: {e}", None), src, now)
+
+    def acquire(self, selector: PacketSelector, now: float) -> bool:
+        """Traffic hit a crypto map entry with no SA: negotiate one.
+
+        Returns False when no crypto map entry protects the packet.
+        """
+        found = self._lookup_entry(selector)
+        if found is None:
+            return False
+        intf, cmap, entry, ace = found
+        peer = self._entry_peer(entry)
+        if peer is None:
+            return False
+        policy = self._entry_policy(cmap, entry, ace)
+        for c in self._children:
+            if (c.pair.peer == peer and c.pair.local_ts == policy.local_ts
+                    and c.pair.remote_ts == policy.remote_ts and now < c.hard_at):
+                return True  # already have it
+        local = self._local_for(intf, cmap)
+        self._start_child(peer, local, policy, now, ())
+        return True
+
+    def clear_isakmp(self, now: float = 0.0) -> None:
+        """``clear crypto isakmp``: delete every ISAKMP SA (DELETE sent when established)."""
+        for sa in list(self._sas.values()):
+            self._delete_isakmp(sa, "cleared", now, notify_peer=True)
+
+    def clear_sa(self, now: float = 0.0) -> None:
+        """``clear crypto sa``: delete every IPsec SA pair (DELETEs sent)."""
+        for c in list(self._children):
+            self._delete_child(c, "cleared", now, notify_peer=True)
+
+    def delete_child(self, spi: int, now: float = 0.0) -> bool:
+        """Delete the pair with this inbound or outbound SPI (DELETE sent)."""
+        for c in list(self._children):
+            if spi in c.pair.inbound_spis or spi in c.pair.outbound_spis:
+                self._delete_child(c, "deleted", now, notify_peer=True)
+                return True
+        return False
+
+    def send_invalid_spi(self, peer: str, spi: int, proto: str, now: float) -> bool:
+        """Tell ``peer`` an ESP/AH packet arrived with an unknown SPI (RFC 2408 §3.14.1)."""
+        sa = self._established_to(peer)
+        if sa is None:
+            return False
+        pid = ProtocolId.IPSEC_AH if proto == "ah" else ProtocolId.IPSEC_ESP
+        n = NotificationPayload(NotifyType.INVALID_SPI, pid, spi.to_bytes(4, "big"))
+        self._send(sa, info.build_protected(sa, [n]))
+        return True
+
+    def isakmp_sas(self) -> list[IsakmpSa]:
+        return list(self._sas.values())
+
+    def child_sas(self) -> list[IpsecSaPair]:
+        return [c.pair for c in self._children]
+
+    def handle_timer(self, now: float) -> None:
+        for sa in list(self._sas.values()):
+            self._sa_timers(sa, now)
+        for c in list(self._children):
+            if c not in self._children:
+                continue
+            if now >= c.hard_at:
+                self._delete_child(c, "lifetime expired", now, notify_peer=True)
+            elif not c.rekeyed and now >= c.soft_at:
+                c.rekeyed = True
+                if c.policy is not None:
+                    self._start_child(c.pair.peer, c.pair.local, c.policy, now,
+                                      c.pair.inbound_spis)
+
+    # ================================================================= config side
+
+    def _lookup_entry(self, sel: PacketSelector):
+        cfg = self.config
+        for intf in cfg.interfaces.values():
+            if sel.interface is not None and intf.name != sel.interface:
+                continue
+            for map_name in (intf.crypto_map, intf.crypto_map_v6):
+                cmap = cfg.crypto_maps.get(map_name or "")
+                if cmap is None:
+                    continue
+                for entry in cmap.ordered():
+                    acl = cfg.access_lists.get(entry.match_address or "")
+                    if acl is None:
+                        continue
+                    ace = acl.first_match(sel.src, sel.dst, sel.protocol, sel.sport, sel.dport)
+                    if ace is not None and ace.action == "permit":
+                        return intf, cmap, entry, ace
+        return None
+
+    @staticmethod
+    def _entry_peer(entry) -> str | None:
+        peers = sorted(entry.peers, key=lambda p: not p.default)
+        for p in peers:
+            if p.address is not None:
+                return str(p.address)
+        return None
+
+    def _local_for(self, intf, cmap) -> str:
+        if cmap.local_address and cmap.local_address in self.config.interfaces:
+            li = self.config.interfaces[cmap.local_address]
+            if li.primary is not None:
+                return str(li.primary.ip)
+        if intf.primary is not None:
+            return str(intf.primary.ip)
+        return self.local_addresses[0]
+
+    def _offers(self, entry) -> list[Offer]:
+        offers = []
+        for name in entry.transform_sets:
+            ts = self.config.transform_sets.get(name)
+            if ts is not None:
+                offers.append(Offer(name, ts.mode, ts.esp_encr, ts.esp_integ, ts.ah_integ))
+        return offers
+
+    @staticmethod
+    def _ts(net, ace, port_match) -> TrafficSelector:
+        port = port_match.low if port_match is not None and port_match.op == "eq" else 0
+        return TrafficSelector(net, ace.protocol or 0, port)
+
+    def _entry_policy(self, cmap, entry, ace) -> QmPolicy:
+        secs, kbs = self.config.entry_lifetime(entry)
+        return QmPolicy(self._offers(entry) or list(DEFAULT_OFFERS), entry.pfs_group, secs, kbs,
+                        self._ts(ace.src, ace, ace.src_port), self._ts(ace.dst, ace, ace.dst_port),
+                        cmap.name, entry.seq)
+
+    def _responder_policy(self, sa: IsakmpSa, remote: TrafficSelector,
+                          local: TrafficSelector) -> QmPolicy | None:
+        """IOS: the peer's proxy IDs must be covered by a permit ACE (mirrored) of a
+        crypto map entry whose ``set peer`` names the peer (or a dynamic entry)."""
+        cfg = self.config
+        peer_ip = ipaddress.ip_address(sa.peer[0])
+        for intf in cfg.interfaces.values():
+            if intf.primary is not None and str(intf.primary.ip) != sa.local[0]:
+                if all(str(a.ip) != sa.local[0] for a in intf.addresses):
+                    continue
+            for map_name in (intf.crypto_map, intf.crypto_map_v6):
+                cmap = cfg.crypto_maps.get(map_name or "")
+                if cmap is None:
+                    continue
+                for entry in cmap.ordered():
+                    candidates = [(cmap, entry)]
+                    if entry.dynamic_map and entry.dynamic_map in cfg.crypto_maps:
+                        dyn = cfg.crypto_maps[entry.dynamic_map]
+                        candidates = [(dyn, e) for e in dyn.ordered()]
+                    for cm, e in candidates:
+                        if not entry.dynamic_map and not any(
+                                p.address == peer_ip for p in e.peers):
+                            continue
+                        pol = self._match_acl(cm, e, remote, local)
+                        if pol is not None:
+                            return pol
+        return None
+
+    def _match_acl(self, cmap, entry, remote, local) -> QmPolicy | None:
+        acl = self.config.access_lists.get(entry.match_address or "")
+        if acl is None:
+            if entry.dynamic_map is None and not entry.match_address:
+                return None
+            pol = self._entry_policy_noacl(cmap, entry, remote, local)
+            return pol
+        for ace in acl.permits:
+            if (local.network.version == ace.src.version
+                    and remote.network.version == ace.dst.version
+                    and local.network.subnet_of(ace.src) and remote.network.subnet_of(ace.dst)
+                    and (ace.protocol is None or ace.protocol == local.protocol)):
+                secs, kbs = self.config.entry_lifetime(entry)
+                return QmPolicy(self._offers(entry) or list(DEFAULT_OFFERS), entry.pfs_group,
+                                secs, kbs, local, remote, cmap.name, entry.seq)
+        return None
+
+    def _entry_policy_noacl(self, cmap, entry, remote, local) -> QmPolicy:
+        secs, kbs = self.config.entry_lifetime(entry)
+        return QmPolicy(self._offers(entry) or list(DEFAULT_OFFERS), entry.pfs_group, secs, kbs,
+                        local, remote, cmap.name, entry.seq)
+
+    def _psk_for(self, peer: str) -> bytes | None:
+        cp = self.config.find_peer(peer)
+        if cp is not None and cp.aggressive_password:
+            return cp.aggressive_password.encode()
+        k = self.config.find_key(peer)
+        return k.key.encode() if k is not None else None
+
+    # ================================================================ negotiation
+
+    def _established_to(self, peer: str) -> IsakmpSa | None:
+        best = None
+        for sa in self._sas.values():
+            if sa.peer[0] == peer and sa.established and not sa.deleted:
+                if best is None or (sa.established_at or 0) > (best.established_at or 0):
+                    best = sa
+        return best
+
+    def _start_child(self, peer: str, local: str, policy: QmPolicy, now: float,
+                     rekey_of: tuple[int, ...]) -> None:
+        sa = self._established_to(peer)
+        if sa is not None:
+            self._start_qm(sa, policy, now, rekey_of)
+            return
+        for sa in self._sas.values():  # a Phase 1 already under way to this peer
+            if sa.peer[0] == peer and not sa.established and not sa.deleted and sa.initiator:
+                if all(p[0] != policy for p in sa.pending_acquires):
+                    sa.pending_acquires.append((policy, rekey_of))
+                return
+        psk = self._psk_for(peer)
+        if psk is None:
+            self._log(4, "IKMP_NO_PRESHARED_KEY", f"No pre-shared key with {peer}!")
+            self._events.append(NegotiationFailed("no pre-shared key", peer, 1))
+            return
+        cp = self.config.find_peer(peer)
+        mode = "aggressive" if cp is not None and cp.aggressive_mode else "main"
+        self._conn_id += 1
+        sa = IsakmpSa(new_cookie(), ZERO, True, mode, (local, IKE_PORT), (peer, IKE_PORT), psk,
+                      policies_from_config(self.config), self._conn_id, now)
+        sa.pending_acquires.append((policy, rekey_of))
+        sa.initial_contact_sent = not any(s.peer[0] == peer for s in self._sas.values())
+        self._sas[sa.icookie] = sa
+        try:
+            data = (phase1.build_am1(sa, self.nat_t) if mode == "aggressive"
+                    else phase1.build_mm1(sa, self.nat_t))
+        except IkeError as e:
+            del self._sas[sa.icookie]
+            self._events.append(NegotiationFailed(e.reason, peer, 1))
+            return
+        self._send(sa, data, expect_reply=True, now=now)
+
+    def _start_qm(self, sa: IsakmpSa, policy: QmPolicy, now: float,
+                  rekey_of: tuple[int, ...]) -> None:
+        for qm in sa.phase2.values():
+            if qm.initiator and qm.state == "sent1" and qm.policy == policy:
+                return  # already negotiating
+        qm = QuickMode(sa.new_message_id(), True, policy, rekey_of=rekey_of, started=now)
+        try:
+            data = quickmode.build_qm1(sa, qm, self._spis, self.nat_t)
+        except IkeError as e:
+            self._events.append(NegotiationFailed(e.reason, sa.peer[0], 2))
+            return
+        sa.phase2[qm.msgid] = qm
+        qm.retrans = self._retrans(data, now)
+        self._queue(sa, data)
+
+    # ==================================================================== receive
+
+    def _receive(self, data: bytes, src, dst, now: float) -> None:
+        self._cur = None
+        hdr = Header.decode(data)
+        sa = self._sas.get(hdr.icookie)
+        self._cur = sa
+        if (hdr.exchange == INFO and sa is not None and sa.initiator and sa.rcookie == ZERO
+                and not hdr.flags & Flags.ENCRYPTION):
+            # An error notify answering our first message (responder cookie unknown yet).
+            for p in info.parse_plain(hdr, data):
+                if isinstance(p, NotificationPayload):
+                    self._handle_notify(sa, p, False, now)
+            return
+        if hdr.exchange in (MM, AM):
+            self._receive_phase1(sa, hdr, data, src, dst, now)
+        elif hdr.exchange == QM:
+            self._receive_qm(self._known(sa, hdr), hdr, data, src, dst, now)
+        elif hdr.exchange == INFO:
+            self._receive_info(self._known(sa, hdr), hdr, data, src, dst, now)
+        else:
+            raise IkeError(f"exchange type {hdr.exchange} not supported",
+                           NotifyType.UNSUPPORTED_EXCHANGE_TYPE)
+
+    @staticmethod
+    def _known(sa: IsakmpSa | None, hdr: Header) -> IsakmpSa:
+        if sa is None or sa.rcookie != hdr.rcookie:
+            raise IkeError(f"no ISAKMP SA for cookies {hdr.icookie.hex()}/{hdr.rcookie.hex()}",
+                           None)
+        return sa
+
+    def _decode(self, sa: IsakmpSa, hdr: Header, data: bytes) -> tuple[list[Payload], bytes]:
+        if hdr.flags & Flags.ENCRYPTION:
+            return sa.decrypt_message(hdr, data, sa.iv)
+        return info.parse_plain(hdr, data), sa.iv
+
+    def _receive_phase1(self, sa: IsakmpSa | None, hdr: Header, data: bytes, src, dst,
+                        now: float) -> None:
+        if sa is None:
+            if hdr.rcookie != ZERO:
+                raise IkeError("Phase 1 message for an unknown SA", None)
+            sa = self._new_responder(hdr, src, dst, now)
+            if sa is None:
+                return
+            self._cur = sa
+        elif data == sa.last_received:
+            if sa.last_reply:  # the peer lost our answer: repeat it
+                self.counters.retransmits += 1
+                self._queue(sa, sa.last_reply)
+            return
+        if sa.initiator and sa.rcookie == ZERO and hdr.rcookie != ZERO:
+            sa.rcookie = hdr.rcookie
+        if sa.state != "init" and hdr.rcookie != sa.rcookie:
+            raise IkeError("Phase 1 message with wrong responder cookie", None)
+        if (hdr.exchange == AM) != (sa.mode == "aggressive"):
+            raise IkeError("exchange type changed mid-negotiation",
+                           NotifyType.INVALID_EXCHANGE_TYPE)
+        payloads, last_block = self._decode(sa, hdr, data)
+        old = (sa.iv, sa.peer, sa.local)
+        if hdr.flags & Flags.ENCRYPTION:
+            sa.iv = last_block  # Appendix B: CBC state chains across Phase 1 messages
+        sa.peer, sa.local = src, dst  # RFC 3947 §4: answer where the peer now sends from
+        try:
+            reply = self._phase1_step(sa, hdr, payloads, now)
+        except IkeError:
+            sa.iv, sa.peer, sa.local = old
+            raise
+        sa.last_received = data
+        sa.last_peer_activity = now
+        if reply is not None:
+            sa.last_reply = reply
+            self._send(sa, reply, expect_reply=not sa.established, now=now)
+        if reply is None or sa.established:
+            sa.retrans = None
+        if sa.established and sa.established_at is None:
+            self._phase1_done(sa, now)
+            for n in payloads:
+                if (isinstance(n, NotificationPayload)
+                        and n.notify_type == NotifyType.INITIAL_CONTACT):
+                    self._handle_notify(sa, n, True, now)
+
+    def _phase1_step(self, sa: IsakmpSa, hdr: Header, payloads: list[Payload],
+                     now: float) -> bytes | None:
+        st = sa.state
+        if st == "init" and sa.mode == "main":
+            return phase1.handle_mm1(sa, payloads, self.nat_t)
+        if st == "init":
+            return phase1.handle_am1(sa, payloads, self.nat_t)
+        if st == "mm_sent1":
+            return phase1.handle_mm2(sa, payloads, self.nat_t)
+        if st == "mm_sent2":
+            return phase1.handle_mm3(sa, payloads)
+        if st == "mm_sent3":
+            phase1.handle_mm4(sa, payloads)
+            self._float(sa)
+            return phase1.build_mm5(sa)
+        if st == "mm_sent4":
+            if not hdr.flags & Flags.ENCRYPTION:
+                raise MalformedMessage("Main Mode message 5 not encrypted")
+            return phase1.handle_mm5(sa, payloads)
+        if st == "mm_sent5":
+            if not hdr.flags & Flags.ENCRYPTION:
+                raise MalformedMessage("Main Mode message 6 not encrypted")
+            phase1.handle_mm6(sa, payloads)
+            return None
+        if st == "am_sent1":
+            phase1.handle_am2(sa, payloads, self.nat_t)
+            reply_natd_first = phase1.build_am3(sa)
+            self._float(sa)
+            return reply_natd_first
+        if st == "am_sent2":
+            phase1.handle_am3(sa, bool(hdr.flags & Flags.ENCRYPTION), payloads)
+            return None
+        raise IkeError(f"unexpected Phase 1 message in state {st}", None)
+
+    def _float(self, sa: IsakmpSa) -> None:
+        """RFC 3947 §4: after NAT is detected the initiator moves IKE to port 4500."""
+        if sa.natt is not None and sa.nat_detected and sa.peer[1] == IKE_PORT:
+            sa.local = (sa.local[0], NATT_PORT)
+            sa.peer = (sa.peer[0], NATT_PORT)
+
+    def _new_responder(self, hdr: Header, src, dst, now: float) -> IsakmpSa | None:
+        if hdr.exchange == AM and getattr(self.config.globals,
+                                          "isakmp_aggressive_mode_disabled", False):
+            raise IkeError("aggressive mode disabled", NotifyType.INVALID_EXCHANGE_TYPE)
+        psk = self._psk_for(src[0])
+        if psk is None:
+            self._log(4, "IKMP_NO_PRESHARED_KEY", f"No pre-shared key with {src[0]}!")
+            self._send_plain_notify(hdr.icookie, new_cookie(), NotifyType.NO_PROPOSAL_CHOSEN,
+                                    src, dst)
+            self._events.append(NegotiationFailed("no pre-shared key", src[0], 1))
+            return None
+        self._conn_id += 1
+        sa = IsakmpSa(hdr.icookie, new_cookie(), False,
+                      "aggressive" if hdr.exchange == AM else "main", dst, src, psk,
+                      policies_from_config(self.config), self._conn_id, now)
+        self._sas[sa.icookie] = sa
+        return sa
+
+    def _phase1_done(self, sa: IsakmpSa, now: float) -> None:
+        assert sa.proposal is not None
+        sa.established_at = now
+        sa.expires_at = now + sa.proposal.lifetime
+        if sa.proposal.default:
+            self._log(6, "IKMP_POLICY_DEFAULT", "Using ISAKMP Default policies")
+        self._events.append(IkeSaUp(sa.peer, sa.local, sa.icookie, sa.rcookie, sa.mode,
+                                    sa.initiator, sa.proposal.cipher, sa.proposal.prf, "psk",
+                                    sa.proposal.group, sa.proposal.lifetime, sa.nat_detected,
+                                    sa.conn_id, sa.peer_id, now))
+        self._log(5, "SESSION_STATUS",
+                  f"Crypto tunnel is UP. Peer {sa.peer[0]}:{sa.peer[1]} Id: {sa.peer_id}")
+        self._schedule_dpd(sa, now)
+        pending, sa.pending_acquires = sa.pending_acquires, []
+        for policy, rekey_of in pending:
+            self._start_qm(sa, policy, now, rekey_of)
+
+    # ---------------------------------------------------------------- Quick Mode
+
+    def _receive_qm(self, sa: IsakmpSa, hdr: Header, data: bytes, src, dst, now: float) -> None:
+        if not sa.established:
+            raise IkeError("Quick Mode before Phase 1 completed", None)
+        if not hdr.flags & Flags.ENCRYPTION:
+            raise MalformedMessage("Quick Mode message not encrypted")
+        qm = sa.phase2.get(hdr.message_id)
+        if qm is not None and data == qm.last_received:
+            if qm.last_reply:
+                self.counters.retransmits += 1
+                self._queue(sa, qm.last_reply)
+            return
+        new = qm is None
+        if new:
+            if hdr.message_id in sa.used_msgids or hdr.message_id == 0:
+                raise IkeError("Quick Mode reuses a message ID", NotifyType.INVALID_MESSAGE_ID)
+            qm = QuickMode(hdr.message_id, False, None, started=now)
+        iv = sa.phase2_iv(qm.msgid)
+        payloads, last = sa.decrypt_message(hdr, data, iv)
+        sa.phase2_ivs[qm.msgid] = last
+        try:
+            reply = self._qm_step(sa, qm, payloads, now)
+        except IkeError:
+            if new:
+                sa.phase2_ivs.pop(qm.msgid, None)
+            else:
+                sa.phase2_ivs[qm.msgid] = iv
+            raise
+        if new:
+            sa.used_msgids.add(qm.msgid)
+            sa.phase2[qm.msgid] = qm
+        qm.last_received = data
+        sa.last_peer_activity = now
+        if reply is not None:
+            qm.last_reply = reply
+            qm.retrans = self._retrans(reply, now) if not qm.initiator else None
+            self._queue(sa, reply)
+        else:
+            qm.retrans = None
+        if qm.state == "done":
+            self._child_up(sa, qm, now)
+
+    def _qm_step(self, sa: IsakmpSa, qm: QuickMode, payloads, now: float) -> bytes | None:
+        if qm.state == "init":
+            return quickmode.handle_qm1(
+                sa, qm, payloads, lambda r, l: self._responder_policy(sa, r, l), self._spis,
+                self.nat_t)
+        if qm.state == "sent1":
+            return quickmode.handle_qm2(sa, qm, payloads)
+        if qm.state == "sent2":
+            quickmode.handle_qm3(sa, qm, payloads)
+            return None
+        raise IkeError(f"unexpected Quick Mode message in state {qm.state}", None)
+
+    def _child_up(self, sa: IsakmpSa, qm: QuickMode, now: float) -> None:
+        self._child_conn += 1
+        pair = quickmode.make_pair(sa, qm, now, self._child_conn)
+        frac = self.timing.child_soft_initiator if qm.initiator else (
+            self.timing.child_soft_responder)
+        rec = ChildRecord(pair, now + pair.lifetime_seconds * frac, now + pair.lifetime_seconds,
+                          qm.policy if qm.initiator else None)
+        self._children.append(rec)
+        if any(o.name.startswith("#$!default") for o in [qm.chosen] if o is not None):
+            self._log(5, "IPSEC_DEFAULT_TRANSFORM", "Using Default IPsec transform-set")
+        self._events.append(ChildSaUp(pair, qm.rekey_of))
+        # Forget the exchange after a while; keep it for duplicate detection meanwhile.
+        qm.state = "done"
+
+    # -------------------------------------------------------------- Informational
+
+    def _receive_info(self, sa: IsakmpSa, hdr: Header, data: bytes, src, dst,
+                      now: float) -> None:
+        if hdr.flags & Flags.ENCRYPTION:
+            if sa.k is None:
+                raise MalformedMessage("encrypted Informational before keys exist", None)
+            payloads = info.parse_protected(sa, hdr, data)
+            protected = True
+        else:
+            payloads = info.parse_plain(hdr, data)
+            protected = False
+        sa.last_peer_activity = now
+        for p in payloads:
+            if isinstance(p, NotificationPayload):
+                self._handle_notify(sa, p, protected, now)
+            elif isinstance(p, DeletePayload) and protected:
+                self._handle_delete(sa, p, now)
+
+    def _handle_notify(self, sa: IsakmpSa, n: NotificationPayload, protected: bool,
+                       now: float) -> None:
+        t = n.notify_type
+        if not protected:
+            if not sa.established and t < 16384:  # an error about our negotiation
+                name = NotifyType(t).name if t in NotifyType._value2member_map_ else str(t)
+                self._fail_phase1(sa, f"peer sent {name}", now)
+            return
+        if t == NotifyType.R_U_THERE:
+            seq = info.dpd_seq(n)
+            if seq is not None:
+                self._send(sa, info.build_protected(sa, [info.dpd_notify(sa, True, seq)]))
+        elif t == NotifyType.R_U_THERE_ACK:
+            if info.dpd_seq(n) == sa.dpd_pending:
+                sa.dpd_pending = None
+                sa.dpd_failures = 0
+                self._schedule_dpd(sa, now)
+        elif t == NotifyType.INVALID_SPI and len(n.spi) == 4:
+            spi = int.from_bytes(n.spi, "big")
+            for c in list(self._children):
+                if spi in c.pair.outbound_spis and c.pair.peer == sa.peer[0]:
+                    self._delete_child(c, "peer reported INVALID-SPI", now, notify_peer=False)
+        elif t == NotifyType.INITIAL_CONTACT:
+            for other in list(self._sas.values()):
+                if other is not sa and other.peer[0] == sa.peer[0]:
+                    self._delete_isakmp(other, "initial contact", now, notify_peer=False)
+            for c in list(self._children):
+                if c.pair.peer == sa.peer[0] and c.pair.ike_cookies != sa.cookies:
+                    self._delete_child(c, "initial contact", now, notify_peer=False)
+        elif t < 16384:
+            name = NotifyType(t).name if t in NotifyType._value2member_map_ else str(t)
+            for qm in list(sa.phase2.values()):
+                if qm.initiator and qm.state == "sent1":
+                    sa.phase2.pop(qm.msgid, None)
+                    self._log(6, "IKMP_MODE_FAILURE",
+                              f"Processing of Quick mode failed with peer at {sa.peer[0]}")
+                    self._events.append(NegotiationFailed(f"peer sent {name}", sa.peer[0], 2))
+
+    def _handle_delete(self, sa: IsakmpSa, d: DeletePayload, now: float) -> None:
+        if d.protocol == ProtocolId.ISAKMP:
+            for spi in d.spis:
+                target = self._sas.get(spi[:8])
+                if target is not None and target.rcookie == spi[8:16]:
+                    self._delete_isakmp(target, "peer deleted", now, notify_peer=False)
+            return
+        proto = "ah" if d.protocol == ProtocolId.IPSEC_AH else "esp"
+        for spi_b in d.spis:
+            spi = int.from_bytes(spi_b, "big")
+            for c in list(self._children):
+                k = c.pair.keys(proto, "out")
+                if k is not None and k.spi == spi and c.pair.peer == sa.peer[0]:
+                    self._delete_child(c, "peer deleted", now, notify_peer=False)
+
+    # ====================================================================== errors
+
+    def _input_error(self, e: IkeError, src, now: float) -> None:
+        if isinstance(e, MalformedMessage) or e.notify in (
+                NotifyType.INVALID_HASH_INFORMATION, NotifyType.PAYLOAD_MALFORMED):
+            self.counters.malformed += 1
+            self._log(4, "IKMP_BAD_MESSAGE",
+                      f"IKE message from {src[0]} failed its sanity check or is malformed")
+            return
+        self.counters.dropped += 1
+        if e.notify is None:
+            return
+        sa = getattr(self, "_cur", None)
+        if sa is None or self._sas.get(sa.icookie) is not sa:
+            return
+        mode = {"main": "Main", "aggressive": "Aggressive"}[sa.mode]
+        if sa.established:
+            self._send(sa, info.build_protected(sa, [NotificationPayload(
+                e.notify, ProtocolId.ISAKMP, sa.icookie + sa.rcookie)]))
+            self._log(6, "IKMP_MODE_FAILURE",
+                      f"Processing of Quick mode failed with peer at {src[0]}")
+            self._events.append(NegotiationFailed(e.reason, src[0], 2))
+        else:
+            self._send_plain_notify(sa.icookie, sa.rcookie, e.notify, sa.peer, sa.local)
+            self._log(6, "IKMP_MODE_FAILURE",
+                      f"Processing of {mode} mode failed with peer at {src[0]}")
+            self._events.append(NegotiationFailed(e.reason, src[0], 1))
+            self._sas.pop(sa.icookie, None)
+
+    def _fail_phase1(self, sa: IsakmpSa, reason: str, now: float) -> None:
+        self._sas.pop(sa.icookie, None)
+        sa.deleted = True
+        mode = {"main": "Main", "aggressive": "Aggressive"}[sa.mode]
+        self._log(6, "IKMP_MODE_FAILURE", f"Processing of {mode} mode failed with peer at "
+                  f"{sa.peer[0]}")
+        self._events.append(NegotiationFailed(reason, sa.peer[0], 1))
+
+    # ====================================================================== timers
+
+    def _retrans(self, data: bytes, now: float) -> Retransmit:
+        base = self.timing.retransmit_base
+        return Retransmit(data, now + base, 0, base)
+
+    def _sa_timers(self, sa: IsakmpSa, now: float) -> None:
+        r = sa.retrans
+        if r is not None and r.next_at is not None and now >= r.next_at:
+            if r.count >= self.timing.retransmit_max:
+                sa.retrans = None
+                if not sa.established:
+                    self._fail_phase1(sa, "retransmissions exhausted", now)
+                    return
+            else:
+                r.count += 1
+                r.interval *= 2
+                r.next_at = now + r.interval
+                self.counters.retransmits += 1
+                self._queue(sa, r.data)
+        for qm in list(sa.phase2.values()):
+            r = qm.retrans
+            if r is None or r.next_at is None or now < r.next_at:
+                continue
+            if r.count >= self.timing.retransmit_max:
+                qm.retrans = None
+                sa.phase2.pop(qm.msgid, None)
+                self._log(6, "IKMP_MODE_FAILURE",
+                          f"Processing of Quick mode failed with peer at {sa.peer[0]}")
+                self._events.append(NegotiationFailed("Quick Mode timed out", sa.peer[0], 2))
+            else:
+                r.count += 1
+                r.interval *= 2
+                r.next_at = now + r.interval
+                self.counters.retransmits += 1
+                self._queue(sa, r.data)
+        if sa.expires_at is not None and now >= sa.expires_at:
+            self._delete_isakmp(sa, "lifetime expired", now, notify_peer=True)
+            return
+        if sa.dpd_next is not None and now >= sa.dpd_next:
+            self._dpd_tick(sa, now)
+
+    # ------------------------------------------------------------------------ DPD
+
+    def _schedule_dpd(self, sa: IsakmpSa, now: float) -> None:
+        ka = getattr(self.config.globals, "keepalive", None)
+        if ka is None or not sa.dpd_supported:
+            sa.dpd_next = None
+            return
+        sa.dpd_next = now + ka.seconds
+
+    def _dpd_tick(self, sa: IsakmpSa, now: float) -> None:
+        """RFC 3706 §5 with the IOS timing of seed 000: R-U-THERE, retransmit every
+        ``retry`` seconds, the peer is dead at the 5th expiry without ACK."""
+        ka = self.config.globals.keepalive
+        if sa.dpd_pending is None:
+            if ka.mode == "on-demand" and now - sa.last_peer_activity < ka.seconds:
+                sa.dpd_next = sa.last_peer_activity + ka.seconds
+                return
+            sa.dpd_seq = (sa.dpd_seq + 1) & 0xFFFFFFFF or 1
+            sa.dpd_pending = sa.dpd_seq
+            sa.dpd_failures = 0
+        else:
+            sa.dpd_failures += 1
+            if sa.dpd_failures > self.timing.dpd_retransmits:
+                self._delete_isakmp(sa, "peers alive", now, notify_peer=False, children=True)
+                return
+        self._send(sa, info.build_protected(sa, [info.dpd_notify(sa, False, sa.dpd_pending)]))
+        sa.dpd_next = now + ka.retry
+
+    # ===================================================================== delete
+
+    def _delete_isakmp(self, sa: IsakmpSa, reason: str, now: float, notify_peer: bool,
+                       children: bool = False) -> None:
+        if self._sas.get(sa.icookie) is not sa:
+            return
+        if notify_peer and sa.established:
+            d = DeletePayload(ProtocolId.ISAKMP, [sa.icookie + sa.rcookie], 16)
+            self._send(sa, info.build_protected(sa, [d]))
+        del self._sas[sa.icookie]
+        sa.deleted = True
+        if children:
+            for c in list(self._children):
+                if c.pair.peer == sa.peer[0]:
+                    self._delete_child(c, reason, now, notify_peer=False)
+        if sa.established_at is not None:
+            self._events.append(IkeSaDown(sa.peer, sa.local, sa.icookie, sa.rcookie, reason,
+                                          sa.conn_id))
+            if not any(s.peer[0] == sa.peer[0] and s.established for s in self._sas.values()):
+                self._log(5, "SESSION_STATUS", f"Crypto tunnel is DOWN. Peer "
+                          f"{sa.peer[0]}:{sa.peer[1]} Id: {sa.peer_id}")
+        else:
+            self._events.append(NegotiationFailed(reason, sa.peer[0], 1))
+
+    def _delete_child(self, c: ChildRecord, reason: str, now: float, notify_peer: bool) -> None:
+        if c not in self._children:
+            return
+        self._children.remove(c)
+        pair = c.pair
+        if notify_peer:
+            sa = self._established_to(pair.peer)
+            if sa is not None:
+                dels = [DeletePayload(ProtocolId.IPSEC_AH if k.proto == "ah"
+                                      else ProtocolId.IPSEC_ESP, [k.spi.to_bytes(4, "big")])
+                        for k in pair.inbound]
+                self._send(sa, info.build_protected(sa, dels))
+        for spi in pair.inbound_spis:
+            self._spis.discard(spi)
+        self._events.append(ChildSaDown(pair.peer, pair.inbound_spis, pair.outbound_spis, reason,
+                                        "+".join(k.proto for k in pair.inbound)))
+
+    # ====================================================================== output
+
+    def _queue(self, sa: IsakmpSa, data: bytes) -> None:
+        self._out.append(Datagram(data, sa.local, sa.peer))
+
+    def _send(self, sa: IsakmpSa, data: bytes, expect_reply: bool = False,
+              now: float = 0.0) -> None:
+        self._queue(sa, data)
+        if expect_reply:
+            sa.retrans = self._retrans(data, now)
+
+    def _send_plain_notify(self, icookie: bytes, rcookie: bytes, t: int, peer, local) -> None:
+        self._out.append(Datagram(info.build_plain_notify(icookie, rcookie, t), local, peer))
+
+    def _log(self, severity: int, mnemonic: str, text: str) -> None:
+        self._events.append(Log("CRYPTO", severity, mnemonic, text))

@@ -171,6 +171,7 @@ class Lab:
         self.faults = Faults(self)
         self.want_daemons = daemons
         self._down = False
+        self._pid = os.getpid()
 
     # -- life cycle ----------------------------------------------------------
     @classmethod
@@ -237,7 +238,7 @@ class Lab:
 
     def down(self) -> None:
         """Stop daemons, remove namespaces and state. Safe to call twice."""
-        if self._down:
+        if self._down or os.getpid() != self._pid:
             return
         self._down = True
         errors = []
@@ -341,7 +342,18 @@ def _unregister(lab: Lab) -> None:
         _LIVE.discard(lab)
 
 
+def _forget_in_child() -> None:
+    """A forked child (pyroute2 forks helpers) must never tear down its parent's labs."""
+    _LIVE.clear()
+
+
+os.register_at_fork(after_in_child=_forget_in_child)
+_OWNER_PID = os.getpid()
+
+
 def _down_all_live() -> None:
+    if os.getpid() != _OWNER_PID:
+        return
     with _LIVE_LOCK:
         labs = list(_LIVE)
     for lab in labs:
@@ -367,4 +379,6 @@ def _install_handlers() -> None:
 
 
 def _on_sigterm(signum: int, frame: object) -> None:
+    if os.getpid() != _OWNER_PID:   # a forked helper inherited the handler
+        os._exit(128 + signum)
     raise SystemExit(128 + signum)

@@ -37,7 +37,20 @@ class Faults:
         self._set_link(spec, state="down")
 
     def link_up(self, spec: str) -> None:
+        """Set ``node:if`` up again and restore the node's static routes.
+
+        The kernel drops IPv4 routes through an interface that goes down.
+        """
+        from pyroute2 import IPRoute
+
+        from lab.realize import add_routes
+
         self._set_link(spec, state="up")
+        node, _ = self.lab._iface(spec)
+        routes = self.lab.topo.routes.get(node.name, [])
+        if routes:
+            with IPRoute(netns=node.netns) as ipr:
+                add_routes(ipr, node.name, routes, exist_ok=True)
 
     def mtu(self, spec: str, mtu: int) -> None:
         """Change the MTU of ``node:if``."""

@@ -22,7 +22,7 @@ from pyroute2.netlink.exceptions import NetlinkError
 
 from lab import names, nat, nsexec
 from lab.errors import LabError, NotSupported
-from lab.model import Topology
+from lab.model import Node, Route, Topology
 from lab.state import RunState
 
 DEFAULT_SYSCTLS = {
@@ -30,6 +30,9 @@ DEFAULT_SYSCTLS = {
     "net.ipv6.conf.all.accept_dad": "0",
     "net.ipv6.conf.default.accept_dad": "0",
     "net.ipv6.conf.default.accept_ra": "0",
+    # Keep IPv6 addresses over link down/up (fault injection), as IPv4 does.
+    "net.ipv6.conf.all.keep_addr_on_down": "1",
+    "net.ipv6.conf.default.keep_addr_on_down": "1",
     # Loose reverse-path filter: NAT and asymmetric scenarios must pass.
     "net.ipv4.conf.all.rp_filter": "0",
     "net.ipv4.conf.default.rp_filter": "0",
@@ -132,6 +135,7 @@ class Realizer:
         self.routes()
         for node in topo.nodes.values():
             if node.nat:
+                self.static_nat_addresses(node)
                 nat.apply(self.ns(node.name), node, topo)
 
     def _link_index(self, ns: str, ifname: str) -> int:
@@ -189,23 +193,21 @@ class Realizer:
 
     def routes(self) -> None:
         for node, routes in self.topo.routes.items():
-            ipr = self.ipr[self.ns(node)]
-            for r in routes:
-                if r.dst == "default":
-                    dst, fam = "0.0.0.0/0", 2
-                elif r.dst == "default6":
-                    dst, fam = "::/0", 10
-                else:
-                    net = ipaddress.ip_network(r.dst, strict=False)
-                    dst, fam = str(net), 10 if net.version == 6 else 2
-                kw: dict[str, object] = {"dst": dst, "gateway": r.via, "family": fam}
-                if r.dev:
-                    kw["oif"] = self._link_index(self.ns(node), r.dev)
-                try:
-                    ipr.route("add", **kw)
-                except NetlinkError as exc:
-                    raise LabError(f"node {node}: cannot add route {r.dst} via {r.via}: "
-                                   f"{os.strerror(exc.code)}") from None
+            add_routes(self.ipr[self.ns(node)], node, routes)
+
+    def static_nat_addresses(self, node: Node) -> None:
+        """Own the external host addresses of static NAT rules on the outside interface.
+
+        A static NAT box answers ARP/ND for its mapped addresses (as devices do);
+        DNAT in prerouting then sends the packets on to the inside host.
+        """
+        ns = self.ns(node.name)
+        for rule in node.nat:
+            if rule.type != "static" or "/" in (rule.external or "/"):
+                continue
+            ip = ipaddress.ip_address(rule.external)
+            self.ipr[ns].addr("add", index=self._link_index(ns, rule.outside), address=str(ip),
+                              prefixlen=ip.max_prefixlen, family=10 if ip.version == 6 else 2)
 
     def close(self) -> None:
         for ipr in self.ipr.values():
@@ -214,6 +216,31 @@ class Realizer:
             except Exception:  # teardown: a closed socket is fine
                 pass
         self.ipr.clear()
+
+
+def add_routes(ipr: IPRoute, node: str, routes: list[Route], *, exist_ok: bool = False) -> None:
+    """Install ``routes`` of ``node`` through ``ipr`` (an IPRoute inside its namespace)."""
+    for r in routes:
+        if r.dst == "default":
+            dst, fam = "0.0.0.0/0", 2
+        elif r.dst == "default6":
+            dst, fam = "::/0", 10
+        else:
+            net = ipaddress.ip_network(r.dst, strict=False)
+            dst, fam = str(net), 10 if net.version == 6 else 2
+        kw: dict[str, object] = {"dst": dst, "gateway": r.via, "family": fam}
+        if r.dev:
+            idx = ipr.link_lookup(ifname=r.dev)
+            if not idx:
+                raise LabError(f"node {node}: route {r.dst}: no interface {r.dev}")
+            kw["oif"] = idx[0]
+        try:
+            ipr.route("add", **kw)
+        except NetlinkError as exc:
+            if exist_ok and exc.code == errno.EEXIST:
+                continue
+            raise LabError(f"node {node}: cannot add route {r.dst} via {r.via}: "
+                           f"{os.strerror(exc.code)}") from None
 
 
 # -- teardown (also used by `down` for crashed runs) ---------------------
@@ -246,8 +273,13 @@ def pids_in_namespaces(ns_names: Iterable[str]) -> list[int]:
 
 def pids_with_run(run: str | None) -> list[int]:
     """PIDs whose environment carries LAB_RUN=<run> (any lab run if ``run`` is None)."""
+    return [pid for pid, r in lab_run_pids().items() if run is None or r == run]
+
+
+def lab_run_pids() -> dict[int, str]:
+    """Every process carrying LAB_RUN in its environment -> that run's name."""
     me = os.getpid()
-    out = []
+    out: dict[int, str] = {}
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit() or int(entry.name) == me:
             continue
@@ -256,8 +288,8 @@ def pids_with_run(run: str | None) -> list[int]:
         except OSError:
             continue
         for var in env.split(b"\0"):
-            if var.startswith(b"LAB_RUN=") and (run is None or var[8:].decode() == run):
-                out.append(int(entry.name))
+            if var.startswith(b"LAB_RUN="):
+                out[int(entry.name)] = var[8:].decode(errors="replace")
                 break
     return out
 

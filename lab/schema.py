@@ -10,9 +10,9 @@ from __future__ import annotations
 import ipaddress
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from lab import model, yamlpos
 from lab.errors import TopologyError
@@ -36,6 +36,9 @@ def _addr_list(value: Any) -> Any:
     if isinstance(value, str):
         return [value]
     return value
+
+
+Cidr = Annotated[str, AfterValidator(_cidr)]
 
 
 class _Base(BaseModel):
@@ -101,28 +104,18 @@ class NodeIn(_Base):
 class LinkIn(_Base):
     a: str
     b: str
-    a_addr: list[str] = []
-    b_addr: list[str] = []
+    a_addr: list[Cidr] = []
+    b_addr: list[Cidr] = []
     mtu: int | None = Field(default=None, ge=68, le=65535)
 
     _addrs = field_validator("a_addr", "b_addr", mode="before")(_addr_list)
 
-    @field_validator("a_addr", "b_addr")
-    @classmethod
-    def _check(cls, v: list[str]) -> list[str]:
-        return [_cidr(a) for a in v]
-
 
 class MemberIn(_Base):
     iface: str
-    addr: list[str] = []
+    addr: list[Cidr] = []
 
     _addrs = field_validator("addr", mode="before")(_addr_list)
-
-    @field_validator("addr")
-    @classmethod
-    def _check(cls, v: list[str]) -> list[str]:
-        return [_cidr(a) for a in v]
 
 
 class SegmentIn(_Base):

@@ -1,0 +1,111 @@
+"""pytest plug-in (``-p lab.pytest_plugin``): the ``lab`` fixture and ``topology`` marker.
+
+    @pytest.mark.topology("topologies/chain.yaml")
+    def test_ping(lab):
+        assert lab.node("h1").ping(lab.addr("h2")).received == 3
+
+Each test gets a run directory derived from its nodeid and xdist worker
+(``--lab-dir``, default ``/tmp/ipsec-lab-runs``); the lab is always torn down.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    g = parser.getgroup("lab", "IPsec conformance lab")
+    g.addoption("--lab-dir", default=os.environ.get("IPSEC_LAB_RUNS", "/tmp/ipsec-lab-runs"),
+                help="where per-test run directories (logs, pcaps, configs) go")
+    g.addoption("--lab-keep-dirs", action="store_true",
+                help="keep run directories of passed tests too")
+
+
+def run_dir_for(config: pytest.Config, nodeid: str) -> Path:
+    """Per-test run directory: <lab-dir>/<xdist worker>/<sanitized nodeid>."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", nodeid).strip("_")[:150]
+    return Path(config.getoption("--lab-dir")) / worker / safe
+
+
+def _resolve(config: pytest.Config, request: pytest.FixtureRequest, path: str | Path) -> Path:
+    p = Path(path)
+    if p.is_absolute():
+        return p
+    for base in (Path(request.node.path).parent, config.rootpath, Path.cwd()):
+        if (base / p).exists():
+            return base / p
+    return config.rootpath / p
+
+
+@pytest.fixture
+def lab_factory(request: pytest.FixtureRequest) -> Iterator[Callable[..., Any]]:
+    """Function-scoped factory ``lab_factory(topology, **kw) -> Lab``; all torn down after.
+
+    Yields:
+        a callable bringing up a topology (path or model) in its own run directory.
+    """
+    from lab.api import Lab
+
+    labs: list[Lab] = []
+    base = run_dir_for(request.config, request.node.nodeid)
+    shutil.rmtree(base, ignore_errors=True)
+
+    def make(topology: Any, **kw: Any) -> Lab:
+        if isinstance(topology, (str, Path)):
+            topology = _resolve(request.config, request, topology)
+        kw.setdefault("workdir", base / f"lab{len(labs)}" if labs else base)
+        lab = Lab.start(topology, **kw)
+        labs.append(lab)
+        request.node.lab_dirs = [str(x.workdir) for x in labs]
+        return lab
+
+    try:
+        yield make
+    finally:
+        errors = []
+        for lab in reversed(labs):
+            try:
+                lab.down()
+            except Exception as exc:  # tear down the others, then report
+                errors.append(exc)
+        rep = getattr(request.node, "rep_call", None)
+        if rep is not None and rep.passed and not request.config.getoption("--lab-keep-dirs"):
+            shutil.rmtree(base, ignore_errors=True)
+        if errors:
+            raise errors[0]
+
+
+@pytest.fixture
+def lab(request: pytest.FixtureRequest, lab_factory: Callable[..., Any]) -> Any:
+    """Function-scoped lab of the test's ``@pytest.mark.topology(path, **kw)`` marker.
+
+    Yields:
+        a running :class:`lab.api.Lab`; torn down after the test, pass or fail.
+    """
+    marker = request.node.get_closest_marker("topology")
+    if marker is None or not marker.args:
+        raise pytest.UsageError(f"{request.node.nodeid}: the `lab` fixture needs "
+                                "@pytest.mark.topology('topologies/x.yaml')")
+    from lab.realize import check_host
+    from lab.errors import NotSupported
+
+    try:
+        check_host()
+    except NotSupported as exc:
+        pytest.skip(str(exc))
+    return lab_factory(marker.args[0], **marker.kwargs)
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    rep = yield
+    setattr(item, f"rep_{rep.when}", rep)
+    return rep

@@ -18,12 +18,17 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from pyroute2 import IPRoute, netns
+from pyroute2 import config as pyroute2_config
 from pyroute2.netlink.exceptions import NetlinkError
 
 from lab import names, nat, nsexec
 from lab.errors import LabError, NotSupported
 from lab.model import Node, Route, Topology
 from lab.state import RunState
+
+# pyroute2 forks helper children for IPRoute(netns=...) and stops them with
+# SIGTERM: they must not run our SIGTERM handler (which tears labs down).
+pyroute2_config.disable_mp_signal = True
 
 DEFAULT_SYSCTLS = {
     # No DAD: IPv6 addresses are usable at once (no 1-2 s "tentative" wait).

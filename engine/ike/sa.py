@@ -124,8 +124,9 @@ def transform_to_proposal(t: Transform) -> Phase1Proposal:
 def select_proposal(ours: list[Phase1Proposal], offer: SaPayload
                     ) -> tuple[Phase1Proposal, Phase1Proposal, Transform]:
     """IOS responder rule: walk our policies in priority order; the first offered
-    transform equal in encryption, hash, auth and group, with a lifetime no
-    longer than ours, wins (the shorter lifetime is used).
+    transform equal in encryption, hash, auth and group wins.  Lifetimes do not
+    have to match: the shorter one is used (current IOS accepts a longer
+    offered lifetime; strongSwan offers rekey time plus margin, > 86400 s).
 
     Returns (our policy, the offered proposal with the agreed lifetime, transform).
     """
@@ -145,7 +146,7 @@ def select_proposal(ours: list[Phase1Proposal], offer: SaPayload
         for off, t in offered:
             if (off.cipher, off.prf, off.auth, off.group) == (
                 ours_p.cipher, ours_p.prf, ours_p.auth, ours_p.group
-            ) and off.lifetime <= ours_p.lifetime:
+            ):
                 agreed = Phase1Proposal(off.cipher, off.prf, off.auth, off.group,
                                         min(off.lifetime, ours_p.lifetime), ours_p.priority,
                                         ours_p.default)

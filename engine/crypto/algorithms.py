@@ -417,6 +417,30 @@ def ios_transform_keyword(algorithm: str, proto: str = "esp") -> str:
     raise UnknownAlgorithm(f"no IOS {proto} transform for {algorithm!r}")
 
 
+# ------------------------------------------------------- Allied Telesis AR names
+# seed 002 (spec/seed002-b-ar-commands.md): CREATE IPSEC SASPECIFICATION ENCALG/HASHALG
+# and CREATE ISAKMP POLICY ENCALG/HASHALG. 3DESOUTER is standard outer-CBC 3DES-EDE.
+
+AR_ENCALG: dict[str, str] = {
+    "DES": "des",
+    "3DESOUTER": "3des",
+    "AES128": "aes128",
+    "AES192": "aes192",
+    "AES256": "aes256",
+    "NULL": "null",
+}
+AR_HASHALG_IPSEC: dict[str, str] = {"MD5": "hmac-md5-96", "SHA": "hmac-sha1-96", "NULL": "null"}
+AR_HASHALG_ISAKMP: dict[str, str] = {"MD5": "md5", "SHA": "sha1"}
+
+
+def ar_algorithm(table: dict[str, str], value: str, what: str = "ENCALG") -> str:
+    """AR keyword (case-insensitive) -> table name, with the valid choices in the error."""
+    try:
+        return table[value.upper()]
+    except KeyError:
+        raise UnknownAlgorithm(f"{what}={value} not one of {'|'.join(table)}") from None
+
+
 def cipher(name: str) -> Cipher:
     """Lookup with a clear error."""
     try:

@@ -189,3 +189,21 @@ def test_ios_transform_names() -> None:
         ios_transform("esp-des", 128)
     with pytest.raises(UnknownAlgorithm, match="unknown IOS transform 'esp-foo'"):
         ios_transform("esp-foo")
+
+
+def test_ar_names() -> None:
+    from engine.crypto.algorithms import (
+        AR_ENCALG,
+        AR_HASHALG_IPSEC,
+        AR_HASHALG_ISAKMP,
+        ar_algorithm,
+    )
+
+    assert ar_algorithm(AR_ENCALG, "3desouter") == "3des"
+    assert ar_algorithm(AR_ENCALG, "AES256") == "aes256"
+    assert ar_algorithm(AR_HASHALG_IPSEC, "SHA", "HASHALG") == "hmac-sha1-96"
+    assert ar_algorithm(AR_HASHALG_ISAKMP, "md5", "HASHALG") == "md5"
+    assert all(v in CIPHERS for v in AR_ENCALG.values())
+    assert all(v in INTEGRITY for v in AR_HASHALG_IPSEC.values())
+    with pytest.raises(UnknownAlgorithm, match="ENCALG=3DESINNER not one of DES|3DESOUTER"):
+        ar_algorithm(AR_ENCALG, "3DESINNER")

@@ -1,0 +1,155 @@
+"""Exec command dispatcher: command line → formatter, with IOS abbreviations and errors.
+
+``dispatch("sh cry isa sa", state, want_json)`` returns the control-socket
+reply ``{"ok": True, "output": text, "data": ...}`` or ``{"ok": False,
+"error": "<echo>\\n<caret>\\n% Invalid input detected at '^' marker."}``.
+The grammar is the config parser's (``engine.config.grammar``): every keyword
+may be abbreviated to a unique prefix (``sh cry ips sa``), an ambiguous one
+gives ``% Ambiguous command:  "..."``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from engine.config.grammar import Match, MatchFailure, compile_pattern, match_patterns
+from engine.config.model import Config
+from engine.show import ios
+from engine.show.views import ShowState
+
+Formatter = Callable[[Config, ShowState, Match], "ios.Out"]
+
+
+def _ipsec_sa(c: Config, s: ShowState, m: Match) -> ios.Out:
+    peer = m.get("peer")
+    return ios.ipsec_sa(
+        s,
+        peer=str(peer) if peer is not None else None,
+        interface=m.get("intf"),
+        map_name=m.get("map"),
+        detail=m.has("detail"),
+    )
+
+
+_SHOW = "show crypto "
+#: (pattern, formatter); the first full match wins.
+COMMANDS: list[tuple[str, Formatter]] = [
+    (_SHOW + "isakmp sa [detail]", lambda c, s, m: ios.isakmp_sa(s, detail=m.has("detail"))),
+    (_SHOW + "isakmp sa peer <p:HOST> [detail]", lambda c, s, m: _isakmp_peer_sa(s, m)),
+    (_SHOW + "ipsec sa [detail]", _ipsec_sa),
+    (_SHOW + "ipsec sa peer <peer:HOST> [detail]", _ipsec_sa),
+    (_SHOW + "ipsec sa address [detail]", _ipsec_sa),
+    (_SHOW + "ipsec sa identity [detail]", _ipsec_sa),
+    (_SHOW + "ipsec sa ipv6 [<intf:WORD>] [detail]", _ipsec_sa),
+    (_SHOW + "ipsec sa map <map:WORD> [detail]", _ipsec_sa),
+    (_SHOW + "ipsec sa interface <intf:WORD> [detail]", _ipsec_sa),
+    (_SHOW + "map [{interface <i:WORD>|tag <t:WORD>}]",
+     lambda c, s, m: ios.crypto_map(c, s, interface=m.get("i"), tag=m.get("t"))),
+    (_SHOW + "session [detail]", lambda c, s, m: ios.crypto_session(c, s, detail=m.has("detail"))),
+    (_SHOW + "session {remote|local} <a:HOST> [detail]", lambda c, s, m: _session_filter(c, s, m)),
+    (_SHOW + "isakmp policy", lambda c, s, m: ios.isakmp_policy(c)),
+    (_SHOW + "isakmp default policy", lambda c, s, m: ios.isakmp_default_policy(c)),
+    (_SHOW + "isakmp {peer|peers} [{config|detail}]", lambda c, s, m: ios.isakmp_peer(c, s)),
+    (_SHOW + "ipsec transform-set [tag <t:WORD>]", lambda c, s, m: ios.transform_sets(c, m.get("t"))),
+    (_SHOW + "ipsec default transform-set", lambda c, s, m: ios.default_transform_sets(c)),
+    (_SHOW + "ipsec security-association [lifetime]", lambda c, s, m: ios.sa_globals(c)),
+]
+_ASTS = [compile_pattern(p) for p, _ in COMMANDS]
+
+
+def _isakmp_peer_sa(s: ShowState, m: Match) -> ios.Out:
+    peer = str(m.get("p"))
+    sub = ShowState([sa for sa in s.isakmp_sas if peer in (sa.dst, sa.src)], s.ipsec_flows,
+                    s.current_peers, s.now, s.hostname)
+    return ios.isakmp_sa(sub, detail=m.has("detail"))
+
+
+def _session_filter(c: Config, s: ShowState, m: Match) -> ios.Out:
+    addr = str(m.get("a"))
+    if m.has("remote"):
+        flows = [f for f in s.ipsec_flows if f.current_peer == addr]
+        sas = [sa for sa in s.isakmp_sas if addr in (sa.remote, sa.dst, sa.src)]
+    else:
+        flows = [f for f in s.ipsec_flows if f.local_addr == addr]
+        sas = [sa for sa in s.isakmp_sas if addr in (sa.local, sa.dst, sa.src)]
+    return ios.crypto_session(c, ShowState(sas, flows, s.current_peers, s.now, s.hostname),
+                              detail=m.has("detail"))
+
+
+@dataclass
+class ExecError(Exception):
+    """A command the device refuses; ``text`` is what the device prints."""
+
+    text: str
+
+
+def error_text(prompt: str, line: str, fail: MatchFailure) -> str:
+    """Device text of a refused exec command (echo, caret, message)."""
+    if fail.column is None:
+        return fail.message
+    return f"{prompt}{line}\n{' ' * (len(prompt) + fail.column)}^\n{fail.message}"
+
+
+def run_show(cmd: str, config: Config, state: ShowState) -> tuple[str, Any]:
+    """Run a show command; raises ``ExecError`` with the device's message."""
+    line, _, pipe = cmd.rstrip().partition(" | ")
+    res = match_patterns(_ASTS, line)
+    if isinstance(res, MatchFailure):
+        raise ExecError(error_text(f"{state.hostname}#", line, res))
+    idx, m = res
+    text, data = COMMANDS[idx][1](config, state, m)
+    if pipe:
+        text = _output_filter(text, pipe, f"{state.hostname}#", cmd.rstrip())
+    return text, data
+
+
+def _output_filter(text: str, pipe: str, prompt: str, full: str) -> str:
+    """IOS output modifiers: ``| include RE``, ``| exclude RE``, ``| begin RE``."""
+    words = pipe.split(None, 1)
+    kinds = ("include", "exclude", "begin")
+    kind = next((k for k in kinds if words and k.startswith(words[0].lower())), None)
+    if kind is None or len(words) < 2:
+        col = len(full) - len(pipe)
+        msg = "% Invalid input detected at '^' marker." if kind is None else "% Incomplete command."
+        raise ExecError(f"{prompt}{full}\n{' ' * (len(prompt) + col)}^\n{msg}" if kind is None else msg)
+    try:
+        rx = re.compile(words[1])
+    except re.error:
+        raise ExecError(f"% Invalid regular expression: {words[1]}") from None
+    lines = text.splitlines()
+    if kind == "include":
+        lines = [ln for ln in lines if rx.search(ln)]
+    elif kind == "exclude":
+        lines = [ln for ln in lines if not rx.search(ln)]
+    else:
+        start = next((i for i, ln in enumerate(lines) if rx.search(ln)), len(lines))
+        lines = lines[start:]
+    return "\n".join(lines) + ("\n" if lines else "")
+
+
+def dispatch(cmd: str, state: Any, want_json: bool = False, config: Config | None = None) -> dict[str, Any]:
+    """Control-socket reply for a device command.
+
+    Args:
+        cmd: the command line (``show crypto ipsec sa``; abbreviations allowed).
+        state: a ``ShowState``, or the runner's dict (``config``, ``sadb``,
+            ``ike_sas``, ``now``) which is converted by ``engine.show.adapter``.
+        want_json: include the structured data (always included; kept for the
+            control protocol's signature).
+        config: the configuration when ``state`` is a ``ShowState``.
+    """
+    if isinstance(state, dict):
+        from engine.show.adapter import views_from_runner
+
+        config = state.get("config", config)
+        state = views_from_runner(state)
+    if config is None:
+        config = Config()
+    state.hostname = config.globals.hostname
+    try:
+        text, data = run_show(cmd, config, state)
+    except ExecError as e:
+        return {"ok": False, "error": e.text}
+    return {"ok": True, "output": text, "data": data}

@@ -176,6 +176,10 @@ class Capture:
 
 def decode(ts: float, data: bytes, outgoing: bool, label: str = "") -> Any:
     """Decode one frame with scapy; never raises (undecodable -> Raw)."""
+    import scapy.layers.inet  # noqa: F401 - bind IPv4/UDP/ICMP
+    import scapy.layers.inet6  # noqa: F401 - bind IPv6/ICMPv6
+    import scapy.layers.ipsec  # noqa: F401 - bind ESP/AH
+    import scapy.layers.isakmp  # noqa: F401 - bind ISAKMP on UDP 500
     from scapy.layers.l2 import Ether
     from scapy.packet import Raw
 

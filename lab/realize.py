@@ -22,7 +22,7 @@ from pyroute2 import config as pyroute2_config
 from pyroute2.netlink.exceptions import NetlinkError
 
 from lab import names, nat, nsexec
-from lab.errors import LabError, NotSupported
+from lab.errors import LabError, LabTimeout, NotSupported
 from lab.model import Node, Route, Topology
 from lab.state import RunState
 
@@ -142,6 +142,31 @@ class Realizer:
             if node.nat:
                 self.static_nat_addresses(node)
                 nat.apply(self.ns(node.name), node, topo)
+        self.wait_ipv6_ready()
+
+    def wait_ipv6_ready(self, timeout: float = 5.0) -> None:
+        """Wait until interfaces with IPv6 addresses are operationally up.
+
+        The kernel reports carrier changes through linkwatch, batched up to 1 s;
+        until then IPv6 on the interface is not ready and Neighbour Solicitations
+        go unanswered (RFC 4861 §7.2), so the first IPv6 ping would take 1 s.
+        IPv4 does not wait for this.
+        """
+        pending = {(self.ns(n), i.name) for n in self.topo.nodes
+                   for i in self.topo.interfaces(n) if any(":" in a for a in i.addrs)}
+        deadline = time.monotonic() + timeout
+        while pending:
+            for ns in {ns for ns, _ in pending}:
+                for link in self.ipr[ns].link("dump"):
+                    if link.get("operstate") == "UP":
+                        pending.discard((ns, link.get("ifname")))
+            if not pending:
+                return
+            if time.monotonic() > deadline:
+                ns, ifname = sorted(pending)[0]
+                raise LabTimeout(f"interface {ifname} in {ns} to come up (operstate UP)",
+                                 timeout)
+            time.sleep(0.02)
 
     def _link_index(self, ns: str, ifname: str) -> int:
         idx = self.ipr[ns].link_lookup(ifname=ifname)
@@ -160,6 +185,9 @@ class Realizer:
             except NetlinkError as exc:
                 raise LabError(f"link {link.a}--{link.b}: cannot create veth pair: "
                                f"{os.strerror(exc.code)}") from None
+            # Up at once: carrier/IPv6 readiness (linkwatch) then overlaps the rest.
+            self.ipr[ns_a].link("set", index=self._link_index(ns_a, link.a.ifname), state="up")
+            self.ipr[ns_b].link("set", index=self._link_index(ns_b, link.b.ifname), state="up")
 
     def segments(self) -> None:
         if not self.topo.segments:
@@ -175,8 +203,9 @@ class Realizer:
                 port = names.bridge_port(i, j)
                 peer: dict[str, object] = {"ifname": port, "net_ns_fd": brns}
                 peer.update(kw)
-                self.ipr[self.ns(m.iface.node)].link("add", ifname=m.iface.ifname, kind="veth",
-                                                     peer=peer, **kw)
+                ns = self.ns(m.iface.node)
+                self.ipr[ns].link("add", ifname=m.iface.ifname, kind="veth", peer=peer, **kw)
+                self.ipr[ns].link("set", index=self._link_index(ns, m.iface.ifname), state="up")
                 bipr.link("set", index=self._link_index(brns, port), master=br_idx, state="up")
             bipr.link("set", index=br_idx, state="up")
 

@@ -385,8 +385,11 @@ class IdPayload(Payload):
                 return ipaddress.ip_network(ipaddress.ip_address(d))
             if t in (IdType.IPV4_ADDR_SUBNET, IdType.IPV6_ADDR_SUBNET):
                 addr = ipaddress.ip_address(d[:half])
-                mask = ipaddress.ip_address(d[half:])
-                return ipaddress.ip_network(f"{addr}/{mask}", strict=False)
+                mask = int.from_bytes(d[half:], "big")
+                inv = ((1 << (half * 8)) - 1) ^ mask
+                if inv & (inv + 1):
+                    raise MalformedMessage(f"ID payload: non-contiguous mask {d[half:].hex()}")
+                return ipaddress.ip_network(f"{addr}/{half * 8 - inv.bit_length()}", strict=False)
             lo = ipaddress.ip_address(d[:half])
             hi = ipaddress.ip_address(d[half:])
             nets = list(ipaddress.summarize_address_range(lo, hi))

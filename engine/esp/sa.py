@@ -42,6 +42,7 @@ from engine.esp.ip import (
     PROTO_IPV6,
     PROTO_NONE,
     PROTO_UDP,
+    checksum,
     ip_version,
     ipv4_fix,
     ipv4_header,
@@ -202,6 +203,11 @@ class OutboundSa(_SaBase):
         while n > 0 and n + self.overhead(n) > mtu:
             n -= 1
         return n
+
+    @property
+    def seq_remaining(self) -> int:
+        """Packets left before the sequence number space is exhausted (rekey before 0)."""
+        return MAX_SEQ - self.seq
 
     # ------------------------------------------------------------------ internals
 
@@ -453,6 +459,8 @@ class InboundSa(_SaBase):
             return b""  # dummy packet (RFC 4303 §2.6): discard silently
         if self.tunnel:
             return self._inner(payload, nh, seq)
+        if self.params.udp_encap and hdr[0] >> 4 == 4 and nh in (6, 17):
+            payload = _fix_l4_checksum(hdr, nh, payload)
         return self._rebuild(hdr, nh_pos, nh, payload)
 
     def _inner(self, payload: bytes, nh: int, seq: int) -> bytes:
@@ -496,6 +504,20 @@ class InboundSa(_SaBase):
             return self._inner(payload, nh, seq)
         # transport mode, or AH outside ESP in a bundle: drop AH, keep the header
         return self._rebuild(hdr, nh_pos, nh, payload)
+
+
+def _fix_l4_checksum(hdr: bytes, proto: int, segment: bytes) -> bytes:
+    """Transport mode behind NAT: recompute the TCP/UDP checksum over the addresses the
+    packet really arrived with (RFC 3948 §3.1.2; the sender summed its private ones)."""
+    pos = 16 if proto == 6 else 6
+    if len(segment) < pos + 2 or (proto == 17 and segment[6:8] == b"\0\0"):
+        return segment  # truncated (left to the stack) or UDP without checksum
+    pseudo = hdr[12:20] + bytes((0, proto)) + len(segment).to_bytes(2, "big")
+    zeroed = segment[:pos] + b"\0\0" + segment[pos + 2 :]
+    c = checksum(pseudo + zeroed)
+    if proto == 17 and c == 0:
+        c = 0xFFFF
+    return segment[:pos] + c.to_bytes(2, "big") + segment[pos + 2 :]
 
 
 def _v6_patch(headers: bytes, nh_pos: int, nh: int, payload_len: int) -> bytes:

@@ -332,3 +332,23 @@ def test_overhead_matches_reality() -> None:
         for n in (0, 1, 15, 16, 17, 100):
             inner = _inner(n)
             assert len(out.protect(inner)) == len(inner) + out.overhead(len(inner))
+
+
+def test_transport_nat_t_fixes_l4_checksum() -> None:
+    """RFC 3948 §3.1.2: the sender's TCP checksum covers its private address."""
+    from scapy.layers.inet import TCP
+
+    p = _params(mode="transport", udp_encap=(4500, 4500), local="10.9.9.9", remote="192.0.2.2")
+    out, inb = OutboundSa(p), InboundSa(p)
+    inner = bytes(IP(src="10.9.9.9", dst="192.0.2.2") / TCP(sport=1, dport=2) / b"data")
+    wire = bytearray(out.protect(inner))
+    # a NAT rewrites the outer source address (and the header checksum)
+    natted = IP(bytes(wire))
+    natted.src = "203.0.113.7"
+    del natted.chksum
+    got = IP(inb.unprotect(bytes(natted)))
+    assert got.src == "203.0.113.7"
+    fixed = got[TCP].chksum
+    del got[TCP].chksum
+    assert IP(bytes(got))[TCP].chksum == fixed
+    assert OutboundSa(p).seq_remaining == 0xFFFFFFFF

@@ -157,6 +157,9 @@ def _build_tables() -> dict[str, ModeTable]:
 TABLES = _build_tables()
 ALL_FIRST_WORDS: set[str] = set().union(*(t.first_words for t in TABLES.values()))
 
+#: ``RouterA(config-crypto-map)# set peer ...``: a CLI transcript line.
+_PROMPT = re.compile(r"^(?P<host>[A-Za-z0-9._-]+)(\((?P<mode>[A-Za-z0-9-]+)\))?#\s?(?P<cmd>.*)$")
+
 _NOISE = re.compile(
     r"^(Building configuration\.\.\.|Current configuration\s*:.*|"
     r"[A-Za-z0-9._-]+(\([a-z0-9-]+\))?#.*|Last configuration change.*|NVRAM config last.*)$"
@@ -254,18 +257,67 @@ def _record(cfg: Config, state: ModeState, text: str, out: Outcome, lineno: int)
         cfg.errors.append(out.error)
 
 
-def parse_ios(text: str, file: str = "<config>", repair: bool = True, cfg: Config | None = None) -> Config:
+def _is_transcript(lines: list[str]) -> bool:
+    """True if the text is a CLI session (``Router(config)# ...`` lines), not a config file."""
+    for ln in lines:
+        m = _PROMPT.match(ln.strip())
+        if m and m.group("mode") and ("config" in m.group("mode") or "cfg" in m.group("mode")):
+            return True
+    return False
+
+
+def _transcript_lines(lines: list[str], host: str | None) -> list[str | None]:
+    """Config commands of a transcript, by line; None for output/exec/other hosts' lines."""
+    out: list[str | None] = []
+    for ln in lines:
+        m = _PROMPT.match(ln.strip())
+        if m is None or not m.group("mode") or (host is not None and m.group("host") != host):
+            out.append(None)
+        else:
+            out.append(m.group("cmd"))
+    return out
+
+
+def parse_ios(
+    text: str,
+    file: str = "<config>",
+    repair: bool = True,
+    cfg: Config | None = None,
+    transcript_host: str | None = None,
+) -> Config:
     """Parse an IOS configuration (``show running-config`` text or a file).
+
+    A CLI transcript (``RouterA(config)# crypto map ...`` lines, as in seed
+    001 L3219-3308) is accepted too: only the configuration-mode prompt lines
+    are commands (of ``transcript_host`` if given), device output and exec
+    commands are recorded as ignored.
 
     Args:
         text: the configuration.
         file: name used in errors.
         repair: undo PDF-extraction artefacts (joined/wrapped lines), see module doc.
         cfg: configuration to add to (default: a new one).
+        transcript_host: with a transcript, the prompt host name to take.
     """
     cfg = cfg if cfg is not None else Config(dialect="ios")
     state = ModeState(file=file)
     lines = text.splitlines()
+    if _is_transcript(lines):
+        commands = _transcript_lines(lines, transcript_host)
+        for i, (raw, cmd) in enumerate(zip(lines, commands)):
+            if cmd is None:
+                if raw.strip() and not raw.strip().startswith("!"):
+                    cfg.ignored.append(ConfigLine(file, i + 1, raw, "transcript-output"))
+                continue
+            state.line, state.ended = i + 1, False
+            if state.mode == "exec":
+                state.mode = "global"
+            trial = copy.deepcopy((cfg, state))
+            out = execute(trial[0], trial[1], cmd)
+            if out.kind != "error":
+                cfg, state = trial
+            _record(cfg, state, cmd, out, i + 1)
+        return cfg
     i = 0
     while i < len(lines):
         raw = lines[i].rstrip()

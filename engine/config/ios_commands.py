@@ -692,6 +692,11 @@ GLOBAL = [
     ("crypto map ipv6 " + _MAPHEAD, crypto_map),
     ("crypto map " + _MAPHEAD, crypto_map),
     ("crypto map <name:WORD> local-address <ifname:WORD>", crypto_map_local),
+    # Easy VPN / AAA (seed 001 ch. 5): outside the engine, recorded as ignored.
+    ("crypto map <name:WORD> client {accounting|authentication} list <l:WORD>", ignored_line),
+    ("crypto map <name:WORD> client configuration address {initiate|respond}", ignored_line),
+    ("crypto map <name:WORD> isakmp authorization list <l:WORD>", ignored_line),
+    ("crypto isakmp client configuration group <g:WORD>", ignored_block),
     ("crypto {mib|engine|logging|call|ca|pki|ikev2|gdoi|vpn} <rest:LINE>", ignored_line),
     ("no crypto isakmp keepalive", set_global("keepalive", value=None)),
     ("no crypto isakmp nat keepalive", set_global("nat_keepalive", value=None)),

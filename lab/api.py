@@ -123,6 +123,18 @@ class Node:
 
     # -- daemon ------------------------------------------------------------
     @property
+    def log_path(self) -> Path | None:
+        """The daemon's log file (None for nodes without one)."""
+        plugin = DAEMONS.get(self.kind)
+        fn = getattr(plugin, "log_path", None)
+        if callable(fn):
+            return Path(fn(self.ctx))
+        for name in (f"{self.kind}.log", "charon.log", "engine.log"):
+            if (self.dir / name).exists():
+                return self.dir / name
+        return None
+
+    @property
     def daemon(self) -> Any:
         d = DAEMONS.get(self.kind)
         if d is None:
@@ -269,6 +281,19 @@ class Lab:
     def addr(self, node: str, family: int = 4) -> str:
         """First address of ``node`` (no prefix length)."""
         return self.node(node).addr(family)
+
+    def addresses(self) -> dict[str, str]:
+        """Every interface address (no prefix length) -> its node's name."""
+        out: dict[str, str] = {}
+        for node in self.topo.nodes:
+            for a in self.topo.addresses(node):
+                out.setdefault(a.split("/")[0], node)
+            for rule in self.topo.nodes[node].nat:
+                if rule.external and "/" not in rule.external:
+                    out.setdefault(rule.external, node)
+        return out
+
+    address_names = addresses
 
     def _iface(self, spec: str) -> tuple[Node, str]:
         node, _, ifname = spec.partition(":")

@@ -114,6 +114,8 @@ class Daemon(Protocol):
         """Run a device command; text, or structured data with ``json=True``."""
         ...
 
+    # Optional: ``log_path(ctx) -> Path`` names the daemon's log (Node.log_path).
+
 
 DAEMONS: dict[str, Daemon] = {}
 _T = TypeVar("_T")
@@ -198,6 +200,10 @@ class EngineDaemon:
     @staticmethod
     def socket_path(ctx: NodeContext) -> Path:
         return ctx.node_dir / "engine.sock"
+
+    @staticmethod
+    def log_path(ctx: NodeContext) -> Path:
+        return ctx.node_dir / "engine.log"
 
     def argv(self, ctx: NodeContext) -> list[str]:
         spec = ctx.spec

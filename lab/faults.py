@@ -6,6 +6,7 @@ never touch a NAT box's ruleset.
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 from lab import names, nsexec
@@ -20,7 +21,8 @@ class Faults:
 
     def __init__(self, lab: "Lab") -> None:
         self.lab = lab
-        self._loss: dict[str, set[tuple[str, str]]] = {}   # netns -> {(ifname, dir)}
+        self._loss: dict[str, dict[tuple[str, str], float]] = {}  # netns -> {(if, dir): %}
+        self._rebinds: dict[str, int] = {}
 
     def _set_link(self, spec: str, **kw: object) -> None:
         from pyroute2 import IPRoute
@@ -66,16 +68,12 @@ class Faults:
         if not 0 <= percent <= 100:
             raise LabError(f"loss percent must be within 0..100, not {percent}")
         node, ifname = self.lab._iface(spec)
-        dirs = ("in", "out") if direction == "both" else (direction,)
-        active = self._loss.setdefault(node.netns, set())
-        for d in dirs:
+        active = self._loss.setdefault(node.netns, {})
+        for d in ("in", "out") if direction == "both" else (direction,):
             if percent > 0:
-                active.add((ifname, d))
+                active[(ifname, d)] = percent
             else:
-                active.discard((ifname, d))
-        self._rates = getattr(self, "_rates", {})
-        for d in dirs:
-            self._rates[(node.netns, ifname, d)] = percent
+                active.pop((ifname, d), None)
         self._load(node.netns, node.name)
 
     def clear_loss(self, spec: str) -> None:
@@ -87,8 +85,7 @@ class Faults:
                  "  chain fin { type filter hook prerouting priority -400; policy accept; }",
                  "  chain fout { type filter hook postrouting priority 400; policy accept; }"]
         lines.append("}")
-        for ifname, d in sorted(self._loss.get(netns, ())):
-            pct = self._rates[(netns, ifname, d)]
+        for (ifname, d), pct in sorted(self._loss.get(netns, {}).items()):
             # numgen random mod 10000 < pct*100: 0.01 % resolution
             threshold = int(round(pct * 100))
             if d == "in":
@@ -109,10 +106,33 @@ class Faults:
         r = n.exec(argv, check=False)
         if r.rc not in (0, 1):
             raise LabError(f"node {node}: conntrack -D failed: {r.stderr.strip()}")
-        import re
-
         m = re.search(r"(\d+) flow entries have been deleted", r.stderr + r.stdout)
         return int(m[1]) if m else 0
+
+    def nat_rebind(self, node: str) -> None:
+        """NAT rebinding: every flow through ``node``'s PAT rules gets a new external port.
+
+        Flushes conntrack and reloads the ruleset with the PAT rules restricted to
+        a port range disjoint from the previous one (10000-19999, 20000-29999, ...),
+        as a NAT box does that lost its state and maps flows anew (RFC 3947 §4
+        NAT keepalive / RFC 3948 §2.1 cases).
+        """
+        import dataclasses
+
+        from lab import nat
+
+        n = self.lab.node(node)
+        if not any(r.type == "pat" for r in n.spec.nat):
+            raise LabError(f"node {node} has no PAT rule to rebind")
+        k = self._rebinds.get(node, 0)
+        self._rebinds[node] = k + 1
+        lo = 10000 + 10000 * (k % 5)
+        rules = [dataclasses.replace(r, ports=f"{lo}-{lo + 9999}") if r.type == "pat" else r
+                 for r in n.spec.nat]
+        ruleset = nat.render(dataclasses.replace(n.spec, nat=rules), self.lab.topo)
+        t = names.NFT_TABLE
+        nat.load(n.netns, f"table inet {t}\ndelete table inet {t}\n" + ruleset, node)
+        self.nat_flush(node)
 
     def kill_daemon(self, node: str) -> None:
         """SIGKILL the node's daemon (no restart)."""

@@ -82,6 +82,25 @@ def test_pat_rewrites_source_ports(lab) -> None:
     assert 25 <= timeout <= 30
 
 
+@pytest.mark.topology("topologies/nat-pat.yaml")
+def test_nat_rebind_gives_a_new_port(lab) -> None:
+    srv = lab.addr("srv")
+
+    def outside_port() -> int:
+        with lab.capture("srv:eth0") as cap:
+            send_udp(lab.h1, srv, 4500, 4500)
+            p = cap.wait_for(lambda p: UDP in p and p[UDP].dport == 4500, timeout=3)
+        return p[UDP].sport
+
+    first = outside_port()
+    assert outside_port() == first            # mapping kept while conntrack holds it
+    lab.faults.nat_rebind("nat1")
+    second = outside_port()
+    assert second != first and 10000 <= second <= 19999
+    lab.faults.nat_rebind("nat1")
+    assert 20000 <= outside_port() <= 29999
+
+
 @pytest.mark.topology("topologies/nat-static.yaml")
 def test_static_nat_maps_both_ways(lab) -> None:
     with lab.capture("srv:eth0") as cap:

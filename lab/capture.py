@@ -96,9 +96,14 @@ class Capture:
     def _loop(self) -> None:
         assert self._sock is not None
         sock = self._sock
-        while not self._stop.is_set():
-            r, _, _ = select.select([sock], [], [], 0.05)
+        while True:
+            # After stop(): drain what is already queued on the socket, then end,
+            # so packets that passed just before the `with` block closed are kept.
+            stopping = self._stop.is_set()
+            r, _, _ = select.select([sock], [], [], 0 if stopping else 0.05)
             if not r:
+                if stopping:
+                    break
                 continue
             try:
                 data, addr = sock.recvfrom(SNAPLEN)

@@ -94,8 +94,8 @@ def lab(request: pytest.FixtureRequest, lab_factory: Callable[..., Any]) -> Any:
     if marker is None or not marker.args:
         raise pytest.UsageError(f"{request.node.nodeid}: the `lab` fixture needs "
                                 "@pytest.mark.topology('topologies/x.yaml')")
-    from lab.realize import check_host
     from lab.errors import NotSupported
+    from lab.realize import check_host
 
     try:
         check_host()

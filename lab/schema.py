@@ -12,7 +12,15 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from lab import model, yamlpos
 from lab.errors import TopologyError
@@ -262,7 +270,8 @@ class _Checker:
         seen: dict[Any, tuple[Any, ...]] = {}
         groups: list[list[tuple[tuple[Any, ...], str, str]]] = []
         for i, ln in enumerate(links):
-            groups.append([(("links", i, "a_addr", k), ln.a.node, a) for k, a in enumerate(ln.a_addr)]
+            groups.append([(("links", i, "a_addr", k), ln.a.node, a)
+                           for k, a in enumerate(ln.a_addr)]
                           + [(("links", i, "b_addr", k), ln.b.node, a)
                              for k, a in enumerate(ln.b_addr)])
         for i, sg in enumerate(segments):

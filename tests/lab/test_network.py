@@ -145,3 +145,13 @@ def test_ten_nodes_segment(lab) -> None:
 def test_nothing_in_root_namespace() -> None:
     links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
     assert not re.search(r"\d+: (s\d+p\d+|br\d+|eth\d+)@", links)
+
+
+@pytest.mark.topology("topologies/chain.yaml")
+def test_capture_keeps_packets_seen_just_before_stop(lab) -> None:
+    for _ in range(5):
+        with lab.capture("r2:eth1") as cap:
+            lab.h1.ping(lab.addr("h2"), count=3, interval=0.01)
+        echo = [p for p in cap.packets if ICMP in p]
+        assert len(echo) == 6          # 3 requests out, 3 replies in, none lost at stop
+        assert {p.direction for p in echo} == {"in", "out"}

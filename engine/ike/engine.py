@@ -432,7 +432,7 @@ class IkeEngine:
                 return
             self._cur = sa
         elif data == sa.last_received:
-            if sa.last_reply:  # the peer lost our answer: repeat it
+            if sa.last_reply and sa.retrans is None:  # the peer lost our final answer
                 self.counters.retransmits += 1
                 self._queue(sa, sa.last_reply)
             return
@@ -551,7 +551,7 @@ class IkeEngine:
             raise MalformedMessage("Quick Mode message not encrypted")
         qm = sa.phase2.get(hdr.message_id)
         if qm is not None and data == qm.last_received:
-            if qm.last_reply:
+            if qm.last_reply and qm.retrans is None:
                 self.counters.retransmits += 1
                 self._queue(sa, qm.last_reply)
             return

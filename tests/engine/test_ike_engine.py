@@ -1,0 +1,377 @@
+"""Two IkeEngines wired back to back in memory, ``now`` stepped by hand
+(aioquic style): Main/Aggressive/Quick Mode, failures, retransmission, DELETE,
+DPD, NAT-T, lifetimes and rekey, and fuzzing of receive_datagram."""
+
+from __future__ import annotations
+
+import ipaddress
+import itertools
+import random
+
+import pytest
+
+from engine.config.model import IsakmpPolicy, Keepalive
+from engine.ike import (
+    ChildSaDown,
+    ChildSaUp,
+    IkeEngine,
+    IkeSaDown,
+    IkeSaUp,
+    Log,
+    NegotiationFailed,
+)
+from engine.ike import natt
+from engine.ike.payloads import Header, NotificationPayload, decode_payloads
+from engine.ike.registry import ExchangeType, NotifyType
+from tests.engine.ike_helpers import R1_OUT, R2_OUT, Wire, make_config, pair_configs, ping, wire
+
+
+def _up(w: Wire) -> tuple[ChildSaUp, ChildSaUp]:
+    assert ping(w)
+    w.pump()
+    ca, cb = w.of("a", ChildSaUp), w.of("b", ChildSaUp)
+    assert len(ca) == 1 and len(cb) == 1, (w.events_a, w.events_b)
+    return ca[0], cb[0]
+
+
+def _assert_mirrored(ca: ChildSaUp, cb: ChildSaUp) -> None:
+    a, b = ca.pair, cb.pair
+    assert a.inbound == b.outbound and a.outbound == b.inbound
+    assert a.local_ts == b.remote_ts and a.remote_ts == b.local_ts
+    for k in a.inbound + a.outbound:
+        assert k.spi >= 256
+
+
+CIPHERS = [("des", None), ("3des", None), ("aes", 128), ("aes", 192), ("aes", 256)]
+HASHES = ["md5", "sha", "sha256", "sha384", "sha512"]
+GROUPS = [1, 2, 5, 14]
+
+
+@pytest.mark.parametrize("cipher,hash_,group", [
+    (c, h, g) for c, h, g in itertools.product(CIPHERS, HASHES, GROUPS)])
+def test_main_mode_every_policy(cipher, hash_, group):
+    pol = [IsakmpPolicy(10, cipher[0], cipher[1], hash_, "pre-share", group, 3600)]
+    w = wire(*pair_configs(policies=pol))
+    ca, cb = _up(w)
+    _assert_mirrored(ca, cb)
+    (ua,), (ub,) = w.of("a", IkeSaUp), w.of("b", IkeSaUp)
+    exp = cipher[0] if cipher[0] != "aes" else f"aes{cipher[1]}"
+    assert (ua.encryption, ua.group, ua.mode, ua.initiator) == (exp, group, "main", True)
+    assert (ub.encryption, ub.initiator, ub.peer_id) == (exp, False, R1_OUT)
+    assert len(w.log) == 9  # MM 6 + QM 3, no retransmissions
+
+
+@pytest.mark.parametrize("cipher,hash_,group", [
+    (CIPHERS[i % 5], HASHES[i % 5], GROUPS[i % 4]) for i in range(8)])
+def test_aggressive_mode(cipher, hash_, group):
+    pol = [IsakmpPolicy(10, cipher[0], cipher[1], hash_, "pre-share", group)]
+    w = wire(*pair_configs(policies=pol, aggressive=True))
+    ca, cb = _up(w)
+    _assert_mirrored(ca, cb)
+    assert w.of("a", IkeSaUp)[0].mode == w.of("b", IkeSaUp)[0].mode == "aggressive"
+    assert [Header.decode(d).exchange for _, d, _, _ in w.log[:3]] == [ExchangeType.AGGRESSIVE] * 3
+    assert len(w.log) == 6
+
+
+TRANSFORMS = [
+    # IOS words, esp_encr, esp_integ, ah_integ
+    (("esp-des", "esp-md5-hmac"), "des", "hmac-md5-96", None),
+    (("esp-3des", "esp-sha-hmac"), "3des", "hmac-sha1-96", None),
+    (("esp-aes 256", "esp-sha256-hmac"), "aes256", "hmac-sha256-128", None),
+    (("esp-null", "esp-sha-hmac"), "null", "hmac-sha1-96", None),
+    (("esp-gcm 128",), "aes128gcm16", None, None),
+    (("ah-sha-hmac",), None, None, "hmac-sha1-96"),
+    (("ah-md5-hmac", "esp-des"), "des", None, "hmac-md5-96"),
+]
+
+
+@pytest.mark.parametrize("pfs", [None, 1, 2, 5, 14])
+@pytest.mark.parametrize("ts", TRANSFORMS, ids=lambda t: "+".join(t[0]))
+def test_quick_mode_transforms_and_pfs(ts, pfs):
+    words, encr, integ, ah = ts
+    w = wire(*pair_configs(transforms=words, esp_encr=encr, esp_integ=integ, ah_integ=ah,
+                           pfs=pfs))
+    ca, cb = _up(w)
+    _assert_mirrored(ca, cb)
+    a = ca.pair
+    assert a.pfs_group == pfs
+    protos = [k.proto for k in a.inbound]
+    assert protos == (["ah"] if ah else []) + (["esp"] if encr or integ else [])
+    esp = a.keys("esp", "out")
+    if esp is not None:
+        assert esp.encr == encr and esp.integ == integ
+    if ah:
+        assert a.keys("ah", "in").integ == ah and len(a.keys("ah", "in").integ_key) in (16, 20)
+    if pfs is not None:  # KE payloads present in Quick Mode (message 1 and 2 are larger)
+        assert len(w.log[6][1]) > 128
+
+
+def test_transport_mode():
+    w = wire(*pair_configs(mode="transport"))
+    ca, _ = _up(w)
+    assert ca.pair.mode == "transport"
+
+
+def test_pfs_mismatch_is_no_proposal_chosen():
+    w = wire(*pair_configs(pfs=2, r2_pfs=5))
+    ping(w)
+    w.pump()
+    assert not w.of("a", ChildSaUp) and w.of("a", IkeSaUp)
+    (fail,) = w.of("a", NegotiationFailed)
+    assert fail.phase == 2 and "NO_PROPOSAL_CHOSEN" in fail.reason
+    assert any(str(e).startswith("%CRYPTO-6-IKMP_MODE_FAILURE: Processing of Quick mode failed "
+                                 f"with peer at {R1_OUT}") for e in w.of("b", Log))
+
+
+def test_responder_uses_first_policy_that_matches_in_its_priority_order():
+    a_pols = [IsakmpPolicy(5, "3des", None, "md5", "pre-share", 2),
+              IsakmpPolicy(10, "aes", 256, "sha", "pre-share", 14)]
+    b_pols = [IsakmpPolicy(1, "aes", 256, "sha", "pre-share", 14),
+              IsakmpPolicy(2, "3des", None, "md5", "pre-share", 2)]
+    w = wire(*pair_configs(policies=a_pols, r2_policies=b_pols))
+    _up(w)
+    assert w.of("a", IkeSaUp)[0].encryption == "aes256"
+
+
+def test_no_matching_phase1_proposal_sends_no_proposal_chosen():
+    w = wire(*pair_configs(policies=[IsakmpPolicy(10, "aes", 128, "sha", "pre-share", 2)],
+                           r2_policies=[IsakmpPolicy(10, "3des", None, "md5", "pre-share", 2)]))
+    ping(w)
+    w.pump()
+    who, data, _, _ = w.log[1]
+    hdr = Header.decode(data)
+    assert who == "b" and hdr.exchange == ExchangeType.INFORMATIONAL
+    (n,) = decode_payloads(hdr.next_payload, data[28:])
+    assert isinstance(n, NotificationPayload) and n.notify_type == NotifyType.NO_PROPOSAL_CHOSEN
+    (fail,) = w.of("a", NegotiationFailed)
+    assert "NO_PROPOSAL_CHOSEN" in fail.reason
+    assert [str(e) for e in w.of("b", Log)] == [
+        f"%CRYPTO-6-IKMP_MODE_FAILURE: Processing of Main mode failed with peer at {R1_OUT}"]
+
+
+def test_mismatched_psk():
+    w = wire(*pair_configs(psk="secret-a", r2_psk="secret-b"))
+    ping(w)
+    w.advance(300)
+    assert not w.of("a", IkeSaUp) and not w.of("b", IkeSaUp)
+    bad = [str(e) for e in w.of("b", Log)]
+    # Every copy of message 5 fails to decrypt/verify; IOS logs each one.
+    assert bad.count("%CRYPTO-4-IKMP_BAD_MESSAGE: IKE message from 10.0.0.1 failed "
+                     "its sanity check or is malformed") == 6
+    (fail,) = w.of("a", NegotiationFailed)
+    assert fail.phase == 1 and fail.peer == R2_OUT
+    assert w.a.get_timer() is None and not w.a.isakmp_sas()
+
+
+def test_retransmission_backoff_and_give_up():
+    times: list[float] = []
+    w = wire(*pair_configs())
+    w.drop = lambda who, data: times.append(w.now) or True  # the network eats everything
+    ping(w)
+    w.pump()
+    w.advance(400)
+    assert times == [0, 4, 12, 28, 60, 124]  # 4 s, doubling, 5 retransmissions
+    (fail,) = w.of("a", NegotiationFailed)
+    assert fail.reason == "retransmissions exhausted"
+    assert "%CRYPTO-6-IKMP_MODE_FAILURE: Processing of Main mode failed with peer at 10.0.0.2" \
+        in [str(e) for e in w.of("a", Log)]
+
+
+def test_lost_last_messages_are_recovered():
+    drops = {"mm6": True, "qm3": True}
+
+    def drop(who, data):
+        hdr = Header.decode(data)
+        if who == "b" and hdr.exchange == ExchangeType.IDENTITY_PROTECTION and hdr.flags & 1 \
+                and drops["mm6"]:
+            drops["mm6"] = False
+            return True
+        if who == "a" and hdr.exchange == ExchangeType.QUICK_MODE and len(data) < 80 \
+                and drops["qm3"]:
+            drops["qm3"] = False
+            return True
+        return False
+
+    w = wire(*pair_configs())
+    w.drop = drop
+    ping(w)
+    w.advance(30)
+    assert len(w.of("a", ChildSaUp)) == 1 and len(w.of("b", ChildSaUp)) == 1
+    assert w.a.counters.retransmits >= 1 and w.b.counters.retransmits >= 1
+    _assert_mirrored(w.of("a", ChildSaUp)[0], w.of("b", ChildSaUp)[0])
+
+
+def test_delete_child_and_isakmp():
+    w = wire(*pair_configs())
+    ca, cb = _up(w)
+    assert w.a.delete_child(ca.pair.inbound[0].spi, w.now)
+    w.pump()
+    (da,), (db,) = w.of("a", ChildSaDown), w.of("b", ChildSaDown)
+    assert db.inbound_spis == ca.pair.outbound_spis and db.reason == "peer deleted"
+    assert not w.a.child_sas() and not w.b.child_sas()
+    w.a.clear_isakmp(w.now)
+    w.pump()
+    assert w.of("b", IkeSaDown)[0].reason == "peer deleted"
+    assert "%CRYPTO-5-SESSION_STATUS: Crypto tunnel is DOWN. Peer 10.0.0.1:500 Id: 10.0.0.1" in [
+        str(e) for e in w.of("b", Log)]
+    # New traffic brings everything up again.
+    ping(w)
+    w.pump()
+    assert len(w.of("a", ChildSaUp)) == 2
+
+
+def test_clear_sa_deletes_all_pairs():
+    w = wire(*pair_configs())
+    _up(w)
+    w.b.clear_sa(w.now)
+    w.pump()
+    assert len(w.of("a", ChildSaDown)) == 1 and not w.a.child_sas()
+
+
+def test_dpd_r_u_there_and_ack():
+    ka = Keepalive(10, 2, "periodic")
+    w = wire(*pair_configs(keepalive=ka))
+    _up(w)
+    n0 = len(w.log)
+    w.advance(10)
+    notes = []
+    for who, data, _, _ in w.log[n0:]:
+        hdr = Header.decode(data)
+        assert hdr.exchange == ExchangeType.INFORMATIONAL and hdr.flags & 1  # protected
+        notes.append(who)
+    assert sorted(notes) == ["a", "a", "b", "b"]  # each side: R-U-THERE, and the ACK to the other
+    w.advance(100)
+    assert not w.of("a", IkeSaDown) and not w.of("b", IkeSaDown)
+
+
+def test_dpd_dead_timing_exact():
+    ka = Keepalive(10, 2, "periodic")
+    c1, c2 = pair_configs(keepalive=ka)
+    c2.globals.keepalive = None
+    w = wire(c1, c2)
+    _up(w)
+    sent: list[float] = []
+    w.drop = lambda who, data: (sent.append(w.now) or True) if who == "a" else True
+    w.advance(25)
+    assert sent == [10, 12, 14, 16, 18]
+    (down,) = w.of("a", IkeSaDown)
+    assert down.reason == "peers alive"
+    assert [e.reason for e in w.of("a", ChildSaDown)] == ["peers alive"]
+
+
+def test_nat_detection_floats_to_4500():
+    nat_ip = "10.0.0.99"
+    c1 = make_config(R1_OUT, R2_OUT, "192.168.1.0/24", "192.168.2.0/24")
+    c2 = make_config(R2_OUT, nat_ip, "192.168.2.0/24", "192.168.1.0/24")
+    a, b = IkeEngine(c1, [R1_OUT]), IkeEngine(c2, [R2_OUT])
+    now, mapping = 0.0, {}
+    assert a.acquire(__import__("engine.ike", fromlist=["PacketSelector"]).PacketSelector(
+        "192.168.1.10", "192.168.2.10"), now)
+    events_a, events_b, ports = [], [], []
+    for _ in range(20):
+        for d in a.datagrams_to_send(now):  # PAT: 10.0.0.1:p -> 10.0.0.99:mapping
+            pub = mapping.setdefault(d.src[1], 40000 + len(mapping))
+            ports.append(d.dst[1])
+            b.receive_datagram(d.data, (nat_ip, pub), d.dst, now)
+        for d in b.datagrams_to_send(now):
+            assert d.dst[0] == nat_ip
+            inside = {v: k for k, v in mapping.items()}[d.dst[1]]
+            a.receive_datagram(d.data, d.src, (R1_OUT, inside), now)
+        while (e := a.next_event()):
+            events_a.append(e)
+        while (e := b.next_event()):
+            events_b.append(e)
+    (ca,) = [e for e in events_a if isinstance(e, ChildSaUp)]
+    (cb,) = [e for e in events_b if isinstance(e, ChildSaUp)]
+    assert ports[:2] == [500, 500] and set(ports[2:]) == {4500}  # float after MM4 (RFC 3947 §4)
+    assert ca.pair.udp_encap == (4500, 4500) and cb.pair.udp_encap == (4500, mapping[4500])
+    assert [e for e in events_a if isinstance(e, IkeSaUp)][0].nat_t
+
+
+def test_natd_hash():
+    import hashlib
+    h = natt.natd_hash(lambda d: hashlib.sha1(d).digest(), b"I" * 8, b"R" * 8, "10.1.2.3", 4500)
+    assert h == hashlib.sha1(b"I" * 8 + b"R" * 8 + bytes([10, 1, 2, 3]) + b"\x11\x94").digest()
+
+
+def test_child_rekey_and_expiry_with_fast_forward():
+    w = wire(*pair_configs(sa_lifetime=120, lifetime=600))
+    ca, _ = _up(w)
+    w.advance(107)
+    assert len(w.of("a", ChildSaUp)) == 1
+    w.advance(2)  # 0.9 * 120 = 108 s: the initiator rekeys
+    new = w.of("a", ChildSaUp)
+    assert len(new) == 2 and new[1].rekey_of == ca.pair.inbound_spis
+    assert len(w.of("b", ChildSaUp)) == 2
+    w.advance(12)  # old pair hard-expires at 120 s
+    gone = w.of("a", ChildSaDown)
+    assert gone and gone[0].inbound_spis == ca.pair.inbound_spis
+    assert [c.inbound_spis for c in w.a.child_sas()] == [new[1].pair.inbound_spis]
+    w.advance(600)  # Phase 1 lifetime ends; IPsec SAs keep going (IKEv1)
+    assert w.of("a", IkeSaDown)[0].reason == "lifetime expired"
+    assert w.of("b", IkeSaDown)
+    assert len(w.of("a", ChildSaUp)) > 2  # later rekeys negotiated a new Phase 1 as needed
+
+
+def test_responder_lifetime_notify():
+    w = wire(*pair_configs(sa_lifetime=3600, r2_sa_lifetime=900))
+    ca, cb = _up(w)
+    assert ca.pair.lifetime_seconds == cb.pair.lifetime_seconds == 900
+
+
+def test_default_policies_log():
+    w = wire(*pair_configs(policies=[]))
+    _up(w)
+    assert "%CRYPTO-6-IKMP_POLICY_DEFAULT: Using ISAKMP Default policies" in [
+        str(e) for e in w.of("b", Log)]
+    assert w.of("a", IkeSaUp)[0].encryption == "aes128"
+
+
+def test_invalid_spi_notify_deletes_pair():
+    w = wire(*pair_configs())
+    ca, cb = _up(w)
+    assert w.b.send_invalid_spi(R1_OUT, cb.pair.inbound[0].spi, "esp", w.now)
+    w.pump()
+    assert [e.reason for e in w.of("a", ChildSaDown)] == ["peer reported INVALID-SPI"]
+
+
+def test_no_acquire_without_crypto_map_match():
+    w = wire(*pair_configs())
+    from engine.ike import PacketSelector
+    assert not w.a.acquire(PacketSelector("192.168.1.10", "8.8.8.8"), 0)
+    assert not w.a.datagrams_to_send(0)
+
+
+def test_fuzz_receive_never_raises():
+    w = wire(*pair_configs(pfs=2))
+    _up(w)
+    w.a.delete_child(w.a.child_sas()[0].inbound[0].spi, w.now)
+    w.pump()
+    corpus = [d for _, d, _, _ in w.log]
+    rnd = random.Random(7)
+    eng = w.b
+    for i in range(4000):
+        base = bytearray(rnd.choice(corpus))
+        kind = i % 4
+        if kind == 0:
+            data = bytes(base[: rnd.randrange(len(base))])
+        elif kind == 1:
+            for _ in range(rnd.randint(1, 8)):
+                base[rnd.randrange(len(base))] = rnd.randrange(256)
+            data = bytes(base)
+        elif kind == 2:
+            data = bytes(rnd.randrange(256) for _ in range(rnd.randrange(0, 120)))
+        else:
+            data = bytes(base) + bytes(rnd.randrange(256) for _ in range(rnd.randrange(1, 40)))
+        eng.receive_datagram(data, (R1_OUT, rnd.choice([500, 4500])), (R2_OUT, 500), w.now)
+        eng.handle_timer(w.now)
+    assert eng.counters.malformed + eng.counters.dropped > 0
+
+
+def test_engine_survives_being_fed_its_own_messages():
+    w = wire(*pair_configs())
+    _up(w)
+    for _, d, src, dst in list(w.log):
+        w.a.receive_datagram(d, dst, src, w.now)  # reflections
+    assert len(w.a.child_sas()) == 1
+    assert ipaddress.ip_address(w.a.child_sas()[0].peer)

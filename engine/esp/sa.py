@@ -54,6 +54,7 @@ from engine.esp.params import SaCounters, SaParams
 from engine.esp.replay import ReplayWindow
 
 _II = struct.Struct("!II")
+_V4 = struct.Struct("!BBHHHBBH4s4s")
 _UDP = struct.Struct("!HHHH")
 _PAD = bytes(range(1, 256))  # RFC 4303 §2.4 default padding 1, 2, 3, ...
 MAX_SEQ = 0xFFFFFFFF
@@ -134,9 +135,12 @@ class OutboundSa(_SaBase):
         self._ident = int.from_bytes(os.urandom(2), "big")
         if self._kind == "cbc":
             self._enc = _CCipher(self._algo, _modes.CBC(os.urandom(self._bs))).encryptor()
-        sport_dport = params.udp_encap
-        self._udp = sport_dport
+        self._udp = params.udp_encap
         self._df_fixed = {"set": 0x4000, "clear": 0}.get(params.df)
+        self._trailers: dict[int, list[bytes]] = {}
+        self._mac_template = self.integ.template(params.integ_key) if self._has_integ else None
+        addr = self._local_b + self._remote_b
+        self._v4_sum = sum(struct.unpack("!4H", addr)) if len(addr) == 8 else 0
 
     # ------------------------------------------------------------------ public API
 
@@ -220,13 +224,16 @@ class OutboundSa(_SaBase):
     def _protect_esp(self, inner: bytes) -> bytes:
         v = ip_version(inner)
         if self.tunnel:
-            esp = self._esp(inner, PROTO_IPV4 if v == 4 else PROTO_IPV6)
+            parts = self._esp_parts(inner, PROTO_IPV4 if v == 4 else PROTO_IPV6)
+            length = sum(map(len, parts))
             if self._udp:
-                esp = _UDP.pack(self._udp[0], self._udp[1], 8 + len(esp), 0) + esp
+                length += 8
+                parts.insert(0, _UDP.pack(self._udp[0], self._udp[1], length, 0))
                 proto = PROTO_UDP
             else:
                 proto = PROTO_ESP
-            return self._tunnel_header(inner, v, proto, len(esp)) + esp
+            parts.insert(0, self._tunnel_header(inner, v, proto, length))
+            return b"".join(parts)
         proto = PROTO_UDP if self._udp else PROTO_ESP
         if v == 4:
             hdr, nh, payload = split_ipv4(inner)
@@ -239,27 +246,40 @@ class OutboundSa(_SaBase):
         return _v6_patch(hdrs, nh_pos, proto, len(hdrs) - 40 + len(esp)) + esp
 
     def _esp(self, payload: bytes, nh: int) -> bytes:
+        return b"".join(self._esp_parts(payload, nh))
+
+    def _trailer(self, pad: int, nh: int) -> bytes:
+        """Padding 1, 2, 3, ... + Pad Length + Next Header (RFC 4303 §2.4-2.6), cached."""
+        table = self._trailers.get(nh)
+        if table is None:
+            table = self._trailers[nh] = [_PAD[:p] + bytes((p, nh)) for p in range(self._align)]
+        return table[pad]
+
+    def _esp_parts(self, payload: bytes, nh: int) -> list[bytes]:
+        """The ESP packet as a list of pieces (joined once by the caller, no re-copying)."""
         seq = self._next_seq()
         hdr = _II.pack(self.spi, seq)
-        pad = (-(len(payload) + 2)) % self._align
-        body = payload + _PAD[:pad] + bytes((pad, nh))
+        trailer = self._trailer((-(len(payload) + 2)) % self._align, nh)
         kind = self._kind
         if kind == "cbc":
             if self._iv_source is None:
-                esp = hdr + self._enc.update(os.urandom(self._bs) + body)
+                parts = [hdr, self._enc.update(b"".join((os.urandom(self._bs), payload, trailer)))]
             else:
                 iv = self._iv_source(self._bs)
                 enc = _CCipher(self._algo, _modes.CBC(iv)).encryptor()
-                esp = hdr + iv + enc.update(body)
+                parts = [hdr, iv, enc.update(payload + trailer)]
         elif kind == "gcm":
             # RFC 4106 §3.1: the sequence number is a fine unique 8-byte IV.
             iv = self._iv_source(8) if self._iv_source else seq.to_bytes(8, "big")
-            return hdr + iv + self._aead.encrypt(self._salt + iv, body, hdr)
+            return [hdr, iv, self._aead.encrypt(self._salt + iv, payload + trailer, hdr)]
         else:
-            esp = hdr + body
+            parts = [hdr, payload, trailer]
         if self._has_integ:
-            esp += self._mac(esp)
-        return esp
+            h = self._mac_template.copy()
+            for part in parts:
+                h.update(part)
+            parts.append(h.digest()[: self._icv_len])
+        return parts
 
     def _tunnel_header(self, inner: bytes, v: int, proto: int, length: int) -> bytes:
         if v == 4:
@@ -272,16 +292,25 @@ class OutboundSa(_SaBase):
             return ipv6_header(
                 self._local_b, self._remote_b, proto, length, hop_limit=self.params.ttl, tclass=tos
             )
-        self._ident = (self._ident + 1) & 0xFFFF or 1  # never 0: fragments need an ID
-        return ipv4_header(
+        self._ident = ident = (self._ident + 1) & 0xFFFF or 1  # never 0: fragments need an ID
+        # RFC 1071 sum: the constant words (addresses, TTL) are summed once per SA.
+        total = 20 + length
+        if total > 0xFFFF:
+            raise MalformedPacket(f"IPv4 packet of {total} bytes exceeds 65535", self.spi)
+        c = self._v4_sum + (self.params.ttl << 8 | proto) + (0x4500 | tos) + total + ident + df
+        c = (c & 0xFFFF) + (c >> 16)
+        c = (c & 0xFFFF) + (c >> 16)
+        return _V4.pack(
+            0x45,
+            tos,
+            total,
+            ident,
+            df,
+            self.params.ttl,
+            proto,
+            ~c & 0xFFFF,
             self._local_b,
             self._remote_b,
-            proto,
-            length,
-            ttl=self.params.ttl,
-            tos=tos,
-            ident=self._ident,
-            flags_frag=df,
         )
 
     def _protect_ah(self, inner: bytes) -> bytes:
@@ -377,12 +406,18 @@ class InboundSa(_SaBase):
         if src is None:
             v = ip_version(data)
             if v == 4:
-                hdr, p, payload = split_ipv4(data)
+                # memoryview slices: the payload is not copied until decryption
+                ihl = (data[0] & 0xF) * 4
+                total = int.from_bytes(data[2:4], "big")
+                if total < ihl or total > len(data):
+                    raise self._malformed(f"IPv4 total length {total} inconsistent")
+                hdr, p, payload = bytes(data[:ihl]), data[9], memoryview(data)[ihl:total]
                 if int.from_bytes(hdr[6:8], "big") & 0x3FFF:
                     raise self._malformed("IPv4 fragment: reassemble before unprotect")
                 nh_pos = 9
             else:
                 hdr, p, nh_pos, payload = split_ipv6(data)
+                payload = memoryview(payload)
             if p == PROTO_UDP and proto == PROTO_ESP:
                 if len(payload) < 8:
                     raise self._malformed("UDP header truncated")
@@ -398,8 +433,8 @@ class InboundSa(_SaBase):
         s, d = ipaddress.ip_address(src), ipaddress.ip_address(dst)
         if s.version == 4:
             hdr = ipv4_header(s.packed, d.packed, proto, len(data))
-            return hdr, 9, data
-        return ipv6_header(s.packed, d.packed, proto, len(data)), 6, data
+            return hdr, 9, memoryview(data)
+        return ipv6_header(s.packed, d.packed, proto, len(data)), 6, memoryview(data)
 
     def _rebuild(self, hdr: bytes, nh_pos: int, nh: int, payload: bytes) -> bytes:
         """Transport mode: the outer header again, carrying the payload directly."""
@@ -460,7 +495,7 @@ class InboundSa(_SaBase):
         if self.tunnel:
             return self._inner(payload, nh, seq)
         if self.params.udp_encap and hdr[0] >> 4 == 4 and nh in (6, 17):
-            payload = _fix_l4_checksum(hdr, nh, payload)
+            payload = _fix_l4_checksum(hdr, nh, bytes(payload))
         return self._rebuild(hdr, nh_pos, nh, payload)
 
     def _inner(self, payload: bytes, nh: int, seq: int) -> bytes:
@@ -471,14 +506,14 @@ class InboundSa(_SaBase):
             total = int.from_bytes(payload[2:4], "big")
             if total < 20 or total > len(payload):
                 raise self._malformed(f"inner IPv4 total length {total} inconsistent", seq)
-            return payload[:total] if total != len(payload) else payload
+            return _as_bytes(payload[:total] if total != len(payload) else payload)
         if nh == PROTO_IPV6:
             if len(payload) < 40 or payload[0] >> 4 != 6:
                 raise self._malformed("inner packet is not IPv6", seq)
             total = 40 + int.from_bytes(payload[4:6], "big")
             if total > len(payload):
                 raise self._malformed(f"inner IPv6 length {total} inconsistent", seq)
-            return payload[:total] if total != len(payload) else payload
+            return _as_bytes(payload[:total] if total != len(payload) else payload)
         raise self._malformed(f"tunnel mode next header {nh} is not IPv4/IPv6", seq)
 
     def _unprotect_ah(self, data: bytes, src: str | None, dst: str | None) -> bytes:
@@ -504,6 +539,10 @@ class InboundSa(_SaBase):
             return self._inner(payload, nh, seq)
         # transport mode, or AH outside ESP in a bundle: drop AH, keep the header
         return self._rebuild(hdr, nh_pos, nh, payload)
+
+
+def _as_bytes(data: bytes | memoryview) -> bytes:
+    return data if type(data) is bytes else bytes(data)
 
 
 def _fix_l4_checksum(hdr: bytes, proto: int, segment: bytes) -> bytes:

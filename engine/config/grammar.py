@@ -92,6 +92,13 @@ def _host(s: str) -> ipaddress.IPv4Address | str:
     return s
 
 
+def _hostname(s: str) -> str:
+    """A DNS name: not something that looks like an address (RFC 1123 §2.1)."""
+    if re.fullmatch(r"[\d.]+", s) or ":" in s or not re.fullmatch(r"[A-Za-z0-9._-]+", s):
+        raise ValueError(s)
+    return s
+
+
 def _hex(s: str) -> int:
     return int(s, 16)
 
@@ -103,6 +110,7 @@ TYPES: dict[str, Callable[[str], Any]] = {
     "IPV6PFX": _ipv6_prefix,
     "IPV6ADDR": _ipv6_maybe_prefix,
     "HOST": _host,
+    "HOSTNAME": _hostname,
     "HEX": _hex,
 }
 

@@ -669,7 +669,7 @@ GLOBAL = [
     ("crypto isakmp policy <prio:INT(1-10000)>", isakmp_policy),
     (_KEY + " address <addr:IPV4> [<mask:IPV4>] [no-xauth]", isakmp_key),
     (_KEY + " address ipv6 <addr6:IPV6ADDR> [no-xauth]", isakmp_key),
-    (_KEY + " hostname <host:WORD> [no-xauth]", isakmp_key),
+    (_KEY + " hostname <host:HOSTNAME> [no-xauth]", isakmp_key),
     ("crypto isakmp keepalive <seconds:INT(10-3600)> [<retry:INT(2-60)>] [{periodic|on-demand}]", keepalive),
     ("crypto isakmp nat keepalive <s:INT(5-3600)>", set_global("nat_keepalive", "s")),
     ("crypto isakmp invalid-spi-recovery", set_global("invalid_spi_recovery", value=True)),
@@ -751,7 +751,7 @@ ISAKMP = [
 
 TRANS = [("mode {tunnel|transport}", trans_mode), ("exit", exit_mode)]
 
-_PEER = "set peer {<addr:IPV4> [default]|<a6:IPV6ADDR> [default]|address <a6:IPV6ADDR> [default]|<host:WORD> [dynamic] [default]}"
+_PEER = "set peer {<addr:IPV4> [default]|<a6:IPV6ADDR> [default]|address <a6:IPV6ADDR> [default]|<host:HOSTNAME> [dynamic] [default]}"
 _SA = "set security-association"
 MAP = [
     (_PEER, set_peer),

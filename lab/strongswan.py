@@ -292,7 +292,7 @@ def _typed(section: dict[str, Any]) -> dict[str, Any]:
         elif key in _INT_KEYS and isinstance(value, str) and value.isdigit():
             out[key] = int(value)
         elif value in ("yes", "no") and key in ("encap", "initiator", "nat-local",
-                                                "nat-remote", "nat-any"):
+                                                "nat-remote", "nat-fake", "nat-any"):
             out[key] = value == "yes"
         else:
             out[key] = value
@@ -314,12 +314,18 @@ def list_sas(ctx: NodeContext) -> dict[str, dict[str, Any]]:
     """
     ctx = node_ctx(ctx)
     with vici(ctx) as v:
-        events, _ = v.streamed("list-sas", "list-sa", {"noblock": "yes"})
+        events, _ = v.streamed("list-sas", "list-sa")
     result: dict[str, dict[str, Any]] = {}
     for ev in events:
         for name, sa in ev.items():
             if isinstance(sa, dict):
-                result[name] = _typed(sa)
+                ike = _typed(sa)
+                # VICI only sends these flags when set.
+                for flag in ("initiator", "nat-local", "nat-remote", "nat-fake", "nat-any"):
+                    ike.setdefault(flag, False)
+                for child in ike.get("child-sas", {}).values():
+                    child.setdefault("encap", False)
+                result[name] = ike
     return result
 
 

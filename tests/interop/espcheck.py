@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import time
 from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
@@ -42,3 +43,26 @@ def decrypt_esp(esp: bytes, key: dict) -> Decrypted:
     plain = dec.update(ct) + dec.finalize()
     pad_len, next_header = plain[-2], plain[-1]
     return Decrypted(spi, seq, next_header, plain[: -2 - pad_len])
+
+
+def esp_in_udp(packets: list) -> list:
+    """UDP 4500 datagrams that are ESP (non-zero SPI, RFC 3948 §2.2), not keepalives/IKE."""
+    from scapy.layers.inet import IP, UDP
+
+    out = []
+    for p in packets:
+        if IP in p and UDP in p and 4500 in (p[UDP].sport, p[UDP].dport):
+            payload = bytes(p[UDP].payload)
+            if len(payload) > 8 and payload[:4] != b"\x00\x00\x00\x00":
+                out.append(p)
+    return out
+
+
+def wait_esp(cap, n: int, within: float = 2.0) -> list:  # type: ignore[no-untyped-def]
+    """ESP-in-UDP packets of capture ``cap`` once at least ``n`` are there (deadline)."""
+    deadline = time.monotonic() + within
+    while True:
+        esp = esp_in_udp(cap.packets)
+        if len(esp) >= n or time.monotonic() > deadline:
+            return esp
+        time.sleep(0.02)

@@ -17,20 +17,9 @@ import pytest
 from scapy.layers.inet import ICMP, IP, UDP
 
 import lab.strongswan as sw
-from tests.interop.espcheck import decrypt_esp
+from tests.interop.espcheck import decrypt_esp, wait_esp
 
 PINGS = 3
-
-
-def _esp_in_udp(packets: list) -> list:
-    """UDP 4500 datagrams that are ESP (non-zero SPI, RFC 3948 §2.2) and not keepalives."""
-    out = []
-    for p in packets:
-        if IP in p and UDP in p and 4500 in (p[UDP].sport, p[UDP].dport):
-            payload = bytes(p[UDP].payload)
-            if len(payload) > 8 and payload[:4] != b"\x00\x00\x00\x00":
-                out.append(p)
-    return out
 
 
 def _check_tunnel(lab, ike_name: str, exchange: str) -> None:  # type: ignore[no-untyped-def]
@@ -42,10 +31,10 @@ def _check_tunnel(lab, ike_name: str, exchange: str) -> None:  # type: ignore[no
     h2 = lab.addr("h2")
     with lab.capture("s2:eth0") as cap:
         result = lab.node("h1").ping(h2, count=PINGS)
+        esp = wait_esp(cap, 2 * PINGS)
     assert result.received == PINGS, f"pings h1 -> h2 through the tunnel: {result}"
 
     # The outside link carries the echoes only as UDP-encapsulated ESP.
-    esp = _esp_in_udp(cap.packets)
     assert len(esp) >= 2 * PINGS, f"ESP-in-UDP packets on s2:eth0: {len(esp)}"
     assert not [p for p in cap.packets if IP in p and p[IP].proto == 50], "raw ESP seen"
     assert not [p for p in cap.packets if ICMP in p], "cleartext ICMP on the outside link"

@@ -159,12 +159,20 @@ class IkeEngine:
         if peer is None:
             return False
         policy = self._entry_policy(cmap, entry, ace)
+        rekey_of: tuple[int, ...] = ()
         for c in self._children:
-            if (c.pair.peer == peer and c.pair.local_ts == policy.local_ts
-                    and c.pair.remote_ts == policy.remote_ts and now < c.hard_at):
-                return True  # already have it
+            if (c.pair.peer != peer or c.pair.local_ts != policy.local_ts
+                    or c.pair.remote_ts != policy.remote_ts or now >= c.hard_at):
+                continue
+            if selector.rekey_spi is not None and selector.rekey_spi in c.pair.inbound_spis:
+                if c.rekeyed:
+                    return True  # a rekey of this pair is already under way or done
+                c.rekeyed = True
+                rekey_of = c.pair.inbound_spis
+            elif selector.rekey_spi is None and not c.rekeyed:
+                return True  # a live pair already covers this flow
         local = self._local_for(intf, cmap)
-        self._start_child(peer, local, policy, now, ())
+        self._start_child(peer, local, policy, now, rekey_of)
         return True
 
     def clear_isakmp(self, now: float = 0.0) -> None:

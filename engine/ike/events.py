@@ -34,6 +34,9 @@ class PacketSelector:
     sport: int | None = None
     dport: int | None = None
     interface: str | None = None  #: IOS interface name of the egress interface (None: any)
+    #: Rekey request: inbound SPI of the pair to replace (kilobyte soft limit reached, ...).
+    #: Without it, acquire does nothing while a live pair already covers the flow.
+    rekey_spi: int | None = None
 
 
 @dataclass(frozen=True)

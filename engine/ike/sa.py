@@ -240,6 +240,14 @@ class IsakmpSa:
         return self.state == "established"
 
     @property
+    def ios_state(self) -> str:
+        """State as ``show crypto isakmp sa`` prints it."""
+        return {"init": "MM_NO_STATE", "mm_sent1": "MM_NO_STATE", "mm_sent2": "MM_SA_SETUP",
+                "mm_sent3": "MM_SA_SETUP", "mm_sent4": "MM_KEY_EXCH", "mm_sent5": "MM_KEY_EXCH",
+                "am_sent1": "AG_INIT_EXCH", "am_sent2": "AG_INIT_EXCH",
+                "established": "QM_IDLE"}.get(self.state, "MM_NO_STATE")
+
+    @property
     def nat_detected(self) -> bool:
         return self.nat_local or self.nat_peer
 

@@ -375,3 +375,23 @@ def test_engine_survives_being_fed_its_own_messages():
         w.a.receive_datagram(d, dst, src, w.now)  # reflections
     assert len(w.a.child_sas()) == 1
     assert ipaddress.ip_address(w.a.child_sas()[0].peer)
+
+
+def test_acquire_rekey_request_by_spi():
+    from engine.ike import PacketSelector
+    w = wire(*pair_configs())
+    ca, _ = _up(w)
+    sel = PacketSelector("192.168.1.10", "192.168.2.10", 1)
+    assert w.a.acquire(sel, w.now)  # covered by the live pair: nothing happens
+    w.pump()
+    assert len(w.of("a", ChildSaUp)) == 1
+    spi = ca.pair.inbound_spis[0]
+    rekey = PacketSelector("192.168.1.10", "192.168.2.10", 1, rekey_spi=spi)
+    assert w.a.acquire(rekey, w.now)
+    w.pump()
+    assert w.a.acquire(rekey, w.now)  # second request for the same pair: ignored
+    w.pump()
+    ups = w.of("a", ChildSaUp)
+    assert len(ups) == 2 and ups[1].rekey_of == ca.pair.inbound_spis
+    w.advance(3600 * 0.95)  # our own soft timer must not rekey the old pair again
+    assert len([u for u in w.of("a", ChildSaUp) if u.rekey_of == ca.pair.inbound_spis]) == 1

@@ -29,7 +29,7 @@ PSK = "interop-psk-1"
 E1, S2 = "10.0.0.1", "10.0.0.2"
 
 
-def _swanctl(aggressive: bool, ike: str, esp: str, start: bool) -> str:
+def _swanctl(aggressive: bool, ike: str, esp: str, start: bool, dpd: str = "0s") -> str:
     return textwrap.dedent(f"""\
         connections {{
           engine {{
@@ -39,6 +39,7 @@ def _swanctl(aggressive: bool, ike: str, esp: str, start: bool) -> str:
             remote_addrs = {E1}
             proposals = {ike}
             rekey_time = 24h
+            dpd_delay = {dpd}
             local {{
               auth = psk
               id = {S2}
@@ -147,3 +148,54 @@ def test_interop_strongswan(case, tmp_path):
             assert theirs["encr"] == mine.encr and theirs["integ"] == mine.integ
             assert bytes.fromhex(theirs["encr_key"]) == mine.encr_key
             assert bytes.fromhex(theirs["integ_key"]) == mine.integ_key
+
+
+def test_interop_lifecycle_rekey_dpd_delete(tmp_path):
+    """strongSwan initiates; then: strongSwan rekeys the CHILD_SA (Quick Mode under the
+    existing ISAKMP SA), both sides run DPD (RFC 3706) and answer each other, strongSwan
+    deletes the CHILD_SA and the IKE_SA, the engine re-initiates and clears (DELETE)."""
+    import time
+
+    from engine.config.model import Keepalive
+    from engine.ike import ChildSaDown, IkeSaDown, Log
+    from lab import Lab
+    import lab.strongswan as sw
+    from tests.engine.ike_udp import UdpDriver, sockets_in_netns
+
+    cfg = make_config(E1, S2, "192.168.1.0/24", "192.168.2.0/24", psk=PSK,
+                      policies=[IsakmpPolicy(10, "aes", 128, "sha", "pre-share", 14)],
+                      keepalive=Keepalive(1, 1, "periodic"))
+    topo = _topology(tmp_path, _swanctl(False, "aes128-sha1-modp2048", "aes128-sha1", False,
+                                        dpd="1s"))
+    with Lab.up(topo) as lab:
+        s2 = lab.node("s2")
+        engine = IkeEngine(cfg, [E1])
+        drv = UdpDriver(engine, sockets_in_netns(lab.node("e1").netns, E1)).start()
+        try:
+            sw.initiate(s2, "net", ike="engine", timeout=10)
+            (first,) = drv.wait_for(ChildSaUp, 10)
+            sw.swanctl(s2, "--rekey", "--child", "net")
+            ups = drv.wait_for(ChildSaUp, 10, count=2)
+            assert ups[1].pair.inbound_spis != first.pair.inbound_spis
+            time.sleep(3.5)  # several DPD rounds in each direction
+            assert not [e for e in drv.events if isinstance(e, IkeSaDown)], drv.events
+            sw.terminate(s2, ike="engine", timeout=10)
+            drv.wait_for(IkeSaDown, 10)
+            downs = drv.wait_for(ChildSaDown, 10)
+            assert {d.reason for d in downs} == {"peer deleted"}
+            with drv.lock:
+                assert engine.acquire(PacketSelector("192.168.1.10", "192.168.2.10"), drv.now())
+                drv.flush()
+            drv.wait_for(ChildSaUp, 10, count=len(ups) + 1)
+            with drv.lock:
+                engine.clear_isakmp(drv.now())
+                drv.flush()
+            time.sleep(0.5)
+        finally:
+            drv.stop()
+            log = sw.paths(s2)["log"].read_text(errors="replace")
+            (tmp_path / "charon.log").write_text(log)
+        assert "HASH N(DPD) ]" in log and "HASH N(DPD_ACK) ]" in log
+        assert "parsed INFORMATIONAL_V1 request" in log and "received DELETE for IKE_SA" in log
+        assert any(str(e).startswith("%CRYPTO-5-SESSION_STATUS: Crypto tunnel is DOWN")
+                   for e in drv.events if isinstance(e, Log))

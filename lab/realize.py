@@ -12,6 +12,7 @@ import errno
 import ipaddress
 import os
 import signal
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -42,6 +43,7 @@ DEFAULT_SYSCTLS = {
     "net.ipv4.conf.all.rp_filter": "0",
     "net.ipv4.conf.default.rp_filter": "0",
 }
+BR_STATE_FORWARDING = 3
 FORWARDING_SYSCTLS = {
     "net.ipv4.ip_forward": "1",
     "net.ipv6.conf.all.forwarding": "1",
@@ -142,31 +144,44 @@ class Realizer:
             if node.nat:
                 self.static_nat_addresses(node)
                 nat.apply(self.ns(node.name), node, topo)
-        self.wait_ipv6_ready()
+        self.wait_ready()
 
-    def wait_ipv6_ready(self, timeout: float = 5.0) -> None:
-        """Wait until interfaces with IPv6 addresses are operationally up.
+    def wait_ready(self, timeout: float = 5.0) -> None:
+        """Wait until the interfaces that need it are operationally up.
 
-        The kernel reports carrier changes through linkwatch, batched up to 1 s;
-        until then IPv6 on the interface is not ready and Neighbour Solicitations
-        go unanswered (RFC 4861 §7.2), so the first IPv6 ping would take 1 s.
-        IPv4 does not wait for this.
+        The kernel reports carrier changes through linkwatch, batched up to 1 s.
+        Until then IPv6 on an interface is not ready (Neighbour Solicitations go
+        unanswered, RFC 4861 §7.2) and a bridge port does not forward, so the
+        first packet would take a 1 s retry. Point-to-point IPv4 needs no wait.
         """
         pending = {(self.ns(n), i.name) for n in self.topo.nodes
-                   for i in self.topo.interfaces(n) if any(":" in a for a in i.addrs)}
+                   for i in self.topo.interfaces(n)
+                   if any(":" in a for a in i.addrs) or i.peer.startswith("segment:")}
+        if self.topo.segments:
+            brns = names.bridge_ns(self.run)
+            pending |= {(brns, names.bridge_port(i, j)) for i, seg in enumerate(self.topo.segments)
+                        for j in range(len(seg.members))}
         deadline = time.monotonic() + timeout
         while pending:
             for ns in {ns for ns, _ in pending}:
-                for link in self.ipr[ns].link("dump"):
-                    if link.get("operstate") == "UP":
-                        pending.discard((ns, link.get("ifname")))
+                if ns.endswith(".br"):
+                    links = self.ipr[ns].link("dump", family=socket.AF_BRIDGE)
+                else:
+                    links = self.ipr[ns].link("dump")
+                for link in links:
+                    if link.get("operstate") != "UP":
+                        continue
+                    info = link.get_attr("IFLA_PROTINFO")
+                    if ns.endswith(".br") and (not info or info.get_attr(
+                            "IFLA_BRPORT_STATE") != BR_STATE_FORWARDING):
+                        continue
+                    pending.discard((ns, link.get("ifname")))
             if not pending:
                 return
             if time.monotonic() > deadline:
                 ns, ifname = sorted(pending)[0]
-                raise LabTimeout(f"interface {ifname} in {ns} to come up (operstate UP)",
-                                 timeout)
-            time.sleep(0.02)
+                raise LabTimeout(f"interface {ifname} in {ns} to come up", timeout)
+            time.sleep(0.01)
 
     def _link_index(self, ns: str, ifname: str) -> int:
         idx = self.ipr[ns].link_lookup(ifname=ifname)

@@ -155,3 +155,38 @@ def test_capture_keeps_packets_seen_just_before_stop(lab) -> None:
         echo = [p for p in cap.packets if ICMP in p]
         assert len(echo) == 6          # 3 requests out, 3 replies in, none lost at stop
         assert {p.direction for p in echo} == {"in", "out"}
+
+
+INLINE = """\
+name: inline
+nodes:
+  a: {kind: host, sysctls: {net.ipv4.conf.all.log_martians: 1}}
+  b: {kind: router}
+  c: {kind: host}
+links:
+  - {a: a:eth0, b: b:eth0, a_addr: [10.7.0.1/24, "fd07::1/64"], b_addr: [10.7.0.2/24, "fd07::2/64"],
+     mtu: 1400}
+segments:
+  - name: lan
+    mtu: 1300
+    members:
+      - {iface: b:lan0, addr: [10.7.1.1/24, "fd07:1::1/64"]}
+      - {iface: c:eth0, addr: [10.7.1.2/24, "fd07:1::2/64"]}
+routes:
+  a: [{dst: 10.7.1.0/24, via: 10.7.0.2, dev: eth0}, {dst: "fd07:1::/64", via: "fd07::2"}]
+  c: [{dst: default, via: 10.7.1.1}, {dst: default6, via: "fd07:1::1"}]
+"""
+
+
+def test_inline_topology_sysctls_mtu_dev_routes(lab_factory) -> None:
+    from lab.schema import parse_topology
+
+    lab = lab_factory(parse_topology(INLINE, "inline.yaml"))
+    a = lab.node("a")
+    assert a.exec("cat /proc/sys/net/ipv4/conf/all/log_martians").stdout.strip() == "1"
+    assert "mtu 1400" in a.exec("ip link show eth0").stdout
+    assert "mtu 1300" in lab.c.exec("ip link show eth0").stdout
+    assert "10.7.1.0/24 via 10.7.0.2 dev eth0" in a.exec("ip route").stdout
+    assert a.ping("10.7.1.2", count=1).received == 1
+    assert a.ping("fd07:1::2", count=1).received == 1
+    assert lab.addresses()["fd07:1::2"] == "c"

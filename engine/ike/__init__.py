@@ -16,6 +16,17 @@ from .events import (
 )
 
 __all__ = [
-    "ChildSaDown", "ChildSaUp", "Datagram", "EngineTiming", "IkeEngine", "IkeSaDown", "IkeSaUp",
-    "IpsecSaPair", "Log", "NegotiationFailed", "PacketSelector", "SaKeys", "TrafficSelector",
+    "ChildSaDown",
+    "ChildSaUp",
+    "Datagram",
+    "EngineTiming",
+    "IkeEngine",
+    "IkeSaDown",
+    "IkeSaUp",
+    "IpsecSaPair",
+    "Log",
+    "NegotiationFailed",
+    "PacketSelector",
+    "SaKeys",
+    "TrafficSelector",
 ]

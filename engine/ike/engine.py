@@ -14,9 +14,8 @@ Every error raised while handling input is an ``IkeError`` caught in
 
 from __future__ import annotations
 
-import ipaddress
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from engine.crypto.algorithms import UnknownAlgorithm
@@ -36,22 +35,16 @@ from .events import (
     Log,
     NegotiationFailed,
     PacketSelector,
-    TrafficSelector,
 )
 from .payloads import DeletePayload, Header, NotificationPayload, Payload
-from .quickmode import Offer, QmPolicy, QuickMode
+from .policy import CryptoPolicy
+from .quickmode import QmPolicy, QuickMode
 from .registry import IKE_PORT, NATT_PORT, ExchangeType, Flags, NotifyType, ProtocolId
 from .sa import IsakmpSa, Retransmit, new_cookie, policies_from_config
 
 MM, AM = ExchangeType.IDENTITY_PROTECTION, ExchangeType.AGGRESSIVE
 QM, INFO = ExchangeType.QUICK_MODE, ExchangeType.INFORMATIONAL
 ZERO = b"\x00" * 8
-
-# IOS default transform sets (used when a map entry names none; seed 001 L2617-2619).
-DEFAULT_OFFERS = [
-    Offer("#$!default_transform_set_1", "tunnel", "aes128", "hmac-sha1-96", None),
-    Offer("#$!default_transform_set_0", "tunnel", "3des", "hmac-sha1-96", None),
-]
 
 
 @dataclass
@@ -87,8 +80,9 @@ class Counters:
 class IkeEngine:
     """IKEv1 for one node: every ISAKMP SA and IPsec SA pair it negotiates."""
 
-    def __init__(self, config: Any, local_addresses: list[str], *,
-                 timing: EngineTiming | None = None) -> None:
+    def __init__(
+        self, config: Any, local_addresses: list[str], *, timing: EngineTiming | None = None
+    ) -> None:
         self.config = config
         self.local_addresses = [str(a) for a in local_addresses]
         self.timing = timing or EngineTiming()
@@ -101,6 +95,9 @@ class IkeEngine:
         self._conn_id = 1000
         self._child_conn = 2000
         self._cur: IsakmpSa | None = None
+        self.policy = CryptoPolicy(
+            config, self.local_addresses[0] if self.local_addresses else "0.0.0.0"
+        )
 
     # ================================================================== public API
 
@@ -133,17 +130,24 @@ class IkeEngine:
                 times.append(c.soft_at)
         return min(times) if times else None
 
-    def receive_datagram(self, data: bytes, src: tuple[str, int], dst: tuple[str, int],
-                         now: float) -> None:
+    def receive_datagram(
+        self, data: bytes, src: tuple[str, int], dst: tuple[str, int], now: float
+    ) -> None:
         """Handle one UDP payload (port 4500: non-ESP marker already stripped)."""
         self.counters.received += 1
         try:
-            self._receive(bytes(data), (str(src[0]), int(src[1])), (str(dst[0]), int(dst[1])),
-                          now)
+            self._receive(bytes(data), (str(src[0]), int(src[1])), (str(dst[0]), int(dst[1])), now)
         except IkeError as e:
             self._input_error(e, src, now)
-        except (UnknownAlgorithm, DhError, ValueError, KeyError, IndexError, AssertionError,
-                TypeError) as e:  # defensive: nothing from the wire may kill the engine
+        except (
+            UnknownAlgorithm,
+            DhError,
+            ValueError,
+            KeyError,
+            IndexError,
+            AssertionError,
+            TypeError,
+        ) as e:  # defensive: nothing from the wire may kill the engine
             self._input_error(MalformedMessage(f"{type(e).__name__}: {e}", None), src, now)
 
     def acquire(self, selector: PacketSelector, now: float) -> bool:
@@ -151,18 +155,22 @@ class IkeEngine:
 
         Returns False when no crypto map entry protects the packet.
         """
-        found = self._lookup_entry(selector)
+        found = self.policy.lookup_entry(selector)
         if found is None:
             return False
         intf, cmap, entry, ace = found
-        peer = self._entry_peer(entry)
+        peer = self.policy.entry_peer(entry)
         if peer is None:
             return False
-        policy = self._entry_policy(cmap, entry, ace)
+        policy = self.policy.entry_policy(cmap, entry, ace)
         rekey_of: tuple[int, ...] = ()
         for c in self._children:
-            if (c.pair.peer != peer or c.pair.local_ts != policy.local_ts
-                    or c.pair.remote_ts != policy.remote_ts or now >= c.hard_at):
+            if (
+                c.pair.peer != peer
+                or c.pair.local_ts != policy.local_ts
+                or c.pair.remote_ts != policy.remote_ts
+                or now >= c.hard_at
+            ):
                 continue
             if selector.rekey_spi is not None and selector.rekey_spi in c.pair.inbound_spis:
                 if c.rekeyed:
@@ -171,7 +179,7 @@ class IkeEngine:
                 rekey_of = c.pair.inbound_spis
             elif selector.rekey_spi is None and not c.rekeyed:
                 return True  # a live pair already covers this flow
-        local = self._local_for(intf, cmap)
+        local = self.policy.local_for(intf, cmap)
         self._start_child(peer, local, policy, now, rekey_of)
         return True
 
@@ -220,121 +228,7 @@ class IkeEngine:
             elif not c.rekeyed and now >= c.soft_at:
                 c.rekeyed = True
                 if c.policy is not None:
-                    self._start_child(c.pair.peer, c.pair.local, c.policy, now,
-                                      c.pair.inbound_spis)
-
-    # ================================================================= config side
-
-    def _lookup_entry(self, sel: PacketSelector):
-        cfg = self.config
-        for intf in cfg.interfaces.values():
-            if sel.interface is not None and intf.name != sel.interface:
-                continue
-            for map_name in (intf.crypto_map, intf.crypto_map_v6):
-                cmap = cfg.crypto_maps.get(map_name or "")
-                if cmap is None:
-                    continue
-                for entry in cmap.ordered():
-                    acl = cfg.access_lists.get(entry.match_address or "")
-                    if acl is None:
-                        continue
-                    ace = acl.first_match(sel.src, sel.dst, sel.protocol, sel.sport, sel.dport)
-                    if ace is not None and ace.action == "permit":
-                        return intf, cmap, entry, ace
-        return None
-
-    @staticmethod
-    def _entry_peer(entry) -> str | None:
-        peers = sorted(entry.peers, key=lambda p: not p.default)
-        for p in peers:
-            if p.address is not None:
-                return str(p.address)
-        return None
-
-    def _local_for(self, intf, cmap) -> str:
-        if cmap.local_address and cmap.local_address in self.config.interfaces:
-            li = self.config.interfaces[cmap.local_address]
-            if li.primary is not None:
-                return str(li.primary.ip)
-        if intf.primary is not None:
-            return str(intf.primary.ip)
-        return self.local_addresses[0]
-
-    def _offers(self, entry) -> list[Offer]:
-        offers = []
-        for name in entry.transform_sets:
-            ts = self.config.transform_sets.get(name)
-            if ts is not None:
-                offers.append(Offer(name, ts.mode, ts.esp_encr, ts.esp_integ, ts.ah_integ))
-        return offers
-
-    @staticmethod
-    def _ts(net, ace, port_match) -> TrafficSelector:
-        port = port_match.low if port_match is not None and port_match.op == "eq" else 0
-        return TrafficSelector(net, ace.protocol or 0, port)
-
-    def _entry_policy(self, cmap, entry, ace) -> QmPolicy:
-        secs, kbs = self.config.entry_lifetime(entry)
-        return QmPolicy(self._offers(entry) or list(DEFAULT_OFFERS), entry.pfs_group, secs, kbs,
-                        self._ts(ace.src, ace, ace.src_port), self._ts(ace.dst, ace, ace.dst_port),
-                        cmap.name, entry.seq)
-
-    def _responder_policy(self, sa: IsakmpSa, remote: TrafficSelector,
-                          local: TrafficSelector) -> QmPolicy | None:
-        """IOS: the peer's proxy IDs must be covered by a permit ACE (mirrored) of a
-        crypto map entry whose ``set peer`` names the peer (or a dynamic entry)."""
-        cfg = self.config
-        peer_ip = ipaddress.ip_address(sa.peer[0])
-        for intf in cfg.interfaces.values():
-            if intf.primary is not None and str(intf.primary.ip) != sa.local[0]:
-                if all(str(a.ip) != sa.local[0] for a in intf.addresses):
-                    continue
-            for map_name in (intf.crypto_map, intf.crypto_map_v6):
-                cmap = cfg.crypto_maps.get(map_name or "")
-                if cmap is None:
-                    continue
-                for entry in cmap.ordered():
-                    candidates = [(cmap, entry)]
-                    if entry.dynamic_map and entry.dynamic_map in cfg.crypto_maps:
-                        dyn = cfg.crypto_maps[entry.dynamic_map]
-                        candidates = [(dyn, e) for e in dyn.ordered()]
-                    for cm, e in candidates:
-                        if not entry.dynamic_map and not any(
-                                p.address == peer_ip for p in e.peers):
-                            continue
-                        pol = self._match_acl(cm, e, remote, local)
-                        if pol is not None:
-                            return pol
-        return None
-
-    def _match_acl(self, cmap, entry, remote, local) -> QmPolicy | None:
-        acl = self.config.access_lists.get(entry.match_address or "")
-        if acl is None:
-            if entry.dynamic_map is None and not entry.match_address:
-                return None
-            pol = self._entry_policy_noacl(cmap, entry, remote, local)
-            return pol
-        for ace in acl.permits:
-            if (local.network.version == ace.src.version
-                    and remote.network.version == ace.dst.version
-                    and local.network.subnet_of(ace.src) and remote.network.subnet_of(ace.dst)
-                    and (ace.protocol is None or ace.protocol == local.protocol)):
-                secs, kbs = self.config.entry_lifetime(entry)
-                return QmPolicy(self._offers(entry) or list(DEFAULT_OFFERS), entry.pfs_group,
-                                secs, kbs, local, remote, cmap.name, entry.seq)
-        return None
-
-    def _entry_policy_noacl(self, cmap, entry, remote, local) -> QmPolicy:
-        secs, kbs = self.config.entry_lifetime(entry)
-        return QmPolicy(self._offers(entry) or list(DEFAULT_OFFERS), entry.pfs_group, secs, kbs,
-                        local, remote, cmap.name, entry.seq)
-
-    def _psk_for(self, peer: str) -> bytes | None:
-        cp = self.config.find_peer(peer)
-        if cp is not None and cp.aggressive_password:
-            return cp.aggressive_password.encode()
-        k = self.config.find_key(peer)
-        return k.key.encode() if k is not None else None
+                    self._start_child(c.pair.peer, c.pair.local, c.policy, now, c.pair.inbound_spis)
 
     # ================================================================ negotiation
 
@@ -346,8 +240,9 @@ class IkeEngine:
                     best = sa
         return best
 
-    def _start_child(self, peer: str, local: str, policy: QmPolicy, now: float,
-                     rekey_of: tuple[int, ...]) -> None:
+    def _start_child(
+        self, peer: str, local: str, policy: QmPolicy, now: float, rekey_of: tuple[int, ...]
+    ) -> None:
         sa = self._established_to(peer)
         if sa is not None:
             self._start_qm(sa, policy, now, rekey_of)
@@ -357,7 +252,7 @@ class IkeEngine:
                 if all(p[0] != policy for p in sa.pending_acquires):
                     sa.pending_acquires.append((policy, rekey_of))
                 return
-        psk = self._psk_for(peer)
+        psk = self.policy.psk_for(peer)
         if psk is None:
             self._log(4, "IKMP_NO_PRESHARED_KEY", f"No pre-shared key with {peer}!")
             self._events.append(NegotiationFailed("no pre-shared key", peer, 1))
@@ -365,22 +260,36 @@ class IkeEngine:
         cp = self.config.find_peer(peer)
         mode = "aggressive" if cp is not None and cp.aggressive_mode else "main"
         self._conn_id += 1
-        sa = IsakmpSa(new_cookie(), ZERO, True, mode, (local, IKE_PORT), (peer, IKE_PORT), psk,
-                      policies_from_config(self.config), self._conn_id, now)
+        sa = IsakmpSa(
+            new_cookie(),
+            ZERO,
+            True,
+            mode,
+            (local, IKE_PORT),
+            (peer, IKE_PORT),
+            psk,
+            policies_from_config(self.config),
+            self._conn_id,
+            now,
+        )
         sa.pending_acquires.append((policy, rekey_of))
         sa.initial_contact_sent = not any(s.peer[0] == peer for s in self._sas.values())
         self._sas[sa.icookie] = sa
         try:
-            data = (phase1.build_am1(sa, self.nat_t) if mode == "aggressive"
-                    else phase1.build_mm1(sa, self.nat_t))
+            data = (
+                phase1.build_am1(sa, self.nat_t)
+                if mode == "aggressive"
+                else phase1.build_mm1(sa, self.nat_t)
+            )
         except IkeError as e:
             del self._sas[sa.icookie]
             self._events.append(NegotiationFailed(e.reason, peer, 1))
             return
         self._send(sa, data, expect_reply=True, now=now)
 
-    def _start_qm(self, sa: IsakmpSa, policy: QmPolicy, now: float,
-                  rekey_of: tuple[int, ...]) -> None:
+    def _start_qm(
+        self, sa: IsakmpSa, policy: QmPolicy, now: float, rekey_of: tuple[int, ...]
+    ) -> None:
         for qm in sa.phase2.values():
             if qm.initiator and qm.state == "sent1" and qm.policy == policy:
                 return  # already negotiating
@@ -401,8 +310,13 @@ class IkeEngine:
         hdr = Header.decode(data)
         sa = self._sas.get(hdr.icookie)
         self._cur = sa
-        if (hdr.exchange == INFO and sa is not None and sa.initiator and sa.rcookie == ZERO
-                and not hdr.flags & Flags.ENCRYPTION):
+        if (
+            hdr.exchange == INFO
+            and sa is not None
+            and sa.initiator
+            and sa.rcookie == ZERO
+            and not hdr.flags & Flags.ENCRYPTION
+        ):
             # An error notify answering our first message (responder cookie unknown yet).
             for p in info.parse_plain(hdr, data):
                 if isinstance(p, NotificationPayload):
@@ -415,14 +329,16 @@ class IkeEngine:
         elif hdr.exchange == INFO:
             self._receive_info(self._known(sa, hdr), hdr, data, src, dst, now)
         else:
-            raise IkeError(f"exchange type {hdr.exchange} not supported",
-                           NotifyType.UNSUPPORTED_EXCHANGE_TYPE)
+            raise IkeError(
+                f"exchange type {hdr.exchange} not supported", NotifyType.UNSUPPORTED_EXCHANGE_TYPE
+            )
 
     @staticmethod
     def _known(sa: IsakmpSa | None, hdr: Header) -> IsakmpSa:
         if sa is None or sa.rcookie != hdr.rcookie:
-            raise IkeError(f"no ISAKMP SA for cookies {hdr.icookie.hex()}/{hdr.rcookie.hex()}",
-                           None)
+            raise IkeError(
+                f"no ISAKMP SA for cookies {hdr.icookie.hex()}/{hdr.rcookie.hex()}", None
+            )
         return sa
 
     def _decode(self, sa: IsakmpSa, hdr: Header, data: bytes) -> tuple[list[Payload], bytes]:
@@ -430,8 +346,9 @@ class IkeEngine:
             return sa.decrypt_message(hdr, data, sa.iv)
         return info.parse_plain(hdr, data), sa.iv
 
-    def _receive_phase1(self, sa: IsakmpSa | None, hdr: Header, data: bytes, src, dst,
-                        now: float) -> None:
+    def _receive_phase1(
+        self, sa: IsakmpSa | None, hdr: Header, data: bytes, src, dst, now: float
+    ) -> None:
         if sa is None:
             if hdr.rcookie != ZERO:
                 raise IkeError("Phase 1 message for an unknown SA", None)
@@ -449,8 +366,9 @@ class IkeEngine:
         if sa.state != "init" and hdr.rcookie != sa.rcookie:
             raise IkeError("Phase 1 message with wrong responder cookie", None)
         if (hdr.exchange == AM) != (sa.mode == "aggressive"):
-            raise IkeError("exchange type changed mid-negotiation",
-                           NotifyType.INVALID_EXCHANGE_TYPE)
+            raise IkeError(
+                "exchange type changed mid-negotiation", NotifyType.INVALID_EXCHANGE_TYPE
+            )
         payloads, last_block = self._decode(sa, hdr, data)
         old = (sa.iv, sa.peer, sa.local)
         if hdr.flags & Flags.ENCRYPTION:
@@ -471,12 +389,15 @@ class IkeEngine:
         if sa.established and sa.established_at is None:
             self._phase1_done(sa, now)
             for n in payloads:
-                if (isinstance(n, NotificationPayload)
-                        and n.notify_type == NotifyType.INITIAL_CONTACT):
+                if (
+                    isinstance(n, NotificationPayload)
+                    and n.notify_type == NotifyType.INITIAL_CONTACT
+                ):
                     self._handle_notify(sa, n, True, now)
 
-    def _phase1_step(self, sa: IsakmpSa, hdr: Header, payloads: list[Payload],
-                     now: float) -> bytes | None:
+    def _phase1_step(
+        self, sa: IsakmpSa, hdr: Header, payloads: list[Payload], now: float
+    ) -> bytes | None:
         st = sa.state
         if st == "init" and sa.mode == "main":
             return phase1.handle_mm1(sa, payloads, self.nat_t)
@@ -516,20 +437,31 @@ class IkeEngine:
             sa.peer = (sa.peer[0], NATT_PORT)
 
     def _new_responder(self, hdr: Header, src, dst, now: float) -> IsakmpSa | None:
-        if hdr.exchange == AM and getattr(self.config.globals,
-                                          "isakmp_aggressive_mode_disabled", False):
+        if hdr.exchange == AM and getattr(
+            self.config.globals, "isakmp_aggressive_mode_disabled", False
+        ):
             raise IkeError("aggressive mode disabled", NotifyType.INVALID_EXCHANGE_TYPE)
-        psk = self._psk_for(src[0])
+        psk = self.policy.psk_for(src[0])
         if psk is None:
             self._log(4, "IKMP_NO_PRESHARED_KEY", f"No pre-shared key with {src[0]}!")
-            self._send_plain_notify(hdr.icookie, new_cookie(), NotifyType.NO_PROPOSAL_CHOSEN,
-                                    src, dst)
+            self._send_plain_notify(
+                hdr.icookie, new_cookie(), NotifyType.NO_PROPOSAL_CHOSEN, src, dst
+            )
             self._events.append(NegotiationFailed("no pre-shared key", src[0], 1))
             return None
         self._conn_id += 1
-        sa = IsakmpSa(hdr.icookie, new_cookie(), False,
-                      "aggressive" if hdr.exchange == AM else "main", dst, src, psk,
-                      policies_from_config(self.config), self._conn_id, now)
+        sa = IsakmpSa(
+            hdr.icookie,
+            new_cookie(),
+            False,
+            "aggressive" if hdr.exchange == AM else "main",
+            dst,
+            src,
+            psk,
+            policies_from_config(self.config),
+            self._conn_id,
+            now,
+        )
         self._sas[sa.icookie] = sa
         return sa
 
@@ -539,12 +471,30 @@ class IkeEngine:
         sa.expires_at = now + sa.proposal.lifetime
         if sa.proposal.default:
             self._log(6, "IKMP_POLICY_DEFAULT", "Using ISAKMP Default policies")
-        self._events.append(IkeSaUp(sa.peer, sa.local, sa.icookie, sa.rcookie, sa.mode,
-                                    sa.initiator, sa.proposal.cipher, sa.proposal.prf, "psk",
-                                    sa.proposal.group, sa.proposal.lifetime, sa.nat_detected,
-                                    sa.conn_id, sa.peer_id, now))
-        self._log(5, "SESSION_STATUS",
-                  f"Crypto tunnel is UP. Peer {sa.peer[0]}:{sa.peer[1]} Id: {sa.peer_id}")
+        self._events.append(
+            IkeSaUp(
+                sa.peer,
+                sa.local,
+                sa.icookie,
+                sa.rcookie,
+                sa.mode,
+                sa.initiator,
+                sa.proposal.cipher,
+                sa.proposal.prf,
+                "psk",
+                sa.proposal.group,
+                sa.proposal.lifetime,
+                sa.nat_detected,
+                sa.conn_id,
+                sa.peer_id,
+                now,
+            )
+        )
+        self._log(
+            5,
+            "SESSION_STATUS",
+            f"Crypto tunnel is UP. Peer {sa.peer[0]}:{sa.peer[1]} Id: {sa.peer_id}",
+        )
         self._schedule_dpd(sa, now)
         pending, sa.pending_acquires = sa.pending_acquires, []
         for policy, rekey_of in pending:
@@ -596,8 +546,13 @@ class IkeEngine:
     def _qm_step(self, sa: IsakmpSa, qm: QuickMode, payloads, now: float) -> bytes | None:
         if qm.state == "init":
             return quickmode.handle_qm1(
-                sa, qm, payloads, lambda r, l: self._responder_policy(sa, r, l), self._spis,
-                self.nat_t)
+                sa,
+                qm,
+                payloads,
+                lambda rem, loc: self.policy.responder_policy(sa, rem, loc),
+                self._spis,
+                self.nat_t,
+            )
         if qm.state == "sent1":
             return quickmode.handle_qm2(sa, qm, payloads)
         if qm.state == "sent2":
@@ -608,10 +563,15 @@ class IkeEngine:
     def _child_up(self, sa: IsakmpSa, qm: QuickMode, now: float) -> None:
         self._child_conn += 1
         pair = quickmode.make_pair(sa, qm, now, self._child_conn)
-        frac = self.timing.child_soft_initiator if qm.initiator else (
-            self.timing.child_soft_responder)
-        rec = ChildRecord(pair, now + pair.lifetime_seconds * frac, now + pair.lifetime_seconds,
-                          qm.policy if qm.initiator else None)
+        frac = (
+            self.timing.child_soft_initiator if qm.initiator else (self.timing.child_soft_responder)
+        )
+        rec = ChildRecord(
+            pair,
+            now + pair.lifetime_seconds * frac,
+            now + pair.lifetime_seconds,
+            qm.policy if qm.initiator else None,
+        )
         self._children.append(rec)
         if any(o.name.startswith("#$!default") for o in [qm.chosen] if o is not None):
             self._log(5, "IPSEC_DEFAULT_TRANSFORM", "Using Default IPsec transform-set")
@@ -621,8 +581,7 @@ class IkeEngine:
 
     # -------------------------------------------------------------- Informational
 
-    def _receive_info(self, sa: IsakmpSa, hdr: Header, data: bytes, src, dst,
-                      now: float) -> None:
+    def _receive_info(self, sa: IsakmpSa, hdr: Header, data: bytes, src, dst, now: float) -> None:
         if hdr.flags & Flags.ENCRYPTION:
             if sa.k is None:
                 raise MalformedMessage("encrypted Informational before keys exist", None)
@@ -638,8 +597,9 @@ class IkeEngine:
             elif isinstance(p, DeletePayload) and protected:
                 self._handle_delete(sa, p, now)
 
-    def _handle_notify(self, sa: IsakmpSa, n: NotificationPayload, protected: bool,
-                       now: float) -> None:
+    def _handle_notify(
+        self, sa: IsakmpSa, n: NotificationPayload, protected: bool, now: float
+    ) -> None:
         t = n.notify_type
         if not protected:
             if not sa.established and t < 16384:  # an error about our negotiation
@@ -672,8 +632,11 @@ class IkeEngine:
             for qm in list(sa.phase2.values()):
                 if qm.initiator and qm.state == "sent1":
                     sa.phase2.pop(qm.msgid, None)
-                    self._log(6, "IKMP_MODE_FAILURE",
-                              f"Processing of Quick mode failed with peer at {sa.peer[0]}")
+                    self._log(
+                        6,
+                        "IKMP_MODE_FAILURE",
+                        f"Processing of Quick mode failed with peer at {sa.peer[0]}",
+                    )
                     self._events.append(NegotiationFailed(f"peer sent {name}", sa.peer[0], 2))
 
     def _handle_delete(self, sa: IsakmpSa, d: DeletePayload, now: float) -> None:
@@ -695,10 +658,15 @@ class IkeEngine:
 
     def _input_error(self, e: IkeError, src, now: float) -> None:
         if isinstance(e, MalformedMessage) or e.notify in (
-                NotifyType.INVALID_HASH_INFORMATION, NotifyType.PAYLOAD_MALFORMED):
+            NotifyType.INVALID_HASH_INFORMATION,
+            NotifyType.PAYLOAD_MALFORMED,
+        ):
             self.counters.malformed += 1
-            self._log(4, "IKMP_BAD_MESSAGE",
-                      f"IKE message from {src[0]} failed its sanity check or is malformed")
+            self._log(
+                4,
+                "IKMP_BAD_MESSAGE",
+                f"IKE message from {src[0]} failed its sanity check or is malformed",
+            )
             return
         self.counters.dropped += 1
         if e.notify is None:
@@ -708,15 +676,21 @@ class IkeEngine:
             return
         mode = {"main": "Main", "aggressive": "Aggressive"}[sa.mode]
         if sa.established:
-            self._send(sa, info.build_protected(sa, [NotificationPayload(
-                e.notify, ProtocolId.ISAKMP, sa.icookie + sa.rcookie)]))
-            self._log(6, "IKMP_MODE_FAILURE",
-                      f"Processing of Quick mode failed with peer at {src[0]}")
+            self._send(
+                sa,
+                info.build_protected(
+                    sa, [NotificationPayload(e.notify, ProtocolId.ISAKMP, sa.icookie + sa.rcookie)]
+                ),
+            )
+            self._log(
+                6, "IKMP_MODE_FAILURE", f"Processing of Quick mode failed with peer at {src[0]}"
+            )
             self._events.append(NegotiationFailed(e.reason, src[0], 2))
         else:
             self._send_plain_notify(sa.icookie, sa.rcookie, e.notify, sa.peer, sa.local)
-            self._log(6, "IKMP_MODE_FAILURE",
-                      f"Processing of {mode} mode failed with peer at {src[0]}")
+            self._log(
+                6, "IKMP_MODE_FAILURE", f"Processing of {mode} mode failed with peer at {src[0]}"
+            )
             self._events.append(NegotiationFailed(e.reason, src[0], 1))
             self._sas.pop(sa.icookie, None)
 
@@ -724,8 +698,9 @@ class IkeEngine:
         self._sas.pop(sa.icookie, None)
         sa.deleted = True
         mode = {"main": "Main", "aggressive": "Aggressive"}[sa.mode]
-        self._log(6, "IKMP_MODE_FAILURE", f"Processing of {mode} mode failed with peer at "
-                  f"{sa.peer[0]}")
+        self._log(
+            6, "IKMP_MODE_FAILURE", f"Processing of {mode} mode failed with peer at {sa.peer[0]}"
+        )
         self._events.append(NegotiationFailed(reason, sa.peer[0], 1))
 
     # ====================================================================== timers
@@ -755,8 +730,11 @@ class IkeEngine:
             if r.count >= self.timing.retransmit_max:
                 qm.retrans = None
                 sa.phase2.pop(qm.msgid, None)
-                self._log(6, "IKMP_MODE_FAILURE",
-                          f"Processing of Quick mode failed with peer at {sa.peer[0]}")
+                self._log(
+                    6,
+                    "IKMP_MODE_FAILURE",
+                    f"Processing of Quick mode failed with peer at {sa.peer[0]}",
+                )
                 self._events.append(NegotiationFailed("Quick Mode timed out", sa.peer[0], 2))
             else:
                 r.count += 1
@@ -800,8 +778,9 @@ class IkeEngine:
 
     # ===================================================================== delete
 
-    def _delete_isakmp(self, sa: IsakmpSa, reason: str, now: float, notify_peer: bool,
-                       children: bool = False) -> None:
+    def _delete_isakmp(
+        self, sa: IsakmpSa, reason: str, now: float, notify_peer: bool, children: bool = False
+    ) -> None:
         if self._sas.get(sa.icookie) is not sa:
             return
         if notify_peer and sa.established:
@@ -814,11 +793,15 @@ class IkeEngine:
                 if c.pair.peer == sa.peer[0]:
                     self._delete_child(c, reason, now, notify_peer=False)
         if sa.established_at is not None:
-            self._events.append(IkeSaDown(sa.peer, sa.local, sa.icookie, sa.rcookie, reason,
-                                          sa.conn_id))
+            self._events.append(
+                IkeSaDown(sa.peer, sa.local, sa.icookie, sa.rcookie, reason, sa.conn_id)
+            )
             if not any(s.peer[0] == sa.peer[0] and s.established for s in self._sas.values()):
-                self._log(5, "SESSION_STATUS", f"Crypto tunnel is DOWN. Peer "
-                          f"{sa.peer[0]}:{sa.peer[1]} Id: {sa.peer_id}")
+                self._log(
+                    5,
+                    "SESSION_STATUS",
+                    f"Crypto tunnel is DOWN. Peer {sa.peer[0]}:{sa.peer[1]} Id: {sa.peer_id}",
+                )
         else:
             self._events.append(NegotiationFailed(reason, sa.peer[0], 1))
 
@@ -830,22 +813,34 @@ class IkeEngine:
         if notify_peer:
             sa = self._established_to(pair.peer)
             if sa is not None:
-                dels = [DeletePayload(ProtocolId.IPSEC_AH if k.proto == "ah"
-                                      else ProtocolId.IPSEC_ESP, [k.spi.to_bytes(4, "big")])
-                        for k in pair.inbound]
+                dels = [
+                    DeletePayload(
+                        ProtocolId.IPSEC_AH if k.proto == "ah" else ProtocolId.IPSEC_ESP,
+                        [k.spi.to_bytes(4, "big")],
+                    )
+                    for k in pair.inbound
+                ]
                 self._send(sa, info.build_protected(sa, dels))
         for spi in pair.inbound_spis:
             self._spis.discard(spi)
-        self._events.append(ChildSaDown(pair.peer, pair.inbound_spis, pair.outbound_spis, reason,
-                                        "+".join(k.proto for k in pair.inbound)))
+        self._events.append(
+            ChildSaDown(
+                pair.peer,
+                pair.inbound_spis,
+                pair.outbound_spis,
+                reason,
+                "+".join(k.proto for k in pair.inbound),
+            )
+        )
 
     # ====================================================================== output
 
     def _queue(self, sa: IsakmpSa, data: bytes) -> None:
         self._out.append(Datagram(data, sa.local, sa.peer))
 
-    def _send(self, sa: IsakmpSa, data: bytes, expect_reply: bool = False,
-              now: float = 0.0) -> None:
+    def _send(
+        self, sa: IsakmpSa, data: bytes, expect_reply: bool = False, now: float = 0.0
+    ) -> None:
         self._queue(sa, data)
         if expect_reply:
             sa.retrans = self._retrans(data, now)

@@ -182,7 +182,18 @@ class Log:
 Event = Union[IkeSaUp, IkeSaDown, ChildSaUp, ChildSaDown, NegotiationFailed, Log]
 
 __all__ = [
-    "Address", "ChildSaDown", "ChildSaUp", "Datagram", "Event", "IkeSaDown", "IkeSaUp",
-    "IpsecSaPair", "Log", "NegotiationFailed", "PacketSelector", "SaKeys", "TrafficSelector",
+    "Address",
+    "ChildSaDown",
+    "ChildSaUp",
+    "Datagram",
+    "Event",
+    "IkeSaDown",
+    "IkeSaUp",
+    "IpsecSaPair",
+    "Log",
+    "NegotiationFailed",
+    "PacketSelector",
+    "SaKeys",
+    "TrafficSelector",
     "field",
 ]

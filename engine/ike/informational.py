@@ -36,8 +36,13 @@ def build_protected(sa: IsakmpSa, body: list[Payload]) -> bytes:
     return data
 
 
-def build_plain_notify(icookie: bytes, rcookie: bytes, notify_type: int,
-                       protocol: int = ProtocolId.ISAKMP, spi: bytes | None = None) -> bytes:
+def build_plain_notify(
+    icookie: bytes,
+    rcookie: bytes,
+    notify_type: int,
+    protocol: int = ProtocolId.ISAKMP,
+    spi: bytes | None = None,
+) -> bytes:
     """Unprotected Informational (before SKEYID exists, RFC 2408 §4.8)."""
     n = NotificationPayload(notify_type, protocol, icookie + rcookie if spi is None else spi)
     hdr = Header(icookie, rcookie, 0, INFO, 0, int.from_bytes(os.urandom(4), "big") or 1)
@@ -55,8 +60,9 @@ def parse_protected(sa: IsakmpSa, hdr: Header, data: bytes) -> list[Payload]:
         raise MalformedMessage("Informational message without HASH")
     assert sa.k is not None
     rest = b"".join(p.raw for p in payloads[1:])
-    if not hmac.compare_digest(keys.qm_hash1(sa.prf, sa.k.skeyid_a, hdr.message_id, rest),
-                               payloads[0].data):
+    if not hmac.compare_digest(
+        keys.qm_hash1(sa.prf, sa.k.skeyid_a, hdr.message_id, rest), payloads[0].data
+    ):
         raise AuthenticationFailed("Informational HASH(1) does not verify")
     return payloads[1:]
 
@@ -67,8 +73,12 @@ def parse_plain(hdr: Header, data: bytes) -> list[Payload]:
 
 def dpd_notify(sa: IsakmpSa, ack: bool, seq: int) -> NotificationPayload:
     """RFC 3706 §5: protocol ISAKMP, SPI = CKY-I | CKY-R, data = 32-bit sequence number."""
-    return NotificationPayload(NotifyType.R_U_THERE_ACK if ack else NotifyType.R_U_THERE,
-                               ProtocolId.ISAKMP, sa.icookie + sa.rcookie, struct.pack("!I", seq))
+    return NotificationPayload(
+        NotifyType.R_U_THERE_ACK if ack else NotifyType.R_U_THERE,
+        ProtocolId.ISAKMP,
+        sa.icookie + sa.rcookie,
+        struct.pack("!I", seq),
+    )
 
 
 def dpd_seq(n: NotificationPayload) -> int | None:
@@ -77,5 +87,12 @@ def dpd_seq(n: NotificationPayload) -> int | None:
     return struct.unpack("!I", n.data)[0]
 
 
-__all__ = ["build_protected", "build_plain_notify", "parse_protected", "parse_plain",
-           "dpd_notify", "dpd_seq", "AuthenticationFailed"]
+__all__ = [
+    "build_protected",
+    "build_plain_notify",
+    "parse_protected",
+    "parse_plain",
+    "dpd_notify",
+    "dpd_seq",
+    "AuthenticationFailed",
+]

@@ -49,8 +49,9 @@ def expand_enc_key(prf: PrfLike, skeyid_e: bytes, key_len: int) -> bytes:
     return out[:key_len]
 
 
-def phase1_keys(prf: PrfLike, skeyid: bytes, gxy: bytes, cky_i: bytes, cky_r: bytes,
-                enc_key_len: int) -> Phase1Keys:
+def phase1_keys(
+    prf: PrfLike, skeyid: bytes, gxy: bytes, cky_i: bytes, cky_r: bytes, enc_key_len: int
+) -> Phase1Keys:
     """RFC 2409 §5: SKEYID_d, SKEYID_a, SKEYID_e (0/1/2 are single octets)."""
     d = prf.prf(skeyid, gxy + cky_i + cky_r + b"\x00")
     a = prf.prf(skeyid, d + gxy + cky_i + cky_r + b"\x01")
@@ -58,14 +59,30 @@ def phase1_keys(prf: PrfLike, skeyid: bytes, gxy: bytes, cky_i: bytes, cky_r: by
     return Phase1Keys(skeyid, d, a, e, expand_enc_key(prf, e, enc_key_len))
 
 
-def hash_i(prf: PrfLike, skeyid: bytes, gxi: bytes, gxr: bytes, cky_i: bytes, cky_r: bytes,
-           sai_b: bytes, idii_b: bytes) -> bytes:
+def hash_i(
+    prf: PrfLike,
+    skeyid: bytes,
+    gxi: bytes,
+    gxr: bytes,
+    cky_i: bytes,
+    cky_r: bytes,
+    sai_b: bytes,
+    idii_b: bytes,
+) -> bytes:
     """RFC 2409 §5: HASH_I = prf(SKEYID, g^xi | g^xr | CKY-I | CKY-R | SAi_b | IDii_b)."""
     return prf.prf(skeyid, gxi + gxr + cky_i + cky_r + sai_b + idii_b)
 
 
-def hash_r(prf: PrfLike, skeyid: bytes, gxi: bytes, gxr: bytes, cky_i: bytes, cky_r: bytes,
-           sai_b: bytes, idir_b: bytes) -> bytes:
+def hash_r(
+    prf: PrfLike,
+    skeyid: bytes,
+    gxi: bytes,
+    gxr: bytes,
+    cky_i: bytes,
+    cky_r: bytes,
+    sai_b: bytes,
+    idir_b: bytes,
+) -> bytes:
     """RFC 2409 §5: HASH_R = prf(SKEYID, g^xr | g^xi | CKY-R | CKY-I | SAi_b | IDir_b)."""
     return prf.prf(skeyid, gxr + gxi + cky_r + cky_i + sai_b + idir_b)
 
@@ -97,8 +114,16 @@ def qm_hash3(prf: PrfLike, skeyid_a: bytes, message_id: int, ni_b: bytes, nr_b: 
     return prf.prf(skeyid_a, b"\x00" + struct.pack("!I", message_id) + ni_b + nr_b)
 
 
-def keymat(prf: PrfLike, skeyid_d: bytes, protocol: int, spi: bytes, ni_b: bytes, nr_b: bytes,
-           length: int, gxy_qm: bytes = b"") -> bytes:
+def keymat(
+    prf: PrfLike,
+    skeyid_d: bytes,
+    protocol: int,
+    spi: bytes,
+    ni_b: bytes,
+    nr_b: bytes,
+    length: int,
+    gxy_qm: bytes = b"",
+) -> bytes:
     """RFC 2409 §5.5 KEYMAT for one SA (``spi`` is that SA's SPI, chosen by its receiver).
 
     Without PFS: KEYMAT = prf(SKEYID_d, protocol | SPI | Ni_b | Nr_b);

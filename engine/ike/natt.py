@@ -38,8 +38,14 @@ def natd_hash(hash_fn, icookie: bytes, rcookie: bytes, address: str, port: int) 
     return hash_fn(icookie + rcookie + ip + struct.pack("!H", port))
 
 
-def natd_payloads(hash_fn, icookie: bytes, rcookie: bytes, local: tuple[str, int],
-                  remote: tuple[str, int], draft: bool = False) -> list[NatDPayload]:
+def natd_payloads(
+    hash_fn,
+    icookie: bytes,
+    rcookie: bytes,
+    local: tuple[str, int],
+    remote: tuple[str, int],
+    draft: bool = False,
+) -> list[NatDPayload]:
     """RFC 3947 §3.2: the first NAT-D is the remote address, the second the local one."""
     return [
         NatDPayload(natd_hash(hash_fn, icookie, rcookie, *remote), draft),
@@ -47,8 +53,14 @@ def natd_payloads(hash_fn, icookie: bytes, rcookie: bytes, local: tuple[str, int
     ]
 
 
-def detect_nat(hash_fn, icookie: bytes, rcookie: bytes, local: tuple[str, int],
-               remote: tuple[str, int], received: Sequence[NatDPayload]) -> tuple[bool, bool]:
+def detect_nat(
+    hash_fn,
+    icookie: bytes,
+    rcookie: bytes,
+    local: tuple[str, int],
+    remote: tuple[str, int],
+    received: Sequence[NatDPayload],
+) -> tuple[bool, bool]:
     """Compare the peer's NAT-D payloads with our view (RFC 3947 §3.2).
 
     Returns ``(local_behind_nat, peer_behind_nat)``: the first received hash
@@ -68,8 +80,11 @@ def encapsulation_mode(mode: str, udp: bool, variant: str | None) -> int:
     if not udp:
         return EncapsulationMode.TUNNEL if mode == "tunnel" else EncapsulationMode.TRANSPORT
     if variant == "draft":
-        return (EncapsulationMode.UDP_TUNNEL_DRAFT if mode == "tunnel"
-                else EncapsulationMode.UDP_TRANSPORT_DRAFT)
+        return (
+            EncapsulationMode.UDP_TUNNEL_DRAFT
+            if mode == "tunnel"
+            else EncapsulationMode.UDP_TRANSPORT_DRAFT
+        )
     return EncapsulationMode.UDP_TUNNEL if mode == "tunnel" else EncapsulationMode.UDP_TRANSPORT
 
 

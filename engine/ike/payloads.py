@@ -115,7 +115,8 @@ class Attribute:
                 continue
             if off + lv > len(data):
                 raise MalformedMessage(
-                    f"TLV attribute {af_type}: length {lv} overruns transform ({len(data) - off} left)"
+                    f"TLV attribute {af_type}: length {lv} overruns transform "
+                    f"({len(data) - off} left)"
                 )
             raw = data[off : off + lv]
             off += lv
@@ -183,7 +184,9 @@ def _decode_chain(data: bytes, expect: int, what: str) -> list[bytes]:
         _need(data[off:], 4, what)
         nxt, _res, length = struct.unpack_from("!BBH", data, off)
         if length < 4 or off + length > len(data):
-            raise MalformedMessage(f"{what}: length {length} invalid ({len(data) - off} bytes left)")
+            raise MalformedMessage(
+                f"{what}: length {length} invalid ({len(data) - off} bytes left)"
+            )
         out.append(data[off + 4 : off + length])
         off += length
         if nxt == PayloadType.NONE:
@@ -237,7 +240,9 @@ class SaPayload(Payload):
         if doi != Doi.IPSEC:
             raise MalformedMessage(f"SA payload: DOI {doi} is not IPsec (1)")
         if sit != 1:
-            raise MalformedMessage(f"SA payload: situation {sit:#x} not supported (only SIT_IDENTITY_ONLY)")
+            raise MalformedMessage(
+                f"SA payload: situation {sit:#x} not supported (only SIT_IDENTITY_ONLY)"
+            )
         proposals = []
         for pb in _decode_chain(body[8:], PayloadType.PROPOSAL, "proposal"):
             _need(pb, 4, "proposal")
@@ -355,15 +360,28 @@ class IdPayload(Payload):
         return self.encode_body()
 
     @classmethod
-    def from_network(cls, net: ipaddress.IPv4Network | ipaddress.IPv6Network, protocol: int = 0,
-                     port: int = 0, force_subnet: bool = False) -> IdPayload:
+    def from_network(
+        cls,
+        net: ipaddress.IPv4Network | ipaddress.IPv6Network,
+        protocol: int = 0,
+        port: int = 0,
+        force_subnet: bool = False,
+    ) -> IdPayload:
         """ID for a selector: a host becomes *_ADDR, a prefix *_ADDR_SUBNET (RFC 2407 §4.6.2.1)."""
         v6 = net.version == 6
         if net.prefixlen == net.max_prefixlen and not force_subnet:
-            return cls(IdType.IPV6_ADDR if v6 else IdType.IPV4_ADDR, net.network_address.packed,
-                       protocol, port)
-        return cls(IdType.IPV6_ADDR_SUBNET if v6 else IdType.IPV4_ADDR_SUBNET,
-                   net.network_address.packed + net.netmask.packed, protocol, port)
+            return cls(
+                IdType.IPV6_ADDR if v6 else IdType.IPV4_ADDR,
+                net.network_address.packed,
+                protocol,
+                port,
+            )
+        return cls(
+            IdType.IPV6_ADDR_SUBNET if v6 else IdType.IPV4_ADDR_SUBNET,
+            net.network_address.packed + net.netmask.packed,
+            protocol,
+            port,
+        )
 
     def network(self) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
         """The address/subnet this ID names, None for non-address IDs.
@@ -372,9 +390,14 @@ class IdPayload(Payload):
             MalformedMessage: wrong data length, or a non-contiguous mask.
         """
         t, d = self.id_type, self.data
-        sizes = {IdType.IPV4_ADDR: 4, IdType.IPV6_ADDR: 16, IdType.IPV4_ADDR_SUBNET: 8,
-                 IdType.IPV6_ADDR_SUBNET: 32, IdType.IPV4_ADDR_RANGE: 8,
-                 IdType.IPV6_ADDR_RANGE: 32}
+        sizes = {
+            IdType.IPV4_ADDR: 4,
+            IdType.IPV6_ADDR: 16,
+            IdType.IPV4_ADDR_SUBNET: 8,
+            IdType.IPV6_ADDR_SUBNET: 32,
+            IdType.IPV4_ADDR_RANGE: 8,
+            IdType.IPV6_ADDR_RANGE: 32,
+        }
         if t not in sizes:
             return None
         if len(d) != sizes[t]:
@@ -448,9 +471,9 @@ class DeletePayload(Payload):
         for s in self.spis:
             if len(s) != self.spi_size:
                 raise ValueError(f"Delete payload: SPI {s.hex()} is not {self.spi_size} bytes")
-        return struct.pack("!IBBH", self.doi, self.protocol, self.spi_size, len(self.spis)) + b"".join(
-            self.spis
-        )
+        return struct.pack(
+            "!IBBH", self.doi, self.protocol, self.spi_size, len(self.spis)
+        ) + b"".join(self.spis)
 
     @classmethod
     def decode_body(cls, body: bytes, ptype: int) -> DeletePayload:
@@ -458,7 +481,8 @@ class DeletePayload(Payload):
         doi, proto, size, n = struct.unpack_from("!IBBH", body)
         if len(body) != 8 + size * n:
             raise MalformedMessage(
-                f"Delete payload: {n} SPIs of {size} bytes need {8 + size * n} bytes, have {len(body)}"
+                f"Delete payload: {n} SPIs of {size} bytes need {8 + size * n} bytes, "
+                f"have {len(body)}"
             )
         spis = [body[8 + i * size : 8 + (i + 1) * size] for i in range(n)]
         return cls(proto, spis, size, doi)
@@ -486,7 +510,9 @@ class NatOaPayload(Payload):
         t = body[0]
         size = {IdType.IPV4_ADDR: 4, IdType.IPV6_ADDR: 16}.get(t)
         if size is None or len(body) != 4 + size:
-            raise MalformedMessage(f"NAT-OA payload: ID type {t} with {len(body) - 4} address bytes")
+            raise MalformedMessage(
+                f"NAT-OA payload: ID type {t} with {len(body) - 4} address bytes"
+            )
         return cls(ipaddress.ip_address(body[4:]), ptype == PayloadType.NAT_OA_DRAFT)
 
 
@@ -589,8 +615,24 @@ PAYLOAD_CLASSES: dict[int, type[Payload]] = {
 }
 
 __all__ = [
-    "Attribute", "DeletePayload", "ExchangeType", "HashPayload", "Header", "IdPayload",
-    "KePayload", "NatDPayload", "NatOaPayload", "NoncePayload", "NotificationPayload",
-    "Payload", "Proposal", "SaPayload", "Transform", "UnknownPayload", "VendorIdPayload",
-    "decode_payloads", "encode_message", "encode_payloads",
+    "Attribute",
+    "DeletePayload",
+    "ExchangeType",
+    "HashPayload",
+    "Header",
+    "IdPayload",
+    "KePayload",
+    "NatDPayload",
+    "NatOaPayload",
+    "NoncePayload",
+    "NotificationPayload",
+    "Payload",
+    "Proposal",
+    "SaPayload",
+    "Transform",
+    "UnknownPayload",
+    "VendorIdPayload",
+    "decode_payloads",
+    "encode_message",
+    "encode_payloads",
 ]

@@ -85,28 +85,34 @@ def _dh_setup(sa: IsakmpSa) -> bytes:
 def _natd(sa: IsakmpSa) -> list[Payload]:
     if sa.natt is None:
         return []
-    return list(natt.natd_payloads(sa.prf.hash, sa.icookie, sa.rcookie, sa.local, sa.peer,
-                                   draft=sa.natt == "draft"))
+    return list(
+        natt.natd_payloads(
+            sa.prf.hash, sa.icookie, sa.rcookie, sa.local, sa.peer, draft=sa.natt == "draft"
+        )
+    )
 
 
 def _check_natd(sa: IsakmpSa, payloads: list[Payload]) -> None:
     if sa.natt is None:
         return
     received = find(payloads, NatDPayload)
-    sa.nat_local, sa.nat_peer = natt.detect_nat(sa.prf.hash, sa.icookie, sa.rcookie, sa.local,
-                                                sa.peer, received)
+    sa.nat_local, sa.nat_peer = natt.detect_nat(
+        sa.prf.hash, sa.icookie, sa.rcookie, sa.local, sa.peer, received
+    )
 
 
 def _hash_i(sa: IsakmpSa) -> bytes:
     assert sa.k is not None
-    return keys.hash_i(sa.prf, sa.k.skeyid, sa.gxi, sa.gxr, sa.icookie, sa.rcookie, sa.sai_b,
-                       sa.id_i_b)
+    return keys.hash_i(
+        sa.prf, sa.k.skeyid, sa.gxi, sa.gxr, sa.icookie, sa.rcookie, sa.sai_b, sa.id_i_b
+    )
 
 
 def _hash_r(sa: IsakmpSa) -> bytes:
     assert sa.k is not None
-    return keys.hash_r(sa.prf, sa.k.skeyid, sa.gxi, sa.gxr, sa.icookie, sa.rcookie, sa.sai_b,
-                       sa.id_r_b)
+    return keys.hash_r(
+        sa.prf, sa.k.skeyid, sa.gxi, sa.gxr, sa.icookie, sa.rcookie, sa.sai_b, sa.id_r_b
+    )
 
 
 def _verify(expected: bytes, got: Payload, who: str) -> None:
@@ -125,8 +131,9 @@ def _initial_contact(sa: IsakmpSa) -> list[Payload]:
     """RFC 2407 §4.6.3.3 INITIAL-CONTACT, sent in the last authenticated message."""
     if not sa.initial_contact_sent:
         return []
-    return [NotificationPayload(NotifyType.INITIAL_CONTACT, ProtocolId.ISAKMP,
-                                sa.icookie + sa.rcookie)]
+    return [
+        NotificationPayload(NotifyType.INITIAL_CONTACT, ProtocolId.ISAKMP, sa.icookie + sa.rcookie)
+    ]
 
 
 # ----------------------------------------------------------------------- Main Mode
@@ -147,8 +154,9 @@ def handle_mm1(sa: IsakmpSa, payloads: list[Payload], nat_t: bool) -> bytes:
     _note_vendor_ids(sa, payloads, nat_t)
     _ours, sa.proposal, t = select_proposal(sa.ours, sap)
     prop = next(p for p in sap.proposals if t in p.transforms)
-    reply = SaPayload([type(prop)(prop.number, prop.protocol, prop.spi, [t])], sap.doi,
-                      sap.situation)
+    reply = SaPayload(
+        [type(prop)(prop.number, prop.protocol, prop.spi, [t])], sap.doi, sap.situation
+    )
     sa.state = "mm_sent2"
     return sa.plain_message(MM, [reply, *_vendor_ids(sa, nat_t)])
 
@@ -157,11 +165,11 @@ def _accept_chosen(sa: IsakmpSa, payloads: list[Payload]) -> None:
     """Initiator: the responder must pick exactly one of our transforms."""
     sap = _need(payloads, SaPayload, "SA")
     try:
-        _ours, sa.proposal, _t = select_proposal(
-            [p for p in sa.ours if p.auth == "pre-share"], sap)
+        _ours, sa.proposal, _t = select_proposal([p for p in sa.ours if p.auth == "pre-share"], sap)
     except NoProposalChosen:
-        raise IkeError("responder chose a transform we did not offer",
-                       NotifyType.NO_PROPOSAL_CHOSEN) from None
+        raise IkeError(
+            "responder chose a transform we did not offer", NotifyType.NO_PROPOSAL_CHOSEN
+        ) from None
     # Our own policy's lifetime applies unless the responder chose a shorter one.
 
 
@@ -199,8 +207,9 @@ def build_mm5(sa: IsakmpSa) -> bytes:
     """Initiator: HDR*, IDii, HASH_I [, N(INITIAL-CONTACT)]."""
     idp = _id_payload(sa.local[0])
     sa.id_i_b = idp.body
-    out, sa.iv = sa.encrypt_message(MM, 0, [idp, HashPayload(_hash_i(sa)),
-                                            *_initial_contact(sa)], sa.iv)
+    out, sa.iv = sa.encrypt_message(
+        MM, 0, [idp, HashPayload(_hash_i(sa)), *_initial_contact(sa)], sa.iv
+    )
     sa.state = "mm_sent5"
     return out
 
@@ -245,8 +254,9 @@ def build_am1(sa: IsakmpSa, nat_t: bool) -> bytes:
     idp = _id_payload(sa.local[0])
     sa.id_i_b = idp.body
     sa.state = "am_sent1"
-    return sa.plain_message(AM, [sap, KePayload(sa.gxi), NoncePayload(sa.ni), idp,
-                                 *_vendor_ids(sa, nat_t)])
+    return sa.plain_message(
+        AM, [sap, KePayload(sa.gxi), NoncePayload(sa.ni), idp, *_vendor_ids(sa, nat_t)]
+    )
 
 
 def handle_am1(sa: IsakmpSa, payloads: list[Payload], nat_t: bool) -> bytes:
@@ -261,17 +271,27 @@ def handle_am1(sa: IsakmpSa, payloads: list[Payload], nat_t: bool) -> bytes:
     sa.id_i_b = idp.raw[4:]
     _peer_id(sa, idp)
     prop = next(p for p in sap.proposals if t in p.transforms)
-    reply = SaPayload([type(prop)(prop.number, prop.protocol, prop.spi, [t])], sap.doi,
-                      sap.situation)
+    reply = SaPayload(
+        [type(prop)(prop.number, prop.protocol, prop.spi, [t])], sap.doi, sap.situation
+    )
     sa.gxr = _dh_setup(sa)
     sa.nr = os.urandom(NONCE_LEN)
     sa.derive_keys()
     mine = _id_payload(sa.local[0])
     sa.id_r_b = mine.body
     sa.state = "am_sent2"
-    return sa.plain_message(AM, [reply, KePayload(sa.gxr), NoncePayload(sa.nr), mine,
-                                 HashPayload(_hash_r(sa)), *_vendor_ids(sa, nat_t),
-                                 *_natd(sa)])
+    return sa.plain_message(
+        AM,
+        [
+            reply,
+            KePayload(sa.gxr),
+            NoncePayload(sa.nr),
+            mine,
+            HashPayload(_hash_r(sa)),
+            *_vendor_ids(sa, nat_t),
+            *_natd(sa),
+        ],
+    )
 
 
 def handle_am2(sa: IsakmpSa, payloads: list[Payload], nat_t: bool) -> None:

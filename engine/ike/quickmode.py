@@ -66,7 +66,8 @@ class Offer:
     @property
     def protos(self) -> list[str]:
         return (["ah"] if self.ah_integ else []) + (
-            ["esp"] if self.esp_encr or self.esp_integ else [])
+            ["esp"] if self.esp_encr or self.esp_integ else []
+        )
 
 
 @dataclass
@@ -116,8 +117,9 @@ class QuickMode:
 # ------------------------------------------------------------------- attributes
 
 
-def _offer_proposals(offer: Offer, number: int, spis: dict[str, bytes], policy: QmPolicy,
-                     encap: int) -> list[Proposal]:
+def _offer_proposals(
+    offer: Offer, number: int, spis: dict[str, bytes], policy: QmPolicy, encap: int
+) -> list[Proposal]:
     life = [
         Attribute(IpsecAttr.SA_LIFE_TYPE, LifeType.SECONDS),
         Attribute(IpsecAttr.SA_LIFE_DURATION, policy.lifetime_seconds, tlv=True),
@@ -127,9 +129,14 @@ def _offer_proposals(offer: Offer, number: int, spis: dict[str, bytes], policy: 
     grp = [Attribute(IpsecAttr.GROUP_DESCRIPTION, policy.pfs_group)] if policy.pfs_group else []
     out = []
     if offer.ah_integ:
-        attrs = life + grp + [Attribute(IpsecAttr.ENCAPSULATION_MODE, encap),
-                              Attribute(IpsecAttr.AUTH_ALGORITHM,
-                                        alg.AUTH_ALG_NUMBERS[offer.ah_integ])]
+        attrs = (
+            life
+            + grp
+            + [
+                Attribute(IpsecAttr.ENCAPSULATION_MODE, encap),
+                Attribute(IpsecAttr.AUTH_ALGORITHM, alg.AUTH_ALG_NUMBERS[offer.ah_integ]),
+            ]
+        )
         t = Transform(1, alg.AH_TRANSFORM_NUMBERS[offer.ah_integ], attrs)
         out.append(Proposal(number, ProtocolId.IPSEC_AH, spis["ah"], [t]))
     if offer.esp_encr or offer.esp_integ:
@@ -185,8 +192,17 @@ def _decode_transform(proto: int, t: Transform, spi: bytes) -> _Decoded:
         else:
             raise ValueError(f"attribute {a.type} not supported")
     if proto == ProtocolId.IPSEC_ESP:
-        return _Decoded("esp", alg.esp_cipher(t.transform_id, bits), auth, mode, udp, group,
-                        seconds, kilobytes, spi)
+        return _Decoded(
+            "esp",
+            alg.esp_cipher(t.transform_id, bits),
+            auth,
+            mode,
+            udp,
+            group,
+            seconds,
+            kilobytes,
+            spi,
+        )
     if proto == ProtocolId.IPSEC_AH:
         integ = alg.ah_integrity(t.transform_id)
         if auth is not None and auth != integ:
@@ -203,8 +219,9 @@ def _bundles(sap: SaPayload) -> list[list[Proposal]]:
     return list(out.values())
 
 
-def _match(bundle: list[Proposal], offers: list[Offer]) -> tuple[Offer, list[_Decoded],
-                                                                 list[Proposal]] | None:
+def _match(
+    bundle: list[Proposal], offers: list[Offer]
+) -> tuple[Offer, list[_Decoded], list[Proposal]] | None:
     """Find the transform choice of one bundle that equals one of our transform sets."""
     for offer in offers:
         chosen: list[_Decoded] = []
@@ -221,8 +238,10 @@ def _match(bundle: list[Proposal], offers: list[Offer]) -> tuple[Offer, list[_De
                     chosen.append(d)
                     props.append(Proposal(p.number, p.protocol, p.spi, [t]))
                     break
-                if d.proto == "esp" and (d.encr or "null") == (offer.esp_encr or "null") and (
-                    d.integ == offer.esp_integ
+                if (
+                    d.proto == "esp"
+                    and (d.encr or "null") == (offer.esp_encr or "null")
+                    and (d.integ == offer.esp_integ)
                 ):
                     chosen.append(d)
                     props.append(Proposal(p.number, p.protocol, p.spi, [t]))
@@ -242,8 +261,9 @@ def ts_payload(ts: TrafficSelector) -> IdPayload:
 def ts_from_id(idp: IdPayload) -> TrafficSelector:
     net = idp.network()
     if net is None:
-        raise IkeError(f"Quick Mode ID type {idp.id_type} is not an address",
-                       NotifyType.INVALID_ID_INFORMATION)
+        raise IkeError(
+            f"Quick Mode ID type {idp.id_type} is not an address", NotifyType.INVALID_ID_INFORMATION
+        )
     return TrafficSelector(net, idp.protocol, idp.port)
 
 
@@ -262,8 +282,9 @@ def _rest(payloads: list[Payload]) -> bytes:
 
 
 def _encrypt(sa: IsakmpSa, qm: QuickMode, payloads: list[Payload]) -> bytes:
-    data, sa.phase2_ivs[qm.msgid] = sa.encrypt_message(QM, qm.msgid, payloads,
-                                                       sa.phase2_iv(qm.msgid))
+    data, sa.phase2_ivs[qm.msgid] = sa.encrypt_message(
+        QM, qm.msgid, payloads, sa.phase2_iv(qm.msgid)
+    )
     return data
 
 
@@ -306,8 +327,9 @@ def build_qm1(sa: IsakmpSa, qm: QuickMode, taken_spis: set[int], nat_t: bool) ->
     qm.local_ts, qm.remote_ts = pol.local_ts, pol.remote_ts
     body += [ts_payload(pol.local_ts), ts_payload(pol.remote_ts)]
     qm.state = "sent1"
-    return _with_hash(sa, qm, body,
-                      lambda rest: keys.qm_hash1(sa.prf, sa.k.skeyid_a, qm.msgid, rest))
+    return _with_hash(
+        sa, qm, body, lambda rest: keys.qm_hash1(sa.prf, sa.k.skeyid_a, qm.msgid, rest)
+    )
 
 
 def handle_qm2(sa: IsakmpSa, qm: QuickMode, payloads: list[Payload]) -> bytes:
@@ -340,8 +362,9 @@ def handle_qm2(sa: IsakmpSa, qm: QuickMode, payloads: list[Payload]) -> bytes:
             _responder_lifetime(qm, n.data)
     _finish_dh(qm, payloads, initiator=True)
     qm.state = "done"
-    return _encrypt(sa, qm, [HashPayload(keys.qm_hash3(sa.prf, sa.k.skeyid_a, qm.msgid, qm.ni,
-                                                       qm.nr))])
+    return _encrypt(
+        sa, qm, [HashPayload(keys.qm_hash3(sa.prf, sa.k.skeyid_a, qm.msgid, qm.ni, qm.nr))]
+    )
 
 
 def _lifetimes(qm: QuickMode, decoded: list[_Decoded], pol: QmPolicy) -> None:
@@ -381,8 +404,14 @@ def _finish_dh(qm: QuickMode, payloads: list[Payload], initiator: bool) -> None:
 # ---------------------------------------------------------------------- responder
 
 
-def handle_qm1(sa: IsakmpSa, qm: QuickMode, payloads: list[Payload], find_policy,
-               taken_spis: set[int], nat_t: bool) -> bytes:
+def handle_qm1(
+    sa: IsakmpSa,
+    qm: QuickMode,
+    payloads: list[Payload],
+    find_policy,
+    taken_spis: set[int],
+    nat_t: bool,
+) -> bytes:
     """Responder: verify HASH(1), check IDs against the crypto maps, choose a
     proposal, answer HDR*, HASH(2), SA, Nr [, KE], IDci, IDcr [, N(RESPONDER-LIFETIME)].
 
@@ -391,8 +420,9 @@ def handle_qm1(sa: IsakmpSa, qm: QuickMode, payloads: list[Payload], find_policy
     """
     assert sa.k is not None
     rest = _rest(payloads)
-    if not hmac.compare_digest(keys.qm_hash1(sa.prf, sa.k.skeyid_a, qm.msgid, rest),
-                               payloads[0].data):
+    if not hmac.compare_digest(
+        keys.qm_hash1(sa.prf, sa.k.skeyid_a, qm.msgid, rest), payloads[0].data
+    ):
         raise AuthenticationFailed("Quick Mode HASH(1) does not verify")
     sap = first(payloads, SaPayload)
     nonce = first(payloads, NoncePayload)
@@ -408,8 +438,10 @@ def handle_qm1(sa: IsakmpSa, qm: QuickMode, payloads: list[Payload], find_policy
         raise MalformedMessage("Quick Mode message 1 has one ID payload")
     pol = find_policy(remote_ts, local_ts)
     if pol is None:
-        raise IkeError(f"proxy identities {remote_ts} <-> {local_ts} not permitted by any "
-                       "crypto map ACL", NotifyType.INVALID_ID_INFORMATION)
+        raise IkeError(
+            f"proxy identities {remote_ts} <-> {local_ts} not permitted by any crypto map ACL",
+            NotifyType.INVALID_ID_INFORMATION,
+        )
     qm.policy = pol
     qm.remote_ts, qm.local_ts = remote_ts, local_ts
     choice = None
@@ -451,25 +483,31 @@ def handle_qm1(sa: IsakmpSa, qm: QuickMode, payloads: list[Payload], find_policy
     if notify is not None:
         body.append(notify)
     qm.state = "sent2"
-    return _with_hash(sa, qm, body,
-                      lambda r: keys.qm_hash2(sa.prf, sa.k.skeyid_a, qm.msgid, qm.ni, r))
+    return _with_hash(
+        sa, qm, body, lambda r: keys.qm_hash2(sa.prf, sa.k.skeyid_a, qm.msgid, qm.ni, r)
+    )
 
 
 def _responder_lifetime_notify(qm: QuickMode, decoded: list[_Decoded]) -> Payload | None:
     """RFC 2407 §4.6.3.1: tell the initiator when our lifetime is shorter than its offer."""
     attrs = []
     if any(d.seconds is None or d.seconds > qm.lifetime_seconds for d in decoded):
-        attrs += [Attribute(IpsecAttr.SA_LIFE_TYPE, LifeType.SECONDS),
-                  Attribute(IpsecAttr.SA_LIFE_DURATION, qm.lifetime_seconds, tlv=True)]
+        attrs += [
+            Attribute(IpsecAttr.SA_LIFE_TYPE, LifeType.SECONDS),
+            Attribute(IpsecAttr.SA_LIFE_DURATION, qm.lifetime_seconds, tlv=True),
+        ]
     if any(d.kilobytes is not None and d.kilobytes > qm.lifetime_kilobytes for d in decoded):
-        attrs += [Attribute(IpsecAttr.SA_LIFE_TYPE, LifeType.KILOBYTES),
-                  Attribute(IpsecAttr.SA_LIFE_DURATION, qm.lifetime_kilobytes, tlv=True)]
+        attrs += [
+            Attribute(IpsecAttr.SA_LIFE_TYPE, LifeType.KILOBYTES),
+            Attribute(IpsecAttr.SA_LIFE_DURATION, qm.lifetime_kilobytes, tlv=True),
+        ]
     if not attrs:
         return None
     proto = ProtocolId.IPSEC_ESP if "esp" in qm.spis else ProtocolId.IPSEC_AH
     spi = qm.spis.get("esp") or qm.spis["ah"]
-    return NotificationPayload(NotifyType.RESPONDER_LIFETIME, proto, spi,
-                               b"".join(a.encode() for a in attrs))
+    return NotificationPayload(
+        NotifyType.RESPONDER_LIFETIME, proto, spi, b"".join(a.encode() for a in attrs)
+    )
 
 
 def handle_qm3(sa: IsakmpSa, qm: QuickMode, payloads: list[Payload]) -> None:
@@ -478,8 +516,9 @@ def handle_qm3(sa: IsakmpSa, qm: QuickMode, payloads: list[Payload]) -> None:
     h = first(payloads, HashPayload)
     if h is None:
         raise MalformedMessage("Quick Mode message 3 lacks HASH")
-    if not hmac.compare_digest(keys.qm_hash3(sa.prf, sa.k.skeyid_a, qm.msgid, qm.ni, qm.nr),
-                               h.data):
+    if not hmac.compare_digest(
+        keys.qm_hash3(sa.prf, sa.k.skeyid_a, qm.msgid, qm.ni, qm.nr), h.data
+    ):
         raise AuthenticationFailed("Quick Mode HASH(3) does not verify")
     qm.state = "done"
 
@@ -509,17 +548,26 @@ def make_pair(sa: IsakmpSa, qm: QuickMode, now: float, conn_id: int) -> IpsecSaP
         ik = alg.integrity(integ).key_len if integ else 0
         for spi, bucket in ((qm.spis[proto], inbound), (qm.peer_spis[proto], outbound)):
             km = keys.keymat(sa.prf, sa.k.skeyid_d, pid, spi, ni, nr, ek + ik, gxy)
-            bucket.append(SaKeys(int.from_bytes(spi, "big"), proto, encr, km[:ek], integ,
-                                 km[ek:]))
+            bucket.append(SaKeys(int.from_bytes(spi, "big"), proto, encr, km[:ek], integ, km[ek:]))
     pol = qm.policy
     assert qm.local_ts is not None and qm.remote_ts is not None
     return IpsecSaPair(
-        peer=sa.peer[0], local=sa.local[0], mode=qm.chosen.mode,  # type: ignore[arg-type]
-        inbound=tuple(inbound), outbound=tuple(outbound),
-        local_ts=qm.local_ts, remote_ts=qm.remote_ts,
-        lifetime_seconds=qm.lifetime_seconds, lifetime_kilobytes=qm.lifetime_kilobytes,
-        created=now, udp_encap=(sa.local[1], sa.peer[1]) if qm.udp else None,
-        pfs_group=qm.dh_group.number if qm.dh_group else None, transform_set=qm.chosen.name,
-        crypto_map=pol.crypto_map, crypto_map_seq=pol.seq, initiator=qm.initiator,
-        ike_cookies=(sa.icookie, sa.rcookie), conn_id=conn_id,
+        peer=sa.peer[0],
+        local=sa.local[0],
+        mode=qm.chosen.mode,  # type: ignore[arg-type]
+        inbound=tuple(inbound),
+        outbound=tuple(outbound),
+        local_ts=qm.local_ts,
+        remote_ts=qm.remote_ts,
+        lifetime_seconds=qm.lifetime_seconds,
+        lifetime_kilobytes=qm.lifetime_kilobytes,
+        created=now,
+        udp_encap=(sa.local[1], sa.peer[1]) if qm.udp else None,
+        pfs_group=qm.dh_group.number if qm.dh_group else None,
+        transform_set=qm.chosen.name,
+        crypto_map=pol.crypto_map,
+        crypto_map_seq=pol.seq,
+        initiator=qm.initiator,
+        ike_cookies=(sa.icookie, sa.rcookie),
+        conn_id=conn_id,
     )

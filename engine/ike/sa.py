@@ -71,10 +71,14 @@ def policies_from_config(config: Any) -> list[Phase1Proposal]:
     """The configured policies in priority order, or the IOS defaults when none."""
     pols = config.sorted_policies()
     if not pols:
-        return [Phase1Proposal(c, h, a, g, DEFAULT_LIFETIME, p, True)
-                for p, c, h, a, g in DEFAULT_POLICIES]
-    return [Phase1Proposal(p.cipher_name, p.prf_name, p.authentication, p.group, p.lifetime,
-                           p.priority) for p in pols]
+        return [
+            Phase1Proposal(c, h, a, g, DEFAULT_LIFETIME, p, True)
+            for p, c, h, a, g in DEFAULT_POLICIES
+        ]
+    return [
+        Phase1Proposal(p.cipher_name, p.prf_name, p.authentication, p.group, p.lifetime, p.priority)
+        for p in pols
+    ]
 
 
 def proposal_transform(p: Phase1Proposal, number: int) -> Transform:
@@ -85,7 +89,9 @@ def proposal_transform(p: Phase1Proposal, number: int) -> Transform:
         attrs.append(Attribute(IkeAttr.KEY_LENGTH, bits))
     attrs += [
         Attribute(IkeAttr.HASH, alg.IKE_HASH_NUMBERS[p.prf]),
-        Attribute(IkeAttr.AUTH_METHOD, AuthMethod.PSK if p.auth == "pre-share" else AuthMethod.RSA_SIG),
+        Attribute(
+            IkeAttr.AUTH_METHOD, AuthMethod.PSK if p.auth == "pre-share" else AuthMethod.RSA_SIG
+        ),
         Attribute(IkeAttr.GROUP_DESCRIPTION, p.group),
         Attribute(IkeAttr.LIFE_TYPE, LifeType.SECONDS),
         Attribute(IkeAttr.LIFE_DURATION, p.lifetime, tlv=True),
@@ -112,8 +118,9 @@ def transform_to_proposal(t: Transform) -> Phase1Proposal:
     kl = a.get(IkeAttr.KEY_LENGTH)
     cipher = alg.ike_cipher(a[IkeAttr.ENCRYPTION], kl if isinstance(kl, int) else None)
     prf = alg.ike_prf(a[IkeAttr.HASH])
-    auth = {AuthMethod.PSK: "pre-share", AuthMethod.RSA_SIG: "rsa-sig"}.get(a[IkeAttr.AUTH_METHOD],
-                                                                         "other")
+    auth = {AuthMethod.PSK: "pre-share", AuthMethod.RSA_SIG: "rsa-sig"}.get(
+        a[IkeAttr.AUTH_METHOD], "other"
+    )
     lifetime = DEFAULT_LIFETIME  # RFC 2409 §4.5? no default given; IOS assumes 86400
     ltype = a.get(IkeAttr.LIFE_TYPE)
     if ltype == LifeType.SECONDS and isinstance(a.get(IkeAttr.LIFE_DURATION), int):
@@ -121,8 +128,9 @@ def transform_to_proposal(t: Transform) -> Phase1Proposal:
     return Phase1Proposal(cipher, prf, auth, a[IkeAttr.GROUP_DESCRIPTION], lifetime)
 
 
-def select_proposal(ours: list[Phase1Proposal], offer: SaPayload
-                    ) -> tuple[Phase1Proposal, Phase1Proposal, Transform]:
+def select_proposal(
+    ours: list[Phase1Proposal], offer: SaPayload
+) -> tuple[Phase1Proposal, Phase1Proposal, Transform]:
     """IOS responder rule: walk our policies in priority order; the first offered
     transform equal in encryption, hash, auth and group wins.  Lifetimes do not
     have to match: the shorter one is used (current IOS accepts a longer
@@ -145,11 +153,20 @@ def select_proposal(ours: list[Phase1Proposal], offer: SaPayload
             continue
         for off, t in offered:
             if (off.cipher, off.prf, off.auth, off.group) == (
-                ours_p.cipher, ours_p.prf, ours_p.auth, ours_p.group
+                ours_p.cipher,
+                ours_p.prf,
+                ours_p.auth,
+                ours_p.group,
             ):
-                agreed = Phase1Proposal(off.cipher, off.prf, off.auth, off.group,
-                                        min(off.lifetime, ours_p.lifetime), ours_p.priority,
-                                        ours_p.default)
+                agreed = Phase1Proposal(
+                    off.cipher,
+                    off.prf,
+                    off.auth,
+                    off.group,
+                    min(off.lifetime, ours_p.lifetime),
+                    ours_p.priority,
+                    ours_p.default,
+                )
                 return ours_p, agreed, t
     raise NoProposalChosen("no offered ISAKMP transform matches a policy")
 
@@ -242,10 +259,17 @@ class IsakmpSa:
     @property
     def ios_state(self) -> str:
         """State as ``show crypto isakmp sa`` prints it."""
-        return {"init": "MM_NO_STATE", "mm_sent1": "MM_NO_STATE", "mm_sent2": "MM_SA_SETUP",
-                "mm_sent3": "MM_SA_SETUP", "mm_sent4": "MM_KEY_EXCH", "mm_sent5": "MM_KEY_EXCH",
-                "am_sent1": "AG_INIT_EXCH", "am_sent2": "AG_INIT_EXCH",
-                "established": "QM_IDLE"}.get(self.state, "MM_NO_STATE")
+        return {
+            "init": "MM_NO_STATE",
+            "mm_sent1": "MM_NO_STATE",
+            "mm_sent2": "MM_SA_SETUP",
+            "mm_sent3": "MM_SA_SETUP",
+            "mm_sent4": "MM_KEY_EXCH",
+            "mm_sent5": "MM_KEY_EXCH",
+            "am_sent1": "AG_INIT_EXCH",
+            "am_sent2": "AG_INIT_EXCH",
+            "established": "QM_IDLE",
+        }.get(self.state, "MM_NO_STATE")
 
     @property
     def nat_detected(self) -> bool:
@@ -268,14 +292,16 @@ class IsakmpSa:
             raise IkeError(f"bad KE payload: {e}", NotifyType.INVALID_KEY_INFORMATION) from None
         prf = self.prf
         skeyid = keys.skeyid_psk(prf, self.psk, self.ni, self.nr)
-        self.k = keys.phase1_keys(prf, skeyid, self.gxy, self.icookie, self.rcookie,
-                                  self.cipher.key_len)
+        self.k = keys.phase1_keys(
+            prf, skeyid, self.gxy, self.icookie, self.rcookie, self.cipher.key_len
+        )
         self.iv = keys.phase1_iv(prf, self.gxi, self.gxr, self.cipher.block_size)
 
     # ------------------------------------------------------------------- crypto
 
-    def encrypt_message(self, exchange: int, msgid: int, payloads: list[Payload], iv: bytes,
-                        flags: int = 0) -> tuple[bytes, bytes]:
+    def encrypt_message(
+        self, exchange: int, msgid: int, payloads: list[Payload], iv: bytes, flags: int = 0
+    ) -> tuple[bytes, bytes]:
         """RFC 2408 §3.1/RFC 2409 App. B: encrypt the payload chain (zero padded to
         the block size).  Returns (datagram, last ciphertext block = next IV)."""
         assert self.k is not None
@@ -283,8 +309,15 @@ class IsakmpSa:
         bs = self.cipher.block_size
         body += b"\x00" * (-len(body) % bs)
         ct = self.cipher.encrypt(self.k.enc_key, iv, body)
-        hdr = Header(self.icookie, self.rcookie, payloads[0].ptype, exchange,
-                     flags | Flags.ENCRYPTION, msgid, HEADER_LEN + len(ct))
+        hdr = Header(
+            self.icookie,
+            self.rcookie,
+            payloads[0].ptype,
+            exchange,
+            flags | Flags.ENCRYPTION,
+            msgid,
+            HEADER_LEN + len(ct),
+        )
         return hdr.encode() + ct, ct[-bs:]
 
     def decrypt_message(self, hdr: Header, data: bytes, iv: bytes) -> tuple[list[Payload], bytes]:

@@ -28,30 +28,58 @@ LAN1, LAN2 = "192.168.1.0/24", "192.168.2.0/24"
 H1, H2 = "192.168.1.10", "192.168.2.10"
 
 
-def make_config(local: str, peer: str, local_lan: str, remote_lan: str, *,
-                encryption: str = "aes", key_length: int | None = None, hash_: str = "sha",
-                group: int = 2, psk: str = "cisco123", transforms: tuple = ("esp-aes", "esp-sha-hmac"),
-                esp_encr: str | None = "aes128", esp_integ: str | None = "hmac-sha1-96",
-                ah_integ: str | None = None, mode: str = "tunnel", pfs: int | None = None,
-                lifetime: int = 86400, sa_lifetime: int | None = None, aggressive: bool = False,
-                keepalive: Keepalive | None = None, policies: list[IsakmpPolicy] | None = None,
-                nat_t: bool = True) -> Config:
+def make_config(
+    local: str,
+    peer: str,
+    local_lan: str,
+    remote_lan: str,
+    *,
+    encryption: str = "aes",
+    key_length: int | None = None,
+    hash_: str = "sha",
+    group: int = 2,
+    psk: str = "cisco123",
+    transforms: tuple = ("esp-aes", "esp-sha-hmac"),
+    esp_encr: str | None = "aes128",
+    esp_integ: str | None = "hmac-sha1-96",
+    ah_integ: str | None = None,
+    mode: str = "tunnel",
+    pfs: int | None = None,
+    lifetime: int = 86400,
+    sa_lifetime: int | None = None,
+    aggressive: bool = False,
+    keepalive: Keepalive | None = None,
+    policies: list[IsakmpPolicy] | None = None,
+    nat_t: bool = True,
+) -> Config:
     cfg = Config()
-    cfg.isakmp_policies = policies if policies is not None else [IsakmpPolicy(
-        10, encryption, key_length, hash_, "pre-share", group, lifetime)]
+    cfg.isakmp_policies = (
+        policies
+        if policies is not None
+        else [IsakmpPolicy(10, encryption, key_length, hash_, "pre-share", group, lifetime)]
+    )
     cfg.isakmp_keys = [IsakmpKey(psk, ipaddress.ip_network(f"{peer}/32"))]
     if aggressive:
         cfg.isakmp_peers = [IsakmpPeer(ipaddress.ip_address(peer), aggressive_mode=True)]
-    cfg.transform_sets["TS"] = TransformSet("TS", list(transforms), mode, esp_encr, esp_integ,
-                                            ah_integ)
-    cfg.access_lists["101"] = AccessList("101", [Ace(
-        "permit", None, ipaddress.ip_network(local_lan), ipaddress.ip_network(remote_lan))])
-    entry = CryptoMapEntry(10, peers=[CryptoPeer(ipaddress.ip_address(peer))],
-                           transform_sets=["TS"], match_address="101", pfs_group=pfs,
-                           lifetime_seconds=sa_lifetime)
+    cfg.transform_sets["TS"] = TransformSet(
+        "TS", list(transforms), mode, esp_encr, esp_integ, ah_integ
+    )
+    cfg.access_lists["101"] = AccessList(
+        "101",
+        [Ace("permit", None, ipaddress.ip_network(local_lan), ipaddress.ip_network(remote_lan))],
+    )
+    entry = CryptoMapEntry(
+        10,
+        peers=[CryptoPeer(ipaddress.ip_address(peer))],
+        transform_sets=["TS"],
+        match_address="101",
+        pfs_group=pfs,
+        lifetime_seconds=sa_lifetime,
+    )
     cfg.crypto_maps["VPN"] = CryptoMap("VPN", {10: entry})
-    cfg.interfaces["Gi0/0"] = Interface("Gi0/0", "eth0", [ipaddress.ip_interface(f"{local}/24")],
-                                        crypto_map="VPN")
+    cfg.interfaces["Gi0/0"] = Interface(
+        "Gi0/0", "eth0", [ipaddress.ip_interface(f"{local}/24")], crypto_map="VPN"
+    )
     cfg.globals.keepalive = keepalive
     cfg.globals.nat_transparency = nat_t
     return cfg
@@ -62,10 +90,12 @@ def pair_configs(**kw) -> tuple[Config, Config]:
     for k in ("r2_psk", "r2_policies", "r2_pfs", "r2_transforms", "r2_sa_lifetime"):
         kw.pop(k, None)
     c1 = make_config(R1_OUT, R2_OUT, LAN1, LAN2, **kw)
-    over = {"psk": kw2.get("r2_psk", kw.get("psk", "cisco123")),
-            "policies": kw2.get("r2_policies", kw.get("policies")),
-            "pfs": kw2.get("r2_pfs", kw.get("pfs")),
-            "sa_lifetime": kw2.get("r2_sa_lifetime", kw.get("sa_lifetime"))}
+    over = {
+        "psk": kw2.get("r2_psk", kw.get("psk", "cisco123")),
+        "policies": kw2.get("r2_policies", kw.get("policies")),
+        "pfs": kw2.get("r2_pfs", kw.get("pfs")),
+        "sa_lifetime": kw2.get("r2_sa_lifetime", kw.get("sa_lifetime")),
+    }
     if "r2_transforms" in kw2:
         t = kw2["r2_transforms"]
         over.update(transforms=t[0], esp_encr=t[1], esp_integ=t[2], ah_integ=t[3])

@@ -19,8 +19,8 @@ from engine.ike import (
     IkeSaUp,
     Log,
     NegotiationFailed,
+    natt,
 )
-from engine.ike import natt
 from engine.ike.payloads import Header, NotificationPayload, decode_payloads
 from engine.ike.registry import ExchangeType, NotifyType
 from tests.engine.ike_helpers import R1_OUT, R2_OUT, Wire, make_config, pair_configs, ping, wire
@@ -47,8 +47,9 @@ HASHES = ["md5", "sha", "sha256", "sha384", "sha512"]
 GROUPS = [1, 2, 5, 14]
 
 
-@pytest.mark.parametrize("cipher,hash_,group", [
-    (c, h, g) for c, h, g in itertools.product(CIPHERS, HASHES, GROUPS)])
+@pytest.mark.parametrize(
+    "cipher,hash_,group", [(c, h, g) for c, h, g in itertools.product(CIPHERS, HASHES, GROUPS)]
+)
 def test_main_mode_every_policy(cipher, hash_, group):
     pol = [IsakmpPolicy(10, cipher[0], cipher[1], hash_, "pre-share", group, 3600)]
     w = wire(*pair_configs(policies=pol))
@@ -61,8 +62,9 @@ def test_main_mode_every_policy(cipher, hash_, group):
     assert len(w.log) == 9  # MM 6 + QM 3, no retransmissions
 
 
-@pytest.mark.parametrize("cipher,hash_,group", [
-    (CIPHERS[i % 5], HASHES[i % 5], GROUPS[i % 4]) for i in range(8)])
+@pytest.mark.parametrize(
+    "cipher,hash_,group", [(CIPHERS[i % 5], HASHES[i % 5], GROUPS[i % 4]) for i in range(8)]
+)
 def test_aggressive_mode(cipher, hash_, group):
     pol = [IsakmpPolicy(10, cipher[0], cipher[1], hash_, "pre-share", group)]
     w = wire(*pair_configs(policies=pol, aggressive=True))
@@ -89,8 +91,7 @@ TRANSFORMS = [
 @pytest.mark.parametrize("ts", TRANSFORMS, ids=lambda t: "+".join(t[0]))
 def test_quick_mode_transforms_and_pfs(ts, pfs):
     words, encr, integ, ah = ts
-    w = wire(*pair_configs(transforms=words, esp_encr=encr, esp_integ=integ, ah_integ=ah,
-                           pfs=pfs))
+    w = wire(*pair_configs(transforms=words, esp_encr=encr, esp_integ=integ, ah_integ=ah, pfs=pfs))
     ca, cb = _up(w)
     _assert_mirrored(ca, cb)
     a = ca.pair
@@ -119,23 +120,35 @@ def test_pfs_mismatch_is_no_proposal_chosen():
     assert not w.of("a", ChildSaUp) and w.of("a", IkeSaUp)
     (fail,) = w.of("a", NegotiationFailed)
     assert fail.phase == 2 and "NO_PROPOSAL_CHOSEN" in fail.reason
-    assert any(str(e).startswith("%CRYPTO-6-IKMP_MODE_FAILURE: Processing of Quick mode failed "
-                                 f"with peer at {R1_OUT}") for e in w.of("b", Log))
+    assert any(
+        str(e).startswith(
+            f"%CRYPTO-6-IKMP_MODE_FAILURE: Processing of Quick mode failed with peer at {R1_OUT}"
+        )
+        for e in w.of("b", Log)
+    )
 
 
 def test_responder_uses_first_policy_that_matches_in_its_priority_order():
-    a_pols = [IsakmpPolicy(5, "3des", None, "md5", "pre-share", 2),
-              IsakmpPolicy(10, "aes", 256, "sha", "pre-share", 14)]
-    b_pols = [IsakmpPolicy(1, "aes", 256, "sha", "pre-share", 14),
-              IsakmpPolicy(2, "3des", None, "md5", "pre-share", 2)]
+    a_pols = [
+        IsakmpPolicy(5, "3des", None, "md5", "pre-share", 2),
+        IsakmpPolicy(10, "aes", 256, "sha", "pre-share", 14),
+    ]
+    b_pols = [
+        IsakmpPolicy(1, "aes", 256, "sha", "pre-share", 14),
+        IsakmpPolicy(2, "3des", None, "md5", "pre-share", 2),
+    ]
     w = wire(*pair_configs(policies=a_pols, r2_policies=b_pols))
     _up(w)
     assert w.of("a", IkeSaUp)[0].encryption == "aes256"
 
 
 def test_no_matching_phase1_proposal_sends_no_proposal_chosen():
-    w = wire(*pair_configs(policies=[IsakmpPolicy(10, "aes", 128, "sha", "pre-share", 2)],
-                           r2_policies=[IsakmpPolicy(10, "3des", None, "md5", "pre-share", 2)]))
+    w = wire(
+        *pair_configs(
+            policies=[IsakmpPolicy(10, "aes", 128, "sha", "pre-share", 2)],
+            r2_policies=[IsakmpPolicy(10, "3des", None, "md5", "pre-share", 2)],
+        )
+    )
     ping(w)
     w.pump()
     who, data, _, _ = w.log[1]
@@ -146,7 +159,8 @@ def test_no_matching_phase1_proposal_sends_no_proposal_chosen():
     (fail,) = w.of("a", NegotiationFailed)
     assert "NO_PROPOSAL_CHOSEN" in fail.reason
     assert [str(e) for e in w.of("b", Log)] == [
-        f"%CRYPTO-6-IKMP_MODE_FAILURE: Processing of Main mode failed with peer at {R1_OUT}"]
+        f"%CRYPTO-6-IKMP_MODE_FAILURE: Processing of Main mode failed with peer at {R1_OUT}"
+    ]
 
 
 def test_mismatched_psk():
@@ -156,8 +170,13 @@ def test_mismatched_psk():
     assert not w.of("a", IkeSaUp) and not w.of("b", IkeSaUp)
     bad = [str(e) for e in w.of("b", Log)]
     # Every copy of message 5 fails to decrypt/verify; IOS logs each one.
-    assert bad.count("%CRYPTO-4-IKMP_BAD_MESSAGE: IKE message from 10.0.0.1 failed "
-                     "its sanity check or is malformed") == 6
+    assert (
+        bad.count(
+            "%CRYPTO-4-IKMP_BAD_MESSAGE: IKE message from 10.0.0.1 failed "
+            "its sanity check or is malformed"
+        )
+        == 6
+    )
     (fail,) = w.of("a", NegotiationFailed)
     assert fail.phase == 1 and fail.peer == R2_OUT
     assert w.a.get_timer() is None and not w.a.isakmp_sas()
@@ -173,8 +192,9 @@ def test_retransmission_backoff_and_give_up():
     assert times == [0, 4, 12, 28, 60, 124]  # 4 s, doubling, 5 retransmissions
     (fail,) = w.of("a", NegotiationFailed)
     assert fail.reason == "retransmissions exhausted"
-    assert "%CRYPTO-6-IKMP_MODE_FAILURE: Processing of Main mode failed with peer at 10.0.0.2" \
-        in [str(e) for e in w.of("a", Log)]
+    assert "%CRYPTO-6-IKMP_MODE_FAILURE: Processing of Main mode failed with peer at 10.0.0.2" in [
+        str(e) for e in w.of("a", Log)
+    ]
 
 
 def test_lost_last_messages_are_recovered():
@@ -182,12 +202,20 @@ def test_lost_last_messages_are_recovered():
 
     def drop(who, data):
         hdr = Header.decode(data)
-        if who == "b" and hdr.exchange == ExchangeType.IDENTITY_PROTECTION and hdr.flags & 1 \
-                and drops["mm6"]:
+        if (
+            who == "b"
+            and hdr.exchange == ExchangeType.IDENTITY_PROTECTION
+            and hdr.flags & 1
+            and drops["mm6"]
+        ):
             drops["mm6"] = False
             return True
-        if who == "a" and hdr.exchange == ExchangeType.QUICK_MODE and len(data) < 80 \
-                and drops["qm3"]:
+        if (
+            who == "a"
+            and hdr.exchange == ExchangeType.QUICK_MODE
+            and len(data) < 80
+            and drops["qm3"]
+        ):
             drops["qm3"] = False
             return True
         return False
@@ -207,13 +235,15 @@ def test_delete_child_and_isakmp():
     assert w.a.delete_child(ca.pair.inbound[0].spi, w.now)
     w.pump()
     (da,), (db,) = w.of("a", ChildSaDown), w.of("b", ChildSaDown)
+    assert da.reason == "deleted" and da.inbound_spis == ca.pair.inbound_spis
     assert db.inbound_spis == ca.pair.outbound_spis and db.reason == "peer deleted"
     assert not w.a.child_sas() and not w.b.child_sas()
     w.a.clear_isakmp(w.now)
     w.pump()
     assert w.of("b", IkeSaDown)[0].reason == "peer deleted"
     assert "%CRYPTO-5-SESSION_STATUS: Crypto tunnel is DOWN. Peer 10.0.0.1:500 Id: 10.0.0.1" in [
-        str(e) for e in w.of("b", Log)]
+        str(e) for e in w.of("b", Log)
+    ]
     # New traffic brings everything up again.
     ping(w)
     w.pump()
@@ -265,8 +295,12 @@ def test_nat_detection_floats_to_4500():
     c2 = make_config(R2_OUT, nat_ip, "192.168.2.0/24", "192.168.1.0/24")
     a, b = IkeEngine(c1, [R1_OUT]), IkeEngine(c2, [R2_OUT])
     now, mapping = 0.0, {}
-    assert a.acquire(__import__("engine.ike", fromlist=["PacketSelector"]).PacketSelector(
-        "192.168.1.10", "192.168.2.10"), now)
+    assert a.acquire(
+        __import__("engine.ike", fromlist=["PacketSelector"]).PacketSelector(
+            "192.168.1.10", "192.168.2.10"
+        ),
+        now,
+    )
     events_a, events_b, ports = [], [], []
     for _ in range(20):
         for d in a.datagrams_to_send(now):  # PAT: 10.0.0.1:p -> 10.0.0.99:mapping
@@ -277,9 +311,9 @@ def test_nat_detection_floats_to_4500():
             assert d.dst[0] == nat_ip
             inside = {v: k for k, v in mapping.items()}[d.dst[1]]
             a.receive_datagram(d.data, d.src, (R1_OUT, inside), now)
-        while (e := a.next_event()):
+        while e := a.next_event():
             events_a.append(e)
-        while (e := b.next_event()):
+        while e := b.next_event():
             events_b.append(e)
     (ca,) = [e for e in events_a if isinstance(e, ChildSaUp)]
     (cb,) = [e for e in events_b if isinstance(e, ChildSaUp)]
@@ -290,6 +324,7 @@ def test_nat_detection_floats_to_4500():
 
 def test_natd_hash():
     import hashlib
+
     h = natt.natd_hash(lambda d: hashlib.sha1(d).digest(), b"I" * 8, b"R" * 8, "10.1.2.3", 4500)
     assert h == hashlib.sha1(b"I" * 8 + b"R" * 8 + bytes([10, 1, 2, 3]) + b"\x11\x94").digest()
 
@@ -323,7 +358,8 @@ def test_default_policies_log():
     w = wire(*pair_configs(policies=[]))
     _up(w)
     assert "%CRYPTO-6-IKMP_POLICY_DEFAULT: Using ISAKMP Default policies" in [
-        str(e) for e in w.of("b", Log)]
+        str(e) for e in w.of("b", Log)
+    ]
     assert w.of("a", IkeSaUp)[0].encryption == "aes128"
 
 
@@ -338,6 +374,7 @@ def test_invalid_spi_notify_deletes_pair():
 def test_no_acquire_without_crypto_map_match():
     w = wire(*pair_configs())
     from engine.ike import PacketSelector
+
     assert not w.a.acquire(PacketSelector("192.168.1.10", "8.8.8.8"), 0)
     assert not w.a.datagrams_to_send(0)
 
@@ -379,6 +416,7 @@ def test_engine_survives_being_fed_its_own_messages():
 
 def test_acquire_rekey_request_by_spi():
     from engine.ike import PacketSelector
+
     w = wire(*pair_configs())
     ca, _ = _up(w)
     sel = PacketSelector("192.168.1.10", "192.168.2.10", 1)

@@ -61,14 +61,18 @@ def test_hashes_and_ivs():
     sai_b, idii_b = b"SA-body", bytes([1, 17, 1, 244, 10, 0, 0, 1])
     skeyid = b"k" * 20
     assert keys.hash_i(prf, skeyid, gxi, gxr, CKY_I, CKY_R, sai_b, idii_b) == _h(
-        "sha1", skeyid, gxi, gxr, CKY_I, CKY_R, sai_b, idii_b)
+        "sha1", skeyid, gxi, gxr, CKY_I, CKY_R, sai_b, idii_b
+    )
     # HASH_R swaps the DH values and the cookies (RFC 2409 §5).
     assert keys.hash_r(prf, skeyid, gxi, gxr, CKY_I, CKY_R, sai_b, idii_b) == _h(
-        "sha1", skeyid, gxr, gxi, CKY_R, CKY_I, sai_b, idii_b)
+        "sha1", skeyid, gxr, gxi, CKY_R, CKY_I, sai_b, idii_b
+    )
     assert keys.phase1_iv(prf, gxi, gxr, 16) == hashlib.sha1(gxi + gxr).digest()[:16]
     last = b"\x0b" * 16
-    assert keys.phase2_iv(prf, last, 0x01020304, 16) == hashlib.sha1(
-        last + b"\x01\x02\x03\x04").digest()[:16]
+    assert (
+        keys.phase2_iv(prf, last, 0x01020304, 16)
+        == hashlib.sha1(last + b"\x01\x02\x03\x04").digest()[:16]
+    )
 
 
 def test_quick_mode_hashes():

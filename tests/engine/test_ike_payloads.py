@@ -49,33 +49,69 @@ CKY_I, CKY_R = bytes.fromhex("0102030405060708"), bytes.fromhex("a1a2a3a4a5a6a7a
 
 def _ike_transform(n: int, encr: int, hash_: int, group: int) -> Transform:
     # All TV attributes (scapy re-encodes TLVs in minimal length, we use 4 bytes).
-    return Transform(n, 1, [Attribute(1, encr), Attribute(14, 128), Attribute(2, hash_),
-                            Attribute(3, 1), Attribute(4, group), Attribute(11, 1),
-                            Attribute(12, 28800)])
+    return Transform(
+        n,
+        1,
+        [
+            Attribute(1, encr),
+            Attribute(14, 128),
+            Attribute(2, hash_),
+            Attribute(3, 1),
+            Attribute(4, group),
+            Attribute(11, 1),
+            Attribute(12, 28800),
+        ],
+    )
 
 
 def test_main_mode_msg1_bytes_equal_scapy():
-    ours = encode_message(Header(CKY_I, bytes(8), 0, ExchangeType.IDENTITY_PROTECTION, 0, 0), [
-        SaPayload([Proposal(1, ProtocolId.ISAKMP, b"", [_ike_transform(1, 7, 2, 14),
-                                                         _ike_transform(2, 7, 1, 2)])]),
-        VendorIdPayload(VendorIds.DPD),
-    ])
-    t1 = ISAKMP_payload_Transform(transform_count=1, transform_id=1, transforms=[
-        (1, 7), (14, 128), (2, 2), (3, 1), (4, 14), (11, 1), (12, 28800)])
-    t2 = ISAKMP_payload_Transform(transform_count=2, transform_id=1, transforms=[
-        (1, 7), (14, 128), (2, 1), (3, 1), (4, 2), (11, 1), (12, 28800)])
-    theirs = (ISAKMP(init_cookie=CKY_I, resp_cookie=bytes(8), exch_type=2)
-              / ISAKMP_payload_SA(prop=ISAKMP_payload_Proposal(proposal=1, proto=1, trans_nb=2,
-                                                               trans=t1 / t2))
-              / ISAKMP_payload_VendorID(VendorID=VendorIds.DPD))
+    ours = encode_message(
+        Header(CKY_I, bytes(8), 0, ExchangeType.IDENTITY_PROTECTION, 0, 0),
+        [
+            SaPayload(
+                [
+                    Proposal(
+                        1,
+                        ProtocolId.ISAKMP,
+                        b"",
+                        [_ike_transform(1, 7, 2, 14), _ike_transform(2, 7, 1, 2)],
+                    )
+                ]
+            ),
+            VendorIdPayload(VendorIds.DPD),
+        ],
+    )
+    t1 = ISAKMP_payload_Transform(
+        transform_count=1,
+        transform_id=1,
+        transforms=[(1, 7), (14, 128), (2, 2), (3, 1), (4, 14), (11, 1), (12, 28800)],
+    )
+    t2 = ISAKMP_payload_Transform(
+        transform_count=2,
+        transform_id=1,
+        transforms=[(1, 7), (14, 128), (2, 1), (3, 1), (4, 2), (11, 1), (12, 28800)],
+    )
+    theirs = (
+        ISAKMP(init_cookie=CKY_I, resp_cookie=bytes(8), exch_type=2)
+        / ISAKMP_payload_SA(
+            prop=ISAKMP_payload_Proposal(proposal=1, proto=1, trans_nb=2, trans=t1 / t2)
+        )
+        / ISAKMP_payload_VendorID(VendorID=VendorIds.DPD)
+    )
     assert ours == bytes(theirs)
 
 
 def test_scapy_dissects_our_messages():
     ke, nonce = os.urandom(256), os.urandom(20)
-    data = encode_message(Header(CKY_I, CKY_R, 0, ExchangeType.IDENTITY_PROTECTION, 0, 0), [
-        KePayload(ke), NoncePayload(nonce), IdPayload(IdType.IPV4_ADDR, bytes([10, 0, 0, 1]), 17,
-                                                      500), HashPayload(b"h" * 20)])
+    data = encode_message(
+        Header(CKY_I, CKY_R, 0, ExchangeType.IDENTITY_PROTECTION, 0, 0),
+        [
+            KePayload(ke),
+            NoncePayload(nonce),
+            IdPayload(IdType.IPV4_ADDR, bytes([10, 0, 0, 1]), 17, 500),
+            HashPayload(b"h" * 20),
+        ],
+    )
     p = ISAKMP(data)
     assert (p.init_cookie, p.resp_cookie, p.length) == (CKY_I, CKY_R, len(data))
     assert p[ISAKMP_payload_KE].ke == ke
@@ -86,8 +122,9 @@ def test_scapy_dissects_our_messages():
 
 
 def test_scapy_built_informational_decodes():
-    n = ISAKMP_payload_Notify(doi=1, proto=3, SPI=b"\x11\x22\x33\x44", notify_msg_type=11,
-                              notify_data=b"")
+    n = ISAKMP_payload_Notify(
+        doi=1, proto=3, SPI=b"\x11\x22\x33\x44", notify_msg_type=11, notify_data=b""
+    )
     d = ISAKMP_payload_Delete(doi=1, proto=3, SPIs=[b"\xaa\xbb\xcc\xdd", b"\x01\x02\x03\x04"])
     pkt = ISAKMP(init_cookie=CKY_I, resp_cookie=CKY_R, exch_type=5, id=7) / n / d
     raw = bytes(pkt)
@@ -96,17 +133,24 @@ def test_scapy_built_informational_decodes():
     notify, delete = decode_payloads(hdr.next_payload, raw[28:])
     assert isinstance(notify, NotificationPayload) and isinstance(delete, DeletePayload)
     assert (notify.notify_type, notify.protocol, notify.spi) == (
-        NotifyType.INVALID_SPI, ProtocolId.IPSEC_ESP, b"\x11\x22\x33\x44")
+        NotifyType.INVALID_SPI,
+        ProtocolId.IPSEC_ESP,
+        b"\x11\x22\x33\x44",
+    )
     assert delete.spis == [b"\xaa\xbb\xcc\xdd", b"\x01\x02\x03\x04"] and delete.spi_size == 4
     # And back: our encoding of the same payloads is byte-identical.
     assert encode_payloads([notify, delete]) == raw[28:]
 
 
 def test_scapy_built_sa_decodes_with_tlv():
-    t = ISAKMP_payload_Transform(transform_count=1, transform_id=12, transforms=[
-        (1, 1), (2, 0x00015180), (4, 1), (5, 2), (6, 256)])  # life secs TLV, tunnel, sha, 256
-    prop = ISAKMP_payload_Proposal(proposal=1, proto=3, SPI=b"\xde\xad\xbe\xef", trans_nb=1,
-                                   trans=t)
+    t = ISAKMP_payload_Transform(
+        transform_count=1,
+        transform_id=12,
+        transforms=[(1, 1), (2, 0x00015180), (4, 1), (5, 2), (6, 256)],
+    )  # life secs TLV, tunnel, sha, 256
+    prop = ISAKMP_payload_Proposal(
+        proposal=1, proto=3, SPI=b"\xde\xad\xbe\xef", trans_nb=1, trans=t
+    )
     raw = bytes(ISAKMP_payload_SA(prop=prop))
     (sa,) = decode_payloads(PayloadType.SA, raw)
     (p,) = sa.proposals
@@ -114,19 +158,44 @@ def test_scapy_built_sa_decodes_with_tlv():
     assert p.transforms[0].attrs == {1: 1, 2: 86400, 4: 1, 5: 2, 6: 256}
 
 
-@pytest.mark.parametrize("payload", [
-    SaPayload([Proposal(1, 3, b"\x00\x00\x10\x00", [Transform(1, 12, [
-        Attribute(1, 1), Attribute(2, 3600, tlv=True), Attribute(2, 123456789, tlv=True)])]),
-        Proposal(1, 2, b"\x00\x00\x20\x00", [Transform(1, 3, [Attribute(5, 2)])])]),
-    KePayload(b"\x01" * 128), NoncePayload(b"\x02" * 32), HashPayload(b"\x03" * 16),
-    IdPayload.from_network(ipaddress.ip_network("192.168.1.0/24")),
-    IdPayload.from_network(ipaddress.ip_network("2001:db8::/64"), 6, 80),
-    IdPayload(IdType.FQDN, b"r1.example.com"),
-    NotificationPayload(NotifyType.R_U_THERE, 1, CKY_I + CKY_R, b"\x00\x00\x00\x05"),
-    DeletePayload(1, [CKY_I + CKY_R], 16), VendorIdPayload(VendorIds.NATT_RFC3947),
-    NatDPayload(b"\x04" * 20), NatDPayload(b"\x05" * 16, draft=True),
-    NatOaPayload(ipaddress.ip_address("10.1.2.3")),
-])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        SaPayload(
+            [
+                Proposal(
+                    1,
+                    3,
+                    b"\x00\x00\x10\x00",
+                    [
+                        Transform(
+                            1,
+                            12,
+                            [
+                                Attribute(1, 1),
+                                Attribute(2, 3600, tlv=True),
+                                Attribute(2, 123456789, tlv=True),
+                            ],
+                        )
+                    ],
+                ),
+                Proposal(1, 2, b"\x00\x00\x20\x00", [Transform(1, 3, [Attribute(5, 2)])]),
+            ]
+        ),
+        KePayload(b"\x01" * 128),
+        NoncePayload(b"\x02" * 32),
+        HashPayload(b"\x03" * 16),
+        IdPayload.from_network(ipaddress.ip_network("192.168.1.0/24")),
+        IdPayload.from_network(ipaddress.ip_network("2001:db8::/64"), 6, 80),
+        IdPayload(IdType.FQDN, b"r1.example.com"),
+        NotificationPayload(NotifyType.R_U_THERE, 1, CKY_I + CKY_R, b"\x00\x00\x00\x05"),
+        DeletePayload(1, [CKY_I + CKY_R], 16),
+        VendorIdPayload(VendorIds.NATT_RFC3947),
+        NatDPayload(b"\x04" * 20),
+        NatDPayload(b"\x05" * 16, draft=True),
+        NatOaPayload(ipaddress.ip_address("10.1.2.3")),
+    ],
+)
 def test_roundtrip(payload):
     raw = encode_payloads([payload])
     (back,) = decode_payloads(payload.ptype, raw)
@@ -135,8 +204,9 @@ def test_roundtrip(payload):
 
 def test_id_payload_subnet_and_range():
     idp = IdPayload.from_network(ipaddress.ip_network("10.1.0.0/16"))
-    assert idp.id_type == IdType.IPV4_ADDR_SUBNET and idp.data == bytes([10, 1, 0, 0, 255, 255,
-                                                                         0, 0])
+    assert idp.id_type == IdType.IPV4_ADDR_SUBNET and idp.data == bytes(
+        [10, 1, 0, 0, 255, 255, 0, 0]
+    )
     host = IdPayload.from_network(ipaddress.ip_network("10.1.2.3/32"))
     assert host.id_type == IdType.IPV4_ADDR and host.describe() == "10.1.2.3"
     rng = IdPayload(IdType.IPV4_ADDR_RANGE, bytes([10, 0, 0, 0, 10, 0, 0, 255]))
@@ -152,11 +222,16 @@ def test_natt_vendor_ids_are_md5_of_their_names():
 
 
 def _valid_message() -> bytes:
-    return encode_message(Header(CKY_I, CKY_R, 0, ExchangeType.QUICK_MODE, 0, 9), [
-        HashPayload(b"x" * 20),
-        SaPayload([Proposal(1, 3, b"abcd", [Transform(1, 12, [Attribute(6, 128)])])]),
-        NoncePayload(os.urandom(16)), IdPayload.from_network(ipaddress.ip_network("10.0.0.0/8")),
-        IdPayload.from_network(ipaddress.ip_network("10.9.9.9/32"))])
+    return encode_message(
+        Header(CKY_I, CKY_R, 0, ExchangeType.QUICK_MODE, 0, 9),
+        [
+            HashPayload(b"x" * 20),
+            SaPayload([Proposal(1, 3, b"abcd", [Transform(1, 12, [Attribute(6, 128)])])]),
+            NoncePayload(os.urandom(16)),
+            IdPayload.from_network(ipaddress.ip_network("10.0.0.0/8")),
+            IdPayload.from_network(ipaddress.ip_network("10.9.9.9/32")),
+        ],
+    )
 
 
 def test_truncation_raises_only_malformed():

@@ -23,7 +23,8 @@ from tests.engine.ike_helpers import make_config
 
 pytestmark = pytest.mark.skipif(
     not shutil.which("swanctl") or not Path("/usr/lib/ipsec/charon").exists(),
-    reason="strongSwan not installed")
+    reason="strongSwan not installed",
+)
 
 PSK = "interop-psk-1"
 E1, S2 = "10.0.0.1", "10.0.0.2"
@@ -73,7 +74,8 @@ def _swanctl(aggressive: bool, ike: str, esp: str, start: bool, dpd: str = "0s")
 def _topology(tmp: Path, swanctl: str) -> Path:
     (tmp / "s2.swanctl.conf").write_text(swanctl)
     topo = tmp / "ike-sw.yaml"
-    topo.write_text(textwrap.dedent(f"""\
+    topo.write_text(
+        textwrap.dedent(f"""\
         name: ike-sw
         nodes:
           e1: {{kind: host}}
@@ -82,35 +84,73 @@ def _topology(tmp: Path, swanctl: str) -> Path:
         links:
           - {{a: e1:eth0, b: s2:eth0, a_addr: {E1}/24, b_addr: {S2}/24}}
           - {{a: s2:eth1, b: h2:eth0, a_addr: 192.168.2.1/24, b_addr: 192.168.2.10/24}}
-        """))
+        """)
+    )
     return topo
 
 
 CASES = [
     # id, aggressive, engine initiates, IOS policy (encr, bits, hash, group), pfs, sw ike, sw esp
-    ("mm-e1-init", False, True, ("aes", 128, "sha", 14), None, "aes128-sha1-modp2048",
-     "aes128-sha1"),
-    ("mm-sw-init", False, False, ("aes", 256, "sha256", 5), None, "aes256-sha256-modp1536",
-     "aes256-sha1"),
-    ("am-e1-init-pfs", True, True, ("3des", None, "md5", 2), 2, "3des-md5-modp1024",
-     "3des-md5-modp1024"),
-    ("am-sw-init-pfs", True, False, ("aes", 192, "sha", 14), 14, "aes192-sha1-modp2048",
-     "aes192-sha1-modp2048"),
+    (
+        "mm-e1-init",
+        False,
+        True,
+        ("aes", 128, "sha", 14),
+        None,
+        "aes128-sha1-modp2048",
+        "aes128-sha1",
+    ),
+    (
+        "mm-sw-init",
+        False,
+        False,
+        ("aes", 256, "sha256", 5),
+        None,
+        "aes256-sha256-modp1536",
+        "aes256-sha1",
+    ),
+    (
+        "am-e1-init-pfs",
+        True,
+        True,
+        ("3des", None, "md5", 2),
+        2,
+        "3des-md5-modp1024",
+        "3des-md5-modp1024",
+    ),
+    (
+        "am-sw-init-pfs",
+        True,
+        False,
+        ("aes", 192, "sha", 14),
+        14,
+        "aes192-sha1-modp2048",
+        "aes192-sha1-modp2048",
+    ),
 ]
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
 def test_interop_strongswan(case, tmp_path):
-    from lab import Lab
     import lab.strongswan as sw
+    from lab import Lab
     from tests.engine.ike_udp import UdpDriver, sockets_in_netns
 
     name, aggressive, e1_init, (encr, bits, hsh, grp), pfs, sw_ike, sw_esp = case
     esp_encr = sw_esp.split("-")[0]
     esp_integ = {"sha1": "hmac-sha1-96", "md5": "hmac-md5-96"}[sw_esp.split("-")[1]]
-    cfg = make_config(E1, S2, "192.168.1.0/24", "192.168.2.0/24", psk=PSK, pfs=pfs,
-                      aggressive=aggressive and e1_init, esp_encr=esp_encr, esp_integ=esp_integ,
-                      policies=[IsakmpPolicy(10, encr, bits, hsh, "pre-share", grp)])
+    cfg = make_config(
+        E1,
+        S2,
+        "192.168.1.0/24",
+        "192.168.2.0/24",
+        psk=PSK,
+        pfs=pfs,
+        aggressive=aggressive and e1_init,
+        esp_encr=esp_encr,
+        esp_integ=esp_integ,
+        policies=[IsakmpPolicy(10, encr, bits, hsh, "pre-share", grp)],
+    )
     topo = _topology(tmp_path, _swanctl(aggressive, sw_ike, sw_esp, start=False))
     with Lab.up(topo) as lab:
         s2 = lab.node("s2")
@@ -119,8 +159,9 @@ def test_interop_strongswan(case, tmp_path):
         try:
             if e1_init:
                 with drv.lock:
-                    assert engine.acquire(PacketSelector("192.168.1.10", "192.168.2.10", 1),
-                                          drv.now())
+                    assert engine.acquire(
+                        PacketSelector("192.168.1.10", "192.168.2.10", 1), drv.now()
+                    )
                     drv.flush()
             else:
                 sw.initiate(s2, "net", ike="engine", timeout=10)
@@ -133,8 +174,11 @@ def test_interop_strongswan(case, tmp_path):
             if log.exists():
                 shutil.copy(log, tmp_path / "charon.log")  # kept for post-mortems
         # strongSwan/libipsec fakes a NAT: we must have floated and use UDP-encapsulated ESP.
-        assert up.nat_t and up.peer == (S2, 4500) and up.mode == (
-            "aggressive" if aggressive else "main")
+        assert (
+            up.nat_t
+            and up.peer == (S2, 4500)
+            and up.mode == ("aggressive" if aggressive else "main")
+        )
         pair = child.pair
         assert pair.udp_encap == (4500, 4500)
         assert pair.local_ts.network == ipaddress.ip_network("192.168.1.0/24")
@@ -156,17 +200,24 @@ def test_interop_lifecycle_rekey_dpd_delete(tmp_path):
     deletes the CHILD_SA and the IKE_SA, the engine re-initiates and clears (DELETE)."""
     import time
 
+    import lab.strongswan as sw
     from engine.config.model import Keepalive
     from engine.ike import ChildSaDown, IkeSaDown, Log
     from lab import Lab
-    import lab.strongswan as sw
     from tests.engine.ike_udp import UdpDriver, sockets_in_netns
 
-    cfg = make_config(E1, S2, "192.168.1.0/24", "192.168.2.0/24", psk=PSK,
-                      policies=[IsakmpPolicy(10, "aes", 128, "sha", "pre-share", 14)],
-                      keepalive=Keepalive(1, 1, "periodic"))
-    topo = _topology(tmp_path, _swanctl(False, "aes128-sha1-modp2048", "aes128-sha1", False,
-                                        dpd="1s"))
+    cfg = make_config(
+        E1,
+        S2,
+        "192.168.1.0/24",
+        "192.168.2.0/24",
+        psk=PSK,
+        policies=[IsakmpPolicy(10, "aes", 128, "sha", "pre-share", 14)],
+        keepalive=Keepalive(1, 1, "periodic"),
+    )
+    topo = _topology(
+        tmp_path, _swanctl(False, "aes128-sha1-modp2048", "aes128-sha1", False, dpd="1s")
+    )
     with Lab.up(topo) as lab:
         s2 = lab.node("s2")
         engine = IkeEngine(cfg, [E1])
@@ -197,5 +248,8 @@ def test_interop_lifecycle_rekey_dpd_delete(tmp_path):
             (tmp_path / "charon.log").write_text(log)
         assert "HASH N(DPD) ]" in log and "HASH N(DPD_ACK) ]" in log
         assert "parsed INFORMATIONAL_V1 request" in log and "received DELETE for IKE_SA" in log
-        assert any(str(e).startswith("%CRYPTO-5-SESSION_STATUS: Crypto tunnel is DOWN")
-                   for e in drv.events if isinstance(e, Log))
+        assert any(
+            str(e).startswith("%CRYPTO-5-SESSION_STATUS: Crypto tunnel is DOWN")
+            for e in drv.events
+            if isinstance(e, Log)
+        )

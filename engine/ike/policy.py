@@ -1,0 +1,167 @@
+"""Crypto map and key lookups for IKE (the IOS semantics of RFC 2409 §5.5 proxy IDs).
+
+Reads the shared config model (``engine/config/model.py``): which crypto map
+entry protects a packet, which entry accepts a peer's proxy identities, the
+Quick Mode offers of an entry (transform sets in order, IOS defaults when
+none), and the pre-shared key of a peer.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Any
+
+from .events import PacketSelector, TrafficSelector
+from .quickmode import Offer, QmPolicy
+from .sa import IsakmpSa
+
+# IOS default transform sets (used when a map entry names none; seed 001 L2617-2619).
+DEFAULT_OFFERS = [
+    Offer("#$!default_transform_set_1", "tunnel", "aes128", "hmac-sha1-96", None),
+    Offer("#$!default_transform_set_0", "tunnel", "3des", "hmac-sha1-96", None),
+]
+
+
+class CryptoPolicy:
+    """Lookups over one ``Config``."""
+
+    def __init__(self, config: Any, fallback_address: str) -> None:
+        self.config = config
+        self.fallback_address = fallback_address
+
+    def lookup_entry(self, sel: PacketSelector):
+        cfg = self.config
+        for intf in cfg.interfaces.values():
+            if sel.interface is not None and intf.name != sel.interface:
+                continue
+            for map_name in (intf.crypto_map, intf.crypto_map_v6):
+                cmap = cfg.crypto_maps.get(map_name or "")
+                if cmap is None:
+                    continue
+                for entry in cmap.ordered():
+                    acl = cfg.access_lists.get(entry.match_address or "")
+                    if acl is None:
+                        continue
+                    ace = acl.first_match(sel.src, sel.dst, sel.protocol, sel.sport, sel.dport)
+                    if ace is not None and ace.action == "permit":
+                        return intf, cmap, entry, ace
+        return None
+
+    @staticmethod
+    def entry_peer(entry) -> str | None:
+        peers = sorted(entry.peers, key=lambda p: not p.default)
+        for p in peers:
+            if p.address is not None:
+                return str(p.address)
+        return None
+
+    def local_for(self, intf, cmap) -> str:
+        if cmap.local_address and cmap.local_address in self.config.interfaces:
+            li = self.config.interfaces[cmap.local_address]
+            if li.primary is not None:
+                return str(li.primary.ip)
+        if intf.primary is not None:
+            return str(intf.primary.ip)
+        return self.fallback_address
+
+    def offers(self, entry) -> list[Offer]:
+        offers = []
+        for name in entry.transform_sets:
+            ts = self.config.transform_sets.get(name)
+            if ts is not None:
+                offers.append(Offer(name, ts.mode, ts.esp_encr, ts.esp_integ, ts.ah_integ))
+        return offers
+
+    @staticmethod
+    def ts(net, ace, port_match) -> TrafficSelector:
+        port = port_match.low if port_match is not None and port_match.op == "eq" else 0
+        return TrafficSelector(net, ace.protocol or 0, port)
+
+    def entry_policy(self, cmap, entry, ace) -> QmPolicy:
+        secs, kbs = self.config.entry_lifetime(entry)
+        return QmPolicy(
+            self.offers(entry) or list(DEFAULT_OFFERS),
+            entry.pfs_group,
+            secs,
+            kbs,
+            self.ts(ace.src, ace, ace.src_port),
+            self.ts(ace.dst, ace, ace.dst_port),
+            cmap.name,
+            entry.seq,
+        )
+
+    def responder_policy(
+        self, sa: IsakmpSa, remote: TrafficSelector, local: TrafficSelector
+    ) -> QmPolicy | None:
+        """IOS: the peer's proxy IDs must be covered by a permit ACE (mirrored) of a
+        crypto map entry whose ``set peer`` names the peer (or a dynamic entry)."""
+        cfg = self.config
+        peer_ip = ipaddress.ip_address(sa.peer[0])
+        for intf in cfg.interfaces.values():
+            if intf.primary is not None and str(intf.primary.ip) != sa.local[0]:
+                if all(str(a.ip) != sa.local[0] for a in intf.addresses):
+                    continue
+            for map_name in (intf.crypto_map, intf.crypto_map_v6):
+                cmap = cfg.crypto_maps.get(map_name or "")
+                if cmap is None:
+                    continue
+                for entry in cmap.ordered():
+                    candidates = [(cmap, entry)]
+                    if entry.dynamic_map and entry.dynamic_map in cfg.crypto_maps:
+                        dyn = cfg.crypto_maps[entry.dynamic_map]
+                        candidates = [(dyn, e) for e in dyn.ordered()]
+                    for cm, e in candidates:
+                        if not entry.dynamic_map and not any(p.address == peer_ip for p in e.peers):
+                            continue
+                        pol = self.match_acl(cm, e, remote, local)
+                        if pol is not None:
+                            return pol
+        return None
+
+    def match_acl(self, cmap, entry, remote, local) -> QmPolicy | None:
+        acl = self.config.access_lists.get(entry.match_address or "")
+        if acl is None:
+            if entry.dynamic_map is None and not entry.match_address:
+                return None
+            pol = self.entry_policy_noacl(cmap, entry, remote, local)
+            return pol
+        for ace in acl.permits:
+            if (
+                local.network.version == ace.src.version
+                and remote.network.version == ace.dst.version
+                and local.network.subnet_of(ace.src)
+                and remote.network.subnet_of(ace.dst)
+                and (ace.protocol is None or ace.protocol == local.protocol)
+            ):
+                secs, kbs = self.config.entry_lifetime(entry)
+                return QmPolicy(
+                    self.offers(entry) or list(DEFAULT_OFFERS),
+                    entry.pfs_group,
+                    secs,
+                    kbs,
+                    local,
+                    remote,
+                    cmap.name,
+                    entry.seq,
+                )
+        return None
+
+    def entry_policy_noacl(self, cmap, entry, remote, local) -> QmPolicy:
+        secs, kbs = self.config.entry_lifetime(entry)
+        return QmPolicy(
+            self.offers(entry) or list(DEFAULT_OFFERS),
+            entry.pfs_group,
+            secs,
+            kbs,
+            local,
+            remote,
+            cmap.name,
+            entry.seq,
+        )
+
+    def psk_for(self, peer: str) -> bytes | None:
+        cp = self.config.find_peer(peer)
+        if cp is not None and cp.aggressive_password:
+            return cp.aggressive_password.encode()
+        k = self.config.find_key(peer)
+        return k.key.encode() if k is not None else None

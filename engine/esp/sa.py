@@ -28,6 +28,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from engine.crypto.algorithms import CIPHERS, INTEGRITY
 from engine.crypto.algorithms import _block_algo as block_algo
+from engine.esp.ah import mutable_zeroed
 from engine.esp.errors import (
     EspError,
     IntegrityError,
@@ -96,22 +97,8 @@ class _SaBase:
     def export(self, direction: str) -> dict:
         return self.params.export(direction)
 
-    # AH ICV input: immutable fields only (RFC 4302 §3.3.3.1). IPv4 options and IPv6
-    # extension headers are taken as they are (the engine's own headers carry none).
-    @staticmethod
-    def _ah_mutable_zeroed(header: bytes) -> bytes:
-        h = bytearray(header)
-        if header[0] >> 4 == 4:
-            h[1] = 0  # TOS
-            h[6:12] = bytes(6)  # flags + fragment offset, TTL, checksum (protocol kept)
-            h[8] = 0
-            h[9] = header[9]
-            if len(h) > 20:
-                h[20:] = bytes(len(h) - 20)
-        else:
-            h[0:4] = b"\x60\0\0\0"  # traffic class, flow label
-            h[7] = 0  # hop limit
-        return bytes(h)
+    # AH ICV input: immutable fields only (RFC 4302 §3.3.3.1, engine/esp/ah.py).
+    _ah_mutable_zeroed = staticmethod(mutable_zeroed)
 
 
 class OutboundSa(_SaBase):
@@ -493,10 +480,28 @@ class InboundSa(_SaBase):
         if nh == PROTO_NONE:
             return b""  # dummy packet (RFC 4303 §2.6): discard silently
         if self.tunnel:
-            return self._inner(payload, nh, seq)
+            return self._ecn_decap(hdr, self._inner(payload, nh, seq), seq)
         if self.params.udp_encap and hdr[0] >> 4 == 4 and nh in (6, 17):
             payload = _fix_l4_checksum(hdr, nh, bytes(payload))
         return self._rebuild(hdr, nh_pos, nh, payload)
+
+    def _ecn_decap(self, outer: bytes, inner: bytes, seq: int) -> bytes:
+        """RFC 6040 §4.2: a CE mark on the outer header carries over to the inner one."""
+        outer_ecn = outer[1] & 3 if outer[0] >> 4 == 4 else (outer[1] >> 4) & 3
+        if outer_ecn != 3:
+            return inner
+        v4 = inner[0] >> 4 == 4
+        inner_ecn = inner[1] & 3 if v4 else (inner[1] >> 4) & 3
+        if inner_ecn == 3:
+            return inner
+        if inner_ecn == 0:
+            raise self._malformed("outer header CE-marked, inner packet not ECN-capable", seq)
+        if v4:
+            ihl = (inner[0] & 0xF) * 4
+            h = bytearray(inner[:ihl])
+            h[1] |= 3
+            return ipv4_fix(bytes(h), total_len=len(inner)) + inner[ihl:]
+        return inner[:1] + bytes((inner[1] | 0x30,)) + inner[2:]
 
     def _inner(self, payload: bytes, nh: int, seq: int) -> bytes:
         """Tunnel mode: check the inner packet and trim TFC padding (RFC 4303 §2.7)."""
@@ -536,7 +541,7 @@ class InboundSa(_SaBase):
         self.replay.update(seq)
         payload = ah[ah_len:]
         if self.tunnel and nh in (PROTO_IPV4, PROTO_IPV6):
-            return self._inner(payload, nh, seq)
+            return self._ecn_decap(hdr, self._inner(payload, nh, seq), seq)
         # transport mode, or AH outside ESP in a bundle: drop AH, keep the header
         return self._rebuild(hdr, nh_pos, nh, payload)
 

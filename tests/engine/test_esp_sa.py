@@ -352,3 +352,22 @@ def test_transport_nat_t_fixes_l4_checksum() -> None:
     del got[TCP].chksum
     assert IP(bytes(got))[TCP].chksum == fixed
     assert OutboundSa(p).seq_remaining == 0xFFFFFFFF
+
+
+@pytest.mark.parametrize("inner_ecn,result", [(1, 3), (2, 3), (3, 3), (0, None)])
+def test_ecn_ce_decapsulation(inner_ecn: int, result: int | None) -> None:
+    """RFC 6040 §4.2: outer CE -> inner CE; Not-ECT inner with CE outer is dropped."""
+    out, inb = OutboundSa(_params()), InboundSa(_params())
+    inner = bytes(IP(src="10.1.0.1", dst="10.2.0.1", tos=0xB8 | inner_ecn) / ICMP())
+    wire = bytearray(out.protect(inner))
+    assert wire[1] & 3 == inner_ecn  # normal mode: ECN copied on encapsulation
+    wire[1] |= 3  # a congested router marks CE on the outer header
+    if result is None:
+        with pytest.raises(MalformedPacket, match="not ECN-capable"):
+            inb.unprotect(bytes(wire))
+        return
+    got = IP(inb.unprotect(bytes(wire)))
+    assert got.tos == 0xB8 | result
+    chk = got.chksum
+    del got.chksum
+    assert IP(bytes(got)).chksum == chk

@@ -243,3 +243,54 @@ def test_ah_sha_esp_des_sha_bundle(mode: str, family: int) -> None:
         back = fresh.unprotect(ob.ah.insert(theirs_esp))
         assert bytes(ipcls(back).payload) == bytes(ipcls(inner).payload)
         assert bytes(ipcls(ours).payload) == bytes(ipcls(inner).payload)
+
+
+def test_ah_ipv4_options_mutable_zeroed() -> None:
+    """RFC 4302 App. A1: Record Route (mutable) zeroed, Router Alert kept, as scapy does."""
+    from scapy.layers.inet import IPOption_Router_Alert, IPOption_RR
+
+    params, ssa, _ = _pair("ah", "null", "hmac-sha1-96", "transport", 4)
+    out, inb = OutboundSa(params), InboundSa(params)
+    local, remote = ADDR[4]
+    inner = bytes(
+        IP(
+            src=local,
+            dst=remote,
+            options=[IPOption_RR(routers=["1.2.3.4"]), IPOption_Router_Alert()],
+        )
+        / ICMP()
+        / b"opts"
+    )
+    assert (inner[0] & 0xF) > 5
+    wire = out.protect(inner)
+    assert bytes(ssa.decrypt(IP(wire))) == bytes(IP(inner))
+    moved = bytearray(wire)
+    moved[20 + 3 + 3] ^= 0xFF  # a router rewrote the Record Route slot: still valid
+    assert bytes(IP(inb.unprotect(bytes(moved))).payload) == bytes(IP(inner).payload)
+    theirs = bytes(ssa.encrypt(IP(inner), seq_num=5))
+    assert bytes(IP(inb.unprotect(theirs)).payload) == bytes(IP(inner).payload)
+
+
+def test_ah_ipv6_hop_by_hop_mutable_option() -> None:
+    """RFC 4302 App. A2: option data with the change-en-route bit is zeroed."""
+    from scapy.layers.inet6 import HBHOptUnknown, IPv6ExtHdrHopByHop
+
+    params, ssa, _ = _pair("ah", "null", "hmac-sha256-128", "transport", 6)
+    out, inb = OutboundSa(params), InboundSa(params)
+    local, remote = ADDR[6]
+    inner = bytes(
+        IPv6(src=local, dst=remote)
+        / IPv6ExtHdrHopByHop(options=[HBHOptUnknown(otype=0x3E, optdata=b"abcd")])
+        / UDP(sport=1, dport=2)
+        / b"hbh"
+    )
+    wire = out.protect(inner)
+    pkt = IPv6(wire)
+    assert pkt[IPv6ExtHdrHopByHop].nh == 51
+    assert bytes(ssa.decrypt(pkt)) == inner  # scapy verified our ICV
+    moved = bytearray(wire)
+    moved[40 + 4] ^= 0xFF  # first optdata byte, change-en-route option
+    got = inb.unprotect(bytes(moved))
+    assert got[-11:] == inner[-11:] and got[40 + 4] == inner[40 + 4] ^ 0xFF
+    theirs = bytes(ssa.encrypt(IPv6(inner), seq_num=9))
+    assert inb.unprotect(theirs) == inner

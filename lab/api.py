@@ -167,6 +167,10 @@ class Node:
 
     def cli(self, command: str, json: bool = False) -> Any:
         """Device command on the node's daemon: text, or data with ``json=True``."""
+        if self.daemon_pid is None:
+            why = " (daemon: false)" if not self.spec.daemon else (
+                "" if self.kind in ("engine", "strongswan") else f" (kind {self.kind})")
+            raise LabError(f"node {self.name} has no running daemon{why}")
         return self.daemon.cli(self.ctx, command, json=json)
 
 

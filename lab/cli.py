@@ -57,6 +57,9 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     try:
         return int(globals()[f"cmd_{args.cmd}"](args) or 0)
+    except BrokenPipeError:  # `... | head`
+        sys.stderr.close()
+        return 0
     except LabCommandError as exc:
         print(f"lab: {exc}", file=sys.stderr)
         return 1
@@ -187,7 +190,11 @@ def cmd_exec(args: argparse.Namespace) -> int:
 def cmd_cli(args: argparse.Namespace) -> int:
     from lab.api import Lab
 
-    out = Lab.attach(args.run).node(args.node).cli(args.command, json=args.json)
+    try:
+        out = Lab.attach(args.run).node(args.node).cli(args.command, json=args.json)
+    except LabCommandError as exc:   # the device's own error text, as a console shows it
+        sys.stderr.write(exc.stderr if exc.stderr.endswith("\n") else exc.stderr + "\n")
+        return 1
     if args.json:
         print(json.dumps(out, indent=2))
     else:

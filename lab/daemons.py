@@ -250,7 +250,10 @@ class EngineDaemon:
     def cli(self, ctx: NodeContext, command: str, json: bool = False) -> str | object:
         from engine.control import request
 
-        reply = request(str(self.socket_path(ctx)), command, json=json, timeout=10.0)
+        try:
+            reply = request(str(self.socket_path(ctx)), command, json=json, timeout=10.0)
+        except OSError as exc:  # engine.control.ControlError
+            raise LabError(f"node {ctx.node}: engine does not answer: {exc}") from None
         if not reply.get("ok"):
             raise LabCommandError(ctx.node, command, 1, "", str(reply.get("error", "")))
         return reply.get("data") if json else reply.get("output", "")

@@ -25,3 +25,24 @@ def test_engine_daemons_start_answer_restart(lab) -> None:
     assert r1.daemon_pid not in (None, old) and not realize._alive(old)
     isinstance(r1.cli("lab clock"), str)
     assert lab.r1.ping("10.9.0.2", count=1).received == 1
+
+
+def test_cli_command_talks_to_engine_of_an_up_run() -> None:
+    import secrets
+
+    from tests.lab.test_lifecycle import ROOT, lab_cli, ns_of
+
+    topo = str(ROOT / "tests" / "lab" / "topologies" / "engine-pair.yaml")
+    run = "eng-" + secrets.token_hex(3)
+    lab_cli("up", topo, "--run", run)
+    try:
+        pids = realize.pids_with_run(run)
+        assert len(pids) == 2                     # r1, r2 engines outlive `up`
+        assert lab_cli("cli", run, "r1", "lab clock").stdout.strip()
+        r = lab_cli("cli", run, "r1", "show no-such-thing", check=False)
+        assert r.returncode == 1 and "% Invalid input" in r.stderr
+        r = lab_cli("cli", run, "r3", "lab clock", check=False)
+        assert r.returncode == 2 and "no running daemon (daemon: false)" in r.stderr
+    finally:
+        lab_cli("down", run)
+    assert ns_of(run) == [] and not any(realize._alive(p) for p in pids)

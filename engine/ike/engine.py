@@ -495,6 +495,15 @@ class IkeEngine:
             "SESSION_STATUS",
             f"Crypto tunnel is UP. Peer {sa.peer[0]}:{sa.peer[1]} Id: {sa.peer_id}",
         )
+        if not sa.initiator and sa.offered_lifetime > sa.proposal.lifetime:
+            # IOS tells the initiator its shorter ISAKMP lifetime (RFC 2407 §4.6.3.1).
+            n = NotificationPayload(
+                NotifyType.RESPONDER_LIFETIME,
+                ProtocolId.ISAKMP,
+                sa.icookie + sa.rcookie,
+                quickmode.lifetime_attrs(sa.proposal.lifetime),
+            )
+            self._send(sa, info.build_protected(sa, [n]))
         self._schedule_dpd(sa, now)
         pending, sa.pending_acquires = sa.pending_acquires, []
         for policy, rekey_of in pending:
@@ -615,6 +624,10 @@ class IkeEngine:
                 sa.dpd_pending = None
                 sa.dpd_failures = 0
                 self._schedule_dpd(sa, now)
+        elif t == NotifyType.RESPONDER_LIFETIME and n.protocol == ProtocolId.ISAKMP:
+            secs = quickmode.parse_lifetime_seconds(n.data)
+            if secs and sa.established_at is not None and sa.expires_at is not None:
+                sa.expires_at = min(sa.expires_at, sa.established_at + secs)
         elif t == NotifyType.INVALID_SPI and len(n.spi) == 4:
             spi = int.from_bytes(n.spi, "big")
             for c in list(self._children):

@@ -31,7 +31,7 @@ from .payloads import (
     first,
 )
 from .registry import ExchangeType, IdType, NotifyType, ProtocolId, VendorIds
-from .sa import IsakmpSa, sa_payload_for, select_proposal
+from .sa import IsakmpSa, sa_payload_for, select_proposal, transform_to_proposal
 
 NONCE_LEN = 20  # IOS uses 20-byte nonces (RFC 2409 §5 allows 8..256)
 MM = ExchangeType.IDENTITY_PROTECTION
@@ -153,6 +153,7 @@ def handle_mm1(sa: IsakmpSa, payloads: list[Payload], nat_t: bool) -> bytes:
     sa.sai_b = sap.raw[4:]
     _note_vendor_ids(sa, payloads, nat_t)
     _ours, sa.proposal, t = select_proposal(sa.ours, sap)
+    sa.offered_lifetime = transform_to_proposal(t).lifetime
     prop = next(p for p in sap.proposals if t in p.transforms)
     reply = SaPayload(
         [type(prop)(prop.number, prop.protocol, prop.spi, [t])], sap.doi, sap.situation
@@ -265,6 +266,7 @@ def handle_am1(sa: IsakmpSa, payloads: list[Payload], nat_t: bool) -> bytes:
     sa.sai_b = sap.raw[4:]
     _note_vendor_ids(sa, payloads, nat_t)
     _ours, sa.proposal, t = select_proposal(sa.ours, sap)
+    sa.offered_lifetime = transform_to_proposal(t).lifetime
     sa.gxi = _need(payloads, KePayload, "KE").data
     sa.ni = _need(payloads, NoncePayload, "Nonce").data
     idp = _need(payloads, IdPayload, "ID")

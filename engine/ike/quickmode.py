@@ -391,6 +391,28 @@ def _responder_lifetime(qm: QuickMode, data: bytes) -> None:
                 qm.lifetime_kilobytes = min(qm.lifetime_kilobytes, a.value)
 
 
+def lifetime_attrs(seconds: int) -> bytes:
+    """SA Life Type/Duration attributes (seconds) as notification data."""
+    return Attribute(IpsecAttr.SA_LIFE_TYPE, LifeType.SECONDS).encode() + Attribute(
+        IpsecAttr.SA_LIFE_DURATION, seconds, tlv=True
+    ).encode()
+
+
+def parse_lifetime_seconds(data: bytes) -> int | None:
+    """The seconds lifetime in RESPONDER-LIFETIME notification data, if any."""
+    try:
+        attrs = Attribute.decode_all(data)
+    except MalformedMessage:
+        return None
+    ltype = None
+    for a in attrs:
+        if a.type == IpsecAttr.SA_LIFE_TYPE:
+            ltype = a.value
+        elif a.type == IpsecAttr.SA_LIFE_DURATION and ltype == LifeType.SECONDS:
+            return a.value if isinstance(a.value, int) else None
+    return None
+
+
 def _finish_dh(qm: QuickMode, payloads: list[Payload], initiator: bool) -> None:
     ke = first(payloads, KePayload)
     if qm.dh_group is None:

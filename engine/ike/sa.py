@@ -235,6 +235,7 @@ class IsakmpSa:
     used_msgids: set[int] = field(default_factory=set)
     pending_acquires: list[Any] = field(default_factory=list)
     initial_contact_sent: bool = False
+    offered_lifetime: int = 0  # responder: the lifetime the initiator proposed
 
     # ----------------------------------------------------------------- helpers
 

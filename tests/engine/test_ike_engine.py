@@ -433,3 +433,15 @@ def test_acquire_rekey_request_by_spi():
     assert len(ups) == 2 and ups[1].rekey_of == ca.pair.inbound_spis
     w.advance(3600 * 0.95)  # our own soft timer must not rekey the old pair again
     assert len([u for u in w.of("a", ChildSaUp) if u.rekey_of == ca.pair.inbound_spis]) == 1
+
+
+def test_phase1_responder_lifetime_notify():
+    a_pol = [IsakmpPolicy(10, "aes", 128, "sha", "pre-share", 2, 86400)]
+    b_pol = [IsakmpPolicy(10, "aes", 128, "sha", "pre-share", 2, 3600)]
+    w = wire(*pair_configs(policies=a_pol, r2_policies=b_pol))
+    _up(w)
+    assert w.of("b", IkeSaUp)[0].lifetime == 3600  # responder uses the shorter one
+    (sa_a,) = w.a.isakmp_sas()
+    assert sa_a.expires_at == 3600  # adopted from the RESPONDER-LIFETIME notify
+    w.advance(3601)
+    assert w.of("a", IkeSaDown) and w.of("b", IkeSaDown)

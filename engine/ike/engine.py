@@ -179,7 +179,7 @@ class IkeEngine:
                 rekey_of = c.pair.inbound_spis
             elif selector.rekey_spi is None and not c.rekeyed:
                 return True  # a live pair already covers this flow
-        local = self.policy.local_for(intf, cmap)
+        local = self.policy.local_for(intf, cmap, peer)
         self._start_child(peer, local, policy, now, rekey_of)
         return True
 

@@ -55,13 +55,17 @@ class CryptoPolicy:
                 return str(p.address)
         return None
 
-    def local_for(self, intf, cmap) -> str:
-        if cmap.local_address and cmap.local_address in self.config.interfaces:
-            li = self.config.interfaces[cmap.local_address]
-            if li.primary is not None:
-                return str(li.primary.ip)
-        if intf.primary is not None:
-            return str(intf.primary.ip)
+    def local_for(self, intf, cmap, peer: str) -> str:
+        """Our IKE address towards ``peer``: the map's local-address interface or the
+        interface the map is applied to, same address family as the peer."""
+        v6 = ipaddress.ip_address(peer).version == 6
+        for name in (cmap.local_address, intf.name):
+            li = self.config.interfaces.get(name or "")
+            if li is None:
+                continue
+            addrs = li.addresses_v6 if v6 else li.addresses
+            if addrs:
+                return str(addrs[0].ip)
         return self.fallback_address
 
     def offers(self, entry) -> list[Offer]:
@@ -98,9 +102,9 @@ class CryptoPolicy:
         cfg = self.config
         peer_ip = ipaddress.ip_address(sa.peer[0])
         for intf in cfg.interfaces.values():
-            if intf.primary is not None and str(intf.primary.ip) != sa.local[0]:
-                if all(str(a.ip) != sa.local[0] for a in intf.addresses):
-                    continue
+            addrs = [str(a.ip) for a in [*intf.addresses, *intf.addresses_v6]]
+            if addrs and sa.local[0] not in addrs:
+                continue
             for map_name in (intf.crypto_map, intf.crypto_map_v6):
                 cmap = cfg.crypto_maps.get(map_name or "")
                 if cmap is None:

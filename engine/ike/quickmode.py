@@ -393,9 +393,10 @@ def _responder_lifetime(qm: QuickMode, data: bytes) -> None:
 
 def lifetime_attrs(seconds: int) -> bytes:
     """SA Life Type/Duration attributes (seconds) as notification data."""
-    return Attribute(IpsecAttr.SA_LIFE_TYPE, LifeType.SECONDS).encode() + Attribute(
-        IpsecAttr.SA_LIFE_DURATION, seconds, tlv=True
-    ).encode()
+    return (
+        Attribute(IpsecAttr.SA_LIFE_TYPE, LifeType.SECONDS).encode()
+        + Attribute(IpsecAttr.SA_LIFE_DURATION, seconds, tlv=True).encode()
+    )
 
 
 def parse_lifetime_seconds(data: bytes) -> int | None:

@@ -58,7 +58,7 @@ def make_config(
         if policies is not None
         else [IsakmpPolicy(10, encryption, key_length, hash_, "pre-share", group, lifetime)]
     )
-    cfg.isakmp_keys = [IsakmpKey(psk, ipaddress.ip_network(f"{peer}/32"))]
+    cfg.isakmp_keys = [IsakmpKey(psk, ipaddress.ip_network(peer))]
     if aggressive:
         cfg.isakmp_peers = [IsakmpPeer(ipaddress.ip_address(peer), aggressive_mode=True)]
     cfg.transform_sets["TS"] = TransformSet(

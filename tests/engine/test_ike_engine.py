@@ -445,3 +445,22 @@ def test_phase1_responder_lifetime_notify():
     assert sa_a.expires_at == 3600  # adopted from the RESPONDER-LIFETIME notify
     w.advance(3601)
     assert w.of("a", IkeSaDown) and w.of("b", IkeSaDown)
+
+
+def test_ipv6_peers_and_selectors():
+    a6, b6 = "2001:db8::1", "2001:db8::2"
+    c1 = make_config(a6, b6, "2001:db8:1::/64", "2001:db8:2::/64")
+    c2 = make_config(b6, a6, "2001:db8:2::/64", "2001:db8:1::/64")
+    for c, addr in ((c1, a6), (c2, b6)):
+        intf = c.interfaces["Gi0/0"]
+        intf.addresses, intf.addresses_v6 = [], [ipaddress.ip_interface(f"{addr}/64")]
+        intf.crypto_map, intf.crypto_map_v6 = None, "VPN"
+    w = Wire(IkeEngine(c1, [a6]), IkeEngine(c2, [b6]))
+    from engine.ike import PacketSelector
+
+    assert w.a.acquire(PacketSelector("2001:db8:1::10", "2001:db8:2::10", 58), 0)
+    w.pump()
+    (ca,), (cb,) = w.of("a", ChildSaUp), w.of("b", ChildSaUp)
+    _assert_mirrored(ca, cb)
+    assert ca.pair.peer == b6 and str(ca.pair.remote_ts.network) == "2001:db8:2::/64"
+    assert w.of("b", IkeSaUp)[0].peer_id == a6

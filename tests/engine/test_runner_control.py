@@ -76,3 +76,17 @@ def test_clock_scale() -> None:
     assert time.monotonic() - start < 0.5
     with pytest.raises(ValueError):
         Clock(scale=0)
+
+
+def test_long_socket_path(tmp_path: Path) -> None:
+    deep = tmp_path / ("d" * 60) / ("e" * 60)
+    deep.mkdir(parents=True)
+    sock = deep / "engine.sock"
+    assert len(str(sock)) > 108
+    stop = threading.Event()
+    t = _serve(sock, lambda c, j: {"ok": True, "output": c, "data": None}, stop)
+    try:
+        assert request(sock, "lab clock")["output"] == "lab clock"
+    finally:
+        stop.set()
+        t.join(2)

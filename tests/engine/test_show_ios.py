@@ -298,3 +298,38 @@ def test_adapter_from_runner_objects() -> None:
     assert norm(out("show crypto isakmp sa", state, cfg)) == sample("isakmp_sa_router_a")
     reply = dispatch("show crypto session", {"config": cfg, "sadb": sadb, "ike_sas": {1: ike}, "now": 5.0})
     assert reply["ok"] and "Session status: UP-ACTIVE" in reply["output"]
+
+
+# -- show running-config ---------------------------------------------------------------------
+
+
+def _model(cfg) -> dict:
+    """The configuration model without source bookkeeping (ignored lines, ACE source text)."""
+    from dataclasses import asdict
+
+    d = asdict(cfg)
+    for k in ("ignored", "errors", "warnings"):
+        d.pop(k)
+    for acl in d["access_lists"].values():
+        for ace in acl["entries"]:
+            ace.pop("text")
+    return d
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in CONFIGS.glob("*.cfg")))
+def test_running_config_round_trip(name: str) -> None:
+    cfg = load_config(CONFIGS / name)
+    text = out("show running-config", ShowState(), cfg)
+    again = parse_ios(text, "running", repair=False)
+    assert again.errors == [], [str(e) for e in again.errors]
+    assert _model(again) == _model(cfg)
+
+
+def test_running_config_df_bit_rendering() -> None:
+    """seed 000 L3431-3433: the DF-bit setting is verified with show running-config."""
+    text = out("sh run", ShowState(), load_config(CONFIGS / "s000_df_bit.cfg"))
+    assert "crypto ipsec df-bit clear" in text
+    intf = text.split("interface FastEthernet\n", 1)[1].split("!", 1)[0]
+    assert " crypto ipsec df-bit copy" in intf
+    ka = out("sh run", ShowState(), load_config(CONFIGS / "s003_dpd_site_to_site.cfg"))
+    assert "crypto isakmp keepalive 10 2 periodic" in ka and "on-demand" not in ka

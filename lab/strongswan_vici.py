@@ -17,6 +17,7 @@ deliver their results as events registered before the command is sent.
 
 from __future__ import annotations
 
+import os
 import socket
 import struct
 from dataclasses import dataclass, field
@@ -160,7 +161,15 @@ class ViciSession:
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         sock.settimeout(self.timeout)
         try:
-            sock.connect(str(self.path))
+            if len(os.fsencode(self.path)) < 100:
+                sock.connect(str(self.path))
+            else:
+                # Longer than sun_path allows: go through the directory's fd.
+                dfd = os.open(self.path.parent, os.O_PATH | os.O_DIRECTORY)
+                try:
+                    sock.connect(f"/proc/self/fd/{dfd}/{self.path.name}")
+                finally:
+                    os.close(dfd)
         except OSError as exc:
             sock.close()
             raise ViciError(f"cannot connect to VICI socket {self.path}: {exc}") from exc

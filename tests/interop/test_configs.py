@@ -22,7 +22,7 @@ TOPOLOGIES = sorted(p.name for p in (ROOT / "topologies").glob("interop-*.yaml")
 
 def test_there_are_interop_topologies() -> None:
     assert {"interop-sw-sw.yaml", "interop-sw-sw-aggr.yaml", "interop-engine-sw.yaml",
-            "interop-engine-sw-start.yaml"} <= set(TOPOLOGIES)
+            "interop-engine-sw-start.yaml", "interop-engine-sw-aggr.yaml"} <= set(TOPOLOGIES)
 
 
 @pytest.mark.parametrize("topology", TOPOLOGIES)

@@ -88,3 +88,11 @@ def test_strongswan_start_action(lab) -> None:  # type: ignore[no-untyped-def]
     """``start_action = start``: s2 initiates as soon as its config is loaded."""
     sw.wait_child_sa(lab.node("s2"), "net", timeout=15)
     _check_tunnel(lab)
+
+
+@pytest.mark.topology("topologies/interop-engine-sw-aggr.yaml")
+def test_strongswan_initiates_aggressive_mode(lab) -> None:  # type: ignore[no-untyped-def]
+    """s2 initiates Aggressive Mode; r1 answers it with its `crypto isakmp key`."""
+    log = sw.initiate(lab.node("s2"), "net", timeout=10)
+    assert any("generating AGGRESSIVE request" in line for line in log), log
+    _check_tunnel(lab)

@@ -17,6 +17,7 @@ from typing import Any, Callable
 from engine.config.grammar import Match, MatchFailure, compile_pattern, match_patterns
 from engine.config.model import Config
 from engine.show import ios
+from engine.show.running import running_config
 from engine.show.views import ShowState
 
 Formatter = Callable[[Config, ShowState, Match], "ios.Out"]
@@ -55,6 +56,7 @@ COMMANDS: list[tuple[str, Formatter]] = [
     (_SHOW + "ipsec transform-set [tag <t:WORD>]", lambda c, s, m: ios.transform_sets(c, m.get("t"))),
     (_SHOW + "ipsec default transform-set", lambda c, s, m: ios.default_transform_sets(c)),
     (_SHOW + "ipsec security-association [lifetime]", lambda c, s, m: ios.sa_globals(c)),
+    ("show running-config", lambda c, s, m: running_config(c)),
 ]
 _ASTS = [compile_pattern(p) for p, _ in COMMANDS]
 

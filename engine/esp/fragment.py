@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from engine.esp.errors import EspError, MalformedPacket
-from engine.esp.ip import checksum, ipv4_fix
+from engine.esp.ip import checksum, ipv4_fix, ipv4_header, ipv6_header
 
 DF = 0x4000
 MF = 0x2000
@@ -208,3 +208,31 @@ class Reassembler:
     def _drop(self, key: tuple[bytes, bytes, int, int]) -> None:
         self._pending.pop(key, None)
         self.errors += 1
+
+
+def icmp_frag_needed(packet: bytes, mtu: int, router: bytes, ttl: int = 255) -> bytes:
+    """ICMP Destination Unreachable, Fragmentation Needed (RFC 792, RFC 1191 §4).
+
+    What a router sends back when a DF packet does not fit: ``mtu`` is the
+    next-hop MTU the sender may use (for a tunnel, ``OutboundSa.max_inner_len``
+    of the path MTU). Quotes the offending header plus 8 bytes of its payload.
+
+    Args:
+        packet: the IPv4 packet that did not fit.
+        mtu: next-hop MTU to report.
+        router: our address (4 bytes) used as the ICMP source.
+    """
+    ihl = (packet[0] & 0xF) * 4
+    quote = packet[: ihl + 8]
+    body = bytearray(b"\x03\x04\0\0\0\0" + mtu.to_bytes(2, "big") + quote)
+    body[2:4] = checksum(bytes(body)).to_bytes(2, "big")
+    return ipv4_header(router, packet[12:16], 1, len(body), ttl=ttl) + bytes(body)
+
+
+def icmpv6_packet_too_big(packet: bytes, mtu: int, router: bytes, hop_limit: int = 255) -> bytes:
+    """ICMPv6 Packet Too Big (RFC 4443 §3.2), quoting as much as fits in 1280 bytes."""
+    quote = packet[: 1280 - 40 - 8]
+    body = bytearray(b"\x02\x00\0\0" + mtu.to_bytes(4, "big") + quote)
+    pseudo = router + packet[8:24] + len(body).to_bytes(4, "big") + b"\0\0\0\x3a"
+    body[2:4] = checksum(pseudo + bytes(body)).to_bytes(2, "big")
+    return ipv6_header(router, packet[8:24], 58, len(body), hop_limit=hop_limit) + bytes(body)

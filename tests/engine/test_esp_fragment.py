@@ -120,3 +120,29 @@ def test_pre_fragmentation_fits_mtu() -> None:
     r = Reassembler()
     got = [r.add(inb.unprotect(w), 0) for w in wires]
     assert got[-1] == inner
+
+
+def test_icmp_frag_needed() -> None:
+    from scapy.layers.inet import IPerror
+    from scapy.layers.inet6 import ICMPv6PacketTooBig, IPv6
+
+    from engine.esp.fragment import icmp_frag_needed, icmpv6_packet_too_big
+
+    big = _pkt(1460, df=True)
+    icmp = IP(icmp_frag_needed(big, 1422, bytes([10, 0, 0, 254])))
+    assert icmp.src == "10.0.0.254" and icmp.dst == "10.0.0.1"
+    assert (icmp[ICMP].type, icmp[ICMP].code, icmp[ICMP].nexthopmtu) == (3, 4, 1422)
+    assert icmp[IPerror].id == 4242
+    chk = icmp[ICMP].chksum
+    del icmp[ICMP].chksum
+    assert IP(bytes(icmp))[ICMP].chksum == chk
+
+    big6 = bytes(IPv6(src="fd00:1::10", dst="fd00:2::10") / ICMP() / os.urandom(1400))
+    ptb = IPv6(
+        icmpv6_packet_too_big(big6, 1400, bytes.fromhex("fd00000100000000" + "0" * 15 + "1"))
+    )
+    assert ptb[ICMPv6PacketTooBig].mtu == 1400 and ptb.dst == "fd00:1::10"
+    assert len(bytes(ptb)) == 1280
+    chk6 = ptb[ICMPv6PacketTooBig].cksum
+    del ptb[ICMPv6PacketTooBig].cksum
+    assert IPv6(bytes(ptb))[ICMPv6PacketTooBig].cksum == chk6

@@ -121,6 +121,28 @@ def _isakmp(ev: Any, now: float) -> IsakmpSaView:
     )
 
 
+def _isakmp_live(sa: Any, now: float) -> IsakmpSaView:
+    """View of a live ``engine.ike.sa.IsakmpSa`` (any state, not only established)."""
+    local, peer = tuple(sa.local), tuple(sa.peer)
+    dst, src = (peer[0], local[0]) if sa.initiator else (local[0], peer[0])
+    prop = getattr(sa, "proposal", None)
+    caps = ("D" if getattr(sa, "dpd_supported", False) else "") + (
+        "N" if getattr(sa, "nat_detected", False) else "")
+    expires = getattr(sa, "expires_at", None)
+    return IsakmpSaView(
+        dst=dst, src=src, state=sa.ios_state, conn_id=sa.conn_id, local=local[0], remote=peer[0],
+        local_port=local[1], remote_port=peer[1],
+        status="DELETED" if getattr(sa, "deleted", False) else "ACTIVE",
+        encryption=_IOS_ENC.get(prop.cipher, prop.cipher) if prop else "",
+        hash=_IOS_HASH.get(prop.prf, prop.prf) if prop else "",
+        auth="psk" if prop and prop.auth in ("psk", "pre-share") else (prop.auth if prop else ""),
+        group=prop.group if prop else 0,
+        lifetime_remaining=max(0.0, expires - now) if expires else 0.0,
+        capabilities=caps, mode=sa.mode, initiator=sa.initiator,
+        peer_id=getattr(sa, "peer_id", "") or peer[0],
+    )
+
+
 def views_from_runner(d: dict[str, Any]) -> ShowState:
     """``ShowState`` from the runner's state dict (see module doc)."""
     cfg: Config = d.get("config") or Config()
@@ -131,8 +153,13 @@ def views_from_runner(d: dict[str, Any]) -> ShowState:
         if getattr(entry, "dead", False):
             continue
         state.ipsec_flows.append(_flow(cfg, entry, now, 5120 + 4 * n))
-    for ev in (d.get("ike_sas") or {}).values():
-        state.isakmp_sas.append(_isakmp(ev, now))
+    ike = d.get("ike")
+    live = getattr(ike, "isakmp_sas", None)
+    if callable(live):
+        # The IKE engine knows SAs in negotiation and deleted ones too (MM_NO_STATE ...).
+        state.isakmp_sas = [_isakmp_live(sa, now) for sa in live()]
+    else:
+        state.isakmp_sas = [_isakmp(ev, now) for ev in (d.get("ike_sas") or {}).values()]
     for flow in state.ipsec_flows:
         if flow.crypto_map:
             state.current_peers.setdefault(f"{flow.crypto_map}/{flow.seq}", flow.current_peer)

@@ -333,3 +333,28 @@ def test_running_config_df_bit_rendering() -> None:
     assert " crypto ipsec df-bit copy" in intf
     ka = out("sh run", ShowState(), load_config(CONFIGS / "s003_dpd_site_to_site.cfg"))
     assert "crypto isakmp keepalive 10 2 periodic" in ka and "on-demand" not in ka
+
+
+def test_adapter_uses_live_ike_states() -> None:
+    """With the IKE engine at hand, negotiating SAs show their Main Mode state."""
+    from engine.ike.sa import IsakmpSa, Phase1Proposal
+
+    class FakeIke:
+        def __init__(self, sas):
+            self.sas = sas
+
+        def isakmp_sas(self):
+            return self.sas
+
+    cfg = load_config(CONFIGS / "s000_invalid_spi_router_a.cfg")
+    up = IsakmpSa(b"i" * 8, b"r" * 8, True, "main", ("10.1.1.1", 500), ("10.2.2.2", 500), b"k", [],
+                  conn_id=1, created=0.0, state="established",
+                  proposal=Phase1Proposal("aes128", "sha1", "pre-share", 5, 86400))
+    up.expires_at = 100.0
+    half = IsakmpSa(b"j" * 8, b"", True, "main", ("10.1.1.1", 500), ("10.3.3.3", 500), b"k", [],
+                    conn_id=2, created=0.0, state="mm_sent3")
+    state = views_from_runner({"config": cfg, "sadb": None, "ike": FakeIke([up, half]), "now": 40.0})
+    rows = norm(out("show crypto isakmp sa", state, cfg))
+    assert rows[1:] == ["/ 10.2.2.2 10.1.1.1 QM_IDLE 1 0", "/ 10.3.3.3 10.1.1.1 MM_SA_SETUP 2 0"]
+    detail = norm(out("show crypto isakmp sa detail", state, cfg))
+    assert "1 10.1.1.1 10.2.2.2 ACTIVE aes sha psk 5 00:01:00" in detail

@@ -110,25 +110,31 @@ class CryptoPolicy:
                 if cmap is None:
                     continue
                 for entry in cmap.ordered():
-                    candidates = [(cmap, entry)]
-                    if entry.dynamic_map and entry.dynamic_map in cfg.crypto_maps:
-                        dyn = cfg.crypto_maps[entry.dynamic_map]
-                        candidates = [(dyn, e) for e in dyn.ordered()]
-                    for cm, e in candidates:
-                        if not entry.dynamic_map and not any(p.address == peer_ip for p in e.peers):
-                            continue
-                        pol = self.match_acl(cm, e, remote, local)
-                        if pol is not None:
-                            return pol
+                    if entry.dynamic_map:
+                        dyn = self.dynamic_map(entry.dynamic_map)
+                        for e in dyn.ordered() if dyn is not None else []:
+                            # Dynamic template: any peer; no ACL = accept the peer's IDs.
+                            pol = self.match_acl(dyn, e, remote, local, dynamic=True)
+                            if pol is not None:
+                                return pol
+                        continue
+                    if not any(p.address == peer_ip for p in entry.peers):
+                        continue
+                    pol = self.match_acl(cmap, entry, remote, local)
+                    if pol is not None:
+                        return pol
         return None
 
-    def match_acl(self, cmap, entry, remote, local) -> QmPolicy | None:
+    def dynamic_map(self, name: str):
+        maps = getattr(self.config, "dynamic_maps", {}) or {}
+        return maps.get(name) or self.config.crypto_maps.get(name)
+
+    def match_acl(self, cmap, entry, remote, local, dynamic: bool = False) -> QmPolicy | None:
         acl = self.config.access_lists.get(entry.match_address or "")
         if acl is None:
-            if entry.dynamic_map is None and not entry.match_address:
-                return None
-            pol = self.entry_policy_noacl(cmap, entry, remote, local)
-            return pol
+            if dynamic and not entry.match_address:
+                return self.entry_policy_noacl(cmap, entry, remote, local)
+            return None
         for ace in acl.permits:
             if (
                 local.network.version == ace.src.version

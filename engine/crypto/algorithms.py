@@ -57,7 +57,8 @@ def _des_key(key: bytes) -> bytes:
     return key * 3
 
 
-def _block_algo(name: str, key: bytes) -> object:
+def block_algorithm(name: str, key: bytes) -> object:
+    """The cryptography block-cipher object for a CBC cipher name (key schedule once)."""
     if name == "des":
         return _TripleDES(_des_key(key))
     if name == "3des":
@@ -103,7 +104,7 @@ class Cipher:
             return AESGCM(key[:-4]).encrypt(key[-4:] + iv, data, aad or None)
         if len(data) % self.block_size:
             raise CryptoError(f"{self.name}: data length {len(data)} not block aligned")
-        enc = _CCipher(_block_algo(self.name, key), _modes.CBC(iv)).encryptor()
+        enc = _CCipher(block_algorithm(self.name, key), _modes.CBC(iv)).encryptor()
         return enc.update(data) + enc.finalize()
 
     def decrypt(self, key: bytes, iv: bytes, data: bytes, aad: bytes = b"") -> bytes:
@@ -120,12 +121,12 @@ class Cipher:
                 raise CryptoError(f"{self.name}: authentication tag mismatch") from None
         if len(data) % self.block_size:
             raise CryptoError(f"{self.name}: data length {len(data)} not block aligned")
-        dec = _CCipher(_block_algo(self.name, key), _modes.CBC(iv)).decryptor()
+        dec = _CCipher(block_algorithm(self.name, key), _modes.CBC(iv)).decryptor()
         return dec.update(data) + dec.finalize()
 
     def cbc_context(self, key: bytes) -> Callable[[bytes], object]:
         """Return ``iv -> cryptography Cipher`` with the key schedule prepared once."""
-        algo = _block_algo(self.name, key)
+        algo = block_algorithm(self.name, key)
         return lambda iv: _CCipher(algo, _modes.CBC(iv))
 
 

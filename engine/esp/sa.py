@@ -26,8 +26,7 @@ from cryptography.hazmat.primitives.ciphers import Cipher as _CCipher
 from cryptography.hazmat.primitives.ciphers import modes as _modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from engine.crypto.algorithms import CIPHERS, INTEGRITY
-from engine.crypto.algorithms import _block_algo as block_algo
+from engine.crypto.algorithms import CIPHERS, INTEGRITY, block_algorithm
 from engine.esp.ah import mutable_zeroed
 from engine.esp.errors import (
     EspError,
@@ -87,7 +86,7 @@ class _SaBase:
             self._aead = AESGCM(params.encr_key[:-4])
             self._salt = params.encr_key[-4:]
         elif kind == "cbc":
-            self._algo = block_algo(params.encr, params.encr_key)
+            self._algo = block_algorithm(params.encr, params.encr_key)
         # AH: ICV field padded to 32 bits (IPv4) or 64 bits for the whole header (IPv6).
         ah_len = 12 + self._icv_len
         ah_len += (-ah_len) % (8 if self._v6 else 4)

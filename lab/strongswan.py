@@ -1,57 +1,77 @@
 """strongSwan reference peer: node kind ``strongswan`` (one charon per node).
 
 Each node runs Debian 12's ``/usr/lib/ipsec/charon`` (strongSwan 5.9.8)
-inside its network namespace and a private mount namespace (fresh tmpfs on
-``/run``: the pid file ``/var/run/charon.pid`` is compiled in), configured by
-a ``strongswan.conf`` generated in the node directory and passed through
-``STRONGSWAN_CONF``. The node's YAML ``config:`` is a ``swanctl.conf``
-(connections and secrets), loaded with ``swanctl --load-all --file`` once
-the VICI socket ``NODE_DIR/charon.vici`` answers.
+directly (no starter) inside its network namespace and a private mount
+namespace with a fresh tmpfs on ``/run`` (charon's pid file
+``/var/run/charon.pid`` is compiled in); the node directory is bind-mounted
+back if it lives under /run. Its ``strongswan.conf`` is generated in the node
+directory and passed through ``STRONGSWAN_CONF``. The node's YAML ``config:``
+is a ``swanctl.conf`` (connections and secrets), loaded with ``swanctl
+--load-all --file`` once the VICI socket ``NODE_DIR/charon.vici`` answers.
+Node ``options:`` are :class:`StrongswanOptions` (retransmit_tries,
+retransmit_timeout, retransmit_base, log_keys, log_levels, settings =
+extra dotted strongswan.conf keys, ready_timeout).
 
-Working ``strongswan.conf`` (what :func:`render_strongswan_conf` writes)::
+The generated ``strongswan.conf`` (verified working; ``des`` is absent
+from Debian's plugin set and dropped, openssl provides DES/3DES)::
 
     charon {
-      load = random nonce openssl pem pkcs1 pkcs8 x509 revocation constraints
-             pubkey aes des sha1 sha2 md5 hmac gcm kdf kernel-libipsec
-             kernel-netlink socket-default vici updown attr
+      load = random nonce openssl pem pkcs1 pkcs8 x509 revocation constraints pubkey
+             aes sha1 sha2 md5 hmac gcm kdf kernel-libipsec kernel-netlink
+             socket-default vici updown attr
       i_dont_care_about_security_and_use_aggressive_mode_psk = yes
-      install_routes = yes          # routes to remote TS via the ipsec0 TUN
-      routing_table = 220           # policy routing table inside the netns
+      install_routes = yes
+      routing_table = 220
       routing_table_prio = 220
-      retransmit_tries = 3          # node options: retransmit_*
+      retransmit_tries = 3
       retransmit_timeout = 2.0
       retransmit_base = 1.8
-      plugins { vici { socket = unix://NODE_DIR/charon.vici } }
-      filelog { charon { path = NODE_DIR/charon.log  time_format = %Y-%m-%dT%H:%M:%S
-                         time_add_ms = yes  ike_name = yes  flush_line = yes
-                         default = 1  ike = 2  knl = 2  net = 2  cfg = 2  chd = 4 } }
+      plugins { vici { socket = unix://charon.vici } }
+      filelog { charon { path = NODE_DIR/charon.log
+          time_format = %Y-%m-%dT%H:%M:%S  time_add_ms = yes  ike_name = yes
+          flush_line = yes  append = yes
+          default = 1  ike = 2  knl = 2  net = 2  cfg = 2  chd = 4  esp = 1 } }
     }
+    swanctl { socket = unix://charon.vici }
 
-Findings and quirks (5.9.8, libipsec, no kernel ESP):
+Findings and quirks (5.9.8, kernel-libipsec, kernel without ESP):
 
-* ``kernel-libipsec`` must come before ``kernel-netlink`` in ``load`` so it
-  provides the IPsec backend while kernel-netlink handles addresses and
-  routes. It creates a TUN device ``ipsec0`` in the namespace and installs
-  routes to the remote traffic selectors via it in table 220.
-* libipsec always UDP-encapsulates ESP (port 4500), even without NAT; there
-  is no raw ESP. A peer therefore needs RFC 3947/3948 NAT-T.
-* libipsec raises no acquire on traffic: ``start_action = trap`` only logs
-  "could not find an outbound IPsec SA"; to initiate use
-  ``start_action = start`` or :func:`initiate`.
+* ``kernel-libipsec`` must precede ``kernel-netlink`` in ``load``; the other
+  way round kernel-netlink's XFRM backend wins and every CHILD_SA fails with
+  "unable to add SAD entry". libipsec creates the TUN ``ipsec0`` and routes
+  the remote traffic selectors via it in table 220 (rule prio 220).
+* libipsec always UDP-encapsulates ESP on port 4500 (no raw ESP): charon
+  logs "faking NAT situation to enforce UDP encapsulation" and sends
+  non-matching NAT-D hashes, so the peer sees strongSwan "behind NAT" even
+  on a direct link, both float to 4500 and VICI reports ``nat-remote`` /
+  ``nat-any`` (between two charons each sees the other "behind NAT"). The
+  engine needs RFC 3947/3948 NAT-T for any interop.
+* libipsec raises no acquire on traffic (``start_action = trap`` only logs
+  "could not find an outbound IPsec SA"); to initiate use ``start_action =
+  start`` or :func:`initiate`.
 * Aggressive Mode PSK as *responder* needs
   ``i_dont_care_about_security_and_use_aggressive_mode_psk = yes``.
-* Key export: 5.9.8 has no ``save-keys`` plugin (it is not built by Debian
-  and its ESP part needs 5.9.x kernel-netlink hooks anyway), and VICI never
-  returns keys. But ``keymat_v1.c`` logs the Quick Mode keys at level 4 of
-  subsystem ``chd`` ("encryption initiator key", "integrity responder key",
-  ...), so the generated config sets ``chd = 4`` and :func:`export_keys`
-  parses them from ``charon.log``, pairing them with SPIs from the
-  "CHILD_SA ... established with SPIs" line; the Quick Mode role (who
-  derived "initiator" keys) comes from the preceding ``generating`` /
-  ``parsed QUICK_MODE request`` lines of that IKE_SA (``ike_name = yes``).
-  The "initiator" keys protect initiator -> responder traffic whose SPI is
-  the one the responder chose (RFC 2409 §5.5 KEYMAT uses the receiver's SPI).
-  Set node option ``log_keys: false`` to keep keys out of the log.
+* IKEv1 phase-1 lifetime offered = ``rekey_time`` + ``over_time`` (10 %);
+  IOS accepts an offer only if it is <= its policy lifetime (86400 s), so
+  configs for engine peers keep ``rekey_time`` at the 4h default.
+* ``swanctl --load-all`` exits 0 even on a syntax error in the file;
+  :func:`load_config` judges by its messages and raises.
+* Unix socket paths are limited to 107 bytes and pytest node dirs are long,
+  so the VICI socket is bound relative to the node dir (charon's and
+  swanctl's cwd) and the Python client connects via ``/proc/self/fd/N/``.
+* VICI omits boolean flags that are false (``initiator``, ``encap``...);
+  :func:`list_sas` fills them in. ``list-sas`` with ``noblock`` skips
+  IKE_SAs that are busy (e.g. right after an exchange), so it is not used.
+* Key export: Debian's 5.9.8 has no ``save-keys`` plugin and VICI never
+  returns keys, but ``keymat_v1.c`` logs Quick Mode keys at level 4 of
+  ``chd`` ("encryption initiator key => 16 bytes @ ..." plus hex rows), so
+  ``chd = 4`` is set and :func:`export_keys` (lab/strongswan_keys.py) parses
+  them, pairing them with the SPIs of "CHILD_SA ... established with SPIs"
+  and deciding the Quick Mode role from "generating"/"parsed QUICK_MODE
+  request" of the same IKE_SA. Verified by decrypting captured ESP of
+  strongSwan<->strongSwan and engine<->strongSwan tunnels, also after a
+  rekey. Node option ``log_keys: false`` keeps keys out of the log. IKE
+  (phase 1) keys would need ``ike = 4`` ("encryption key Ka"); not exported.
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ import pytest
 from scapy.layers.inet import ICMP, IP, UDP
 
 import lab.strongswan as sw
+from lab.daemons import wait_until
 from tests.interop.espcheck import decrypt_esp, wait_esp
 
 PINGS = 3
@@ -102,3 +103,33 @@ def test_terminate_and_restart(lab) -> None:  # type: ignore[no-untyped-def]
     sw.initiate(s1, "net")
     assert lab.node("h1").ping(lab.addr("h2"), count=1).received == 1
     assert sw.wait_child_sa(s2, "net")["state"] == "INSTALLED"
+
+
+@pytest.mark.topology("topologies/interop-sw-sw.yaml")
+def test_rekey_by_responder_keys_still_decrypt(lab) -> None:  # type: ignore[no-untyped-def]
+    """After s2 (Main Mode responder) rekeys the CHILD_SA, i.e. is Quick Mode
+    initiator for the new SA, both nodes' exported keys still agree and decrypt."""
+    s1, s2 = lab.node("s1"), lab.node("s2")
+    sw.initiate(s1, "net")
+    old = sw.wait_child_sa(s2, "net")
+    sw.swanctl(s2, "--rekey", "--child", "net")
+
+    def rekeyed() -> dict | None:
+        new = [c for c in sw.child_sas(s1) if c["state"] == "INSTALLED"
+               and c["spi-in"] not in (old["spi-in"], old["spi-out"])]
+        return new[0] if new else None
+
+    new = wait_until(rekeyed, 5.0, "rekeyed CHILD_SA on s1")
+    with lab.capture("s1:eth0") as cap:
+        assert lab.node("h2").ping(lab.addr("h1"), count=2).received == 2
+        esp = wait_esp(cap, 4)
+    keys1 = {k["spi"]: k for k in sw.export_keys(s1)}
+    keys2 = {k["spi"]: k for k in sw.export_keys(s2)}
+    assert {new["spi-in"], new["spi-out"]} <= set(keys1) & set(keys2)
+    for spi in (new["spi-in"], new["spi-out"]):
+        assert keys1[spi]["encr_key"] == keys2[spi]["encr_key"]
+    for p in esp:
+        payload = bytes(p[UDP].payload)
+        spi = int.from_bytes(payload[:4], "big")
+        assert spi in (new["spi-in"], new["spi-out"]), "traffic still on the old SA"
+        assert ICMP in IP(decrypt_esp(payload, keys1[spi]).inner)

@@ -24,12 +24,16 @@ def checksum(data: bytes) -> int:
     """RFC 1071 Internet checksum of data (odd lengths padded with a zero byte)."""
     if len(data) == 20:
         s = sum(_H10.unpack(data))
-    else:
-        if len(data) % 2:
-            data += b"\0"
-        s = sum(struct.unpack(f"!{len(data) // 2}H", data))
-    s = (s & 0xFFFF) + (s >> 16)
-    s = (s & 0xFFFF) + (s >> 16)
+        s = (s & 0xFFFF) + (s >> 16)
+        s = (s & 0xFFFF) + (s >> 16)
+        return ~s & 0xFFFF
+    if len(data) % 2:
+        data += b"\0"
+    # The one's-complement sum of 16-bit words is the number mod 0xFFFF (2^16 = 1),
+    # except that a non-zero sum that is a multiple of 0xFFFF is 0xFFFF, not 0.
+    s = int.from_bytes(data, "big") % 0xFFFF
+    if s == 0 and any(data):
+        s = 0xFFFF
     return ~s & 0xFFFF
 
 

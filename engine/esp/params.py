@@ -104,8 +104,6 @@ class SaParams:
         if self.udp_encap is not None:
             if len(self.udp_encap) != 2 or not all(0 < p < 65536 for p in self.udp_encap):
                 raise SaConfigError(f"{sa}: udp_encap {self.udp_encap!r} must be two ports")
-            if loc.version != 4:
-                raise SaConfigError(f"{sa}: UDP encapsulation is only done for IPv4 here")
 
     @property
     def family(self) -> int:

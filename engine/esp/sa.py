@@ -214,7 +214,7 @@ class OutboundSa(_SaBase):
             length = sum(map(len, parts))
             if self._udp:
                 length += 8
-                parts.insert(0, _UDP.pack(self._udp[0], self._udp[1], length, 0))
+                parts.insert(0, self._udp_header(length, parts))
                 proto = PROTO_UDP
             else:
                 proto = PROTO_ESP
@@ -229,7 +229,21 @@ class OutboundSa(_SaBase):
             return ipv4_fix(hdr, proto=proto, total_len=len(hdr) + len(esp)) + esp
         hdrs, nh, nh_pos, payload = split_ipv6(inner)
         esp = self._esp(payload, nh)
+        if self._udp:
+            esp = self._udp_header(8 + len(esp), [esp], hdrs[8:40]) + esp
         return _v6_patch(hdrs, nh_pos, proto, len(hdrs) - 40 + len(esp)) + esp
+
+    def _udp_header(self, length: int, parts: list[bytes], addrs: bytes | None = None) -> bytes:
+        """RFC 3948 §2.1 UDP header: checksum 0 over IPv4; over IPv6 a real checksum
+        (RFC 8200 §8.1 forbids 0), as strongSwan's libipsec sends ESP-in-UDP on IPv6 too."""
+        sport, dport = self._udp
+        if not self._v6:
+            return _UDP.pack(sport, dport, length, 0)
+        if addrs is None:
+            addrs = self._local_b + self._remote_b
+        pseudo = addrs + length.to_bytes(4, "big") + b"\0\0\0\x11"
+        c = checksum(b"".join([pseudo, _UDP.pack(sport, dport, length, 0), *parts]))
+        return _UDP.pack(sport, dport, length, c or 0xFFFF)
 
     def _esp(self, payload: bytes, nh: int) -> bytes:
         return b"".join(self._esp_parts(payload, nh))

@@ -117,6 +117,25 @@ def test_esp_both_directions(encr: str, integ: str, mode: str, family: int) -> N
 
 @pytest.mark.parametrize("encr,integ", [("aes128", "hmac-sha1-96"), ("aes128gcm16", "null")])
 @pytest.mark.parametrize("mode", ["tunnel", "transport"])
+def test_esp_udp_encap_ipv6(encr: str, integ: str, mode: str) -> None:
+    """ESP in UDP over IPv6 (strongSwan's libipsec does it): valid UDP checksum."""
+    params, ssa, _ = _pair("esp", encr, integ, mode, 6, udp=True)
+    out, inb = OutboundSa(params), InboundSa(params)
+    inner = _inner(6, mode, 333)
+    wire = out.protect(inner)
+    pkt = IPv6(wire)
+    assert pkt.nh == 17 and pkt[UDP].dport == 4500 and pkt[UDP].chksum != 0
+    chk = pkt[UDP].chksum
+    del pkt[UDP].chksum
+    assert IPv6(bytes(pkt))[UDP].chksum == chk
+    assert inb.unprotect(wire) == inner
+    esp = bytes(IPv6(wire)[UDP].payload)
+    got = InboundSa(params).unprotect(esp, src=ADDR[6][0], dst=ADDR[6][1])
+    assert bytes(IPv6(got).payload) == bytes(IPv6(inner).payload)
+
+
+@pytest.mark.parametrize("encr,integ", [("aes128", "hmac-sha1-96"), ("aes128gcm16", "null")])
+@pytest.mark.parametrize("mode", ["tunnel", "transport"])
 def test_esp_udp_encap(encr: str, integ: str, mode: str) -> None:
     params, ssa, _ = _pair("esp", encr, integ, mode, 4, udp=True)
     out, inb = OutboundSa(params), InboundSa(params)

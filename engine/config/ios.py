@@ -197,6 +197,10 @@ def _run(table: ModeTable, cfg: Config, state: ModeState, line: str, tokens: lis
         table.commands[idx].handler(Ctx(cfg, state, m, line, tokens))
     except Reject as r:
         return MatchFailure(r.message, r.column, len(tokens))
+    except ValueError:
+        # A value the grammar let through but the model refuses (e.g. a
+        # non-contiguous mask): IOS rejects the line at its last token.
+        return MatchFailure(INVALID, tokens[-1].column, len(tokens))
     return None
 
 
@@ -248,6 +252,19 @@ def execute(cfg: Config, state: ModeState, line: str) -> Outcome:
 
 
 # -- files ---------------------------------------------------------------------------------------
+
+
+def _copy(cfg: Config, state: ModeState) -> tuple[Config, ModeState]:
+    """Deep copy of the model and mode (for trials), without the bookkeeping lists."""
+    books = (cfg.ignored, cfg.errors, cfg.warnings)
+    cfg.ignored, cfg.errors, cfg.warnings = [], [], []
+    try:
+        c2, s2 = copy.deepcopy((cfg, state))
+    finally:
+        cfg.ignored, cfg.errors, cfg.warnings = books
+    c2.ignored, c2.errors, c2.warnings = list(books[0]), list(books[1]), list(books[2])
+    return c2, s2
+
 
 
 def _record(cfg: Config, state: ModeState, text: str, out: Outcome, lineno: int) -> None:
@@ -312,10 +329,8 @@ def parse_ios(
             state.line, state.ended = i + 1, False
             if state.mode == "exec":
                 state.mode = "global"
-            trial = copy.deepcopy((cfg, state))
-            out = execute(trial[0], trial[1], cmd)
-            if out.kind != "error":
-                cfg, state = trial
+            # Handlers check everything before changing the model: no copy needed.
+            out = execute(cfg, state, cmd)
             _record(cfg, state, cmd, out, i + 1)
         return cfg
     i = 0
@@ -332,10 +347,8 @@ def parse_ios(
             i += 1
             continue
         state.line = lineno
-        trial = copy.deepcopy((cfg, state))
-        out = execute(trial[0], trial[1], raw)
+        out = execute(cfg, state, raw)
         if out.kind != "error":
-            cfg, state = trial
             _record(cfg, state, raw, out, lineno)
             i += 1
             continue
@@ -424,7 +437,7 @@ def _segment(toks: list[_Tok], p: int, cfg: Config, state: ModeState, memo: dict
     for q in sorted(ends, reverse=True):
         seg = toks[p:q]
         text = " ".join(t.text for t in seg)
-        c2, s2 = copy.deepcopy((cfg, state))
+        c2, s2 = _copy(cfg, state)
         s2.repairing = True
         out = execute(c2, s2, text)
         s2.repairing = False
@@ -461,7 +474,7 @@ def apply_line(cfg: Config, line: str, state: ModeState | None = None) -> Config
     if line.strip().lower() in ("end", "exit") and state.mode == "global":
         state.mode = "exec"
         return None
-    trial = copy.deepcopy((cfg, state))
+    trial = _copy(cfg, state)
     out = execute(trial[0], trial[1], line)
     if out.kind == "error":
         return out.error

@@ -247,3 +247,27 @@ def test_ignored_lines_are_recorded() -> None:
     assert [i.line for i in cfg.ignored] == [1, 2, 3, 4]
     assert cfg.globals.invalid_spi_recovery and cfg.errors == []
     assert ipaddress.ip_address("10.0.0.1")  # keep the import meaningful for readers
+
+
+def test_fuzz_never_raises() -> None:
+    """Random command soup: every line is applied, ignored or rejected — never an exception."""
+    import random
+
+    rnd = random.Random(4)
+    words = ["crypto", "isakmp", "ipsec", "map", "M", "10", "set", "peer", "1.2.3.4", "policy",
+             "key", "address", "transform-set", "esp-aes", "256", "ah-sha-hmac", "match", "101",
+             "access-list", "permit", "deny", "ip", "tcp", "any", "host", "eq", "range", "interface",
+             "Gi0/0", "no", "!", "exit", "end", "2001:db8::1/64", "ipv6", "99999999999", "-", "\x00",
+             "é", "{", "[", "<x:WORD>", "default", "keepalive", "security-association", "replay"]
+    lines = [" ".join(rnd.choice(words) for _ in range(rnd.randint(0, 12))) for _ in range(1500)]
+    cfg = parse_ios("\n".join(lines), "fuzz.cfg")
+    assert len(cfg.errors) > 0
+    st = ModeState()
+    for ln in lines[:300]:
+        apply_line(cfg, ln, st)
+
+
+def test_bad_mask_in_keyring_is_an_error_not_a_crash() -> None:
+    cfg = parse("crypto keyring K\n pre-shared-key address 10.0.0.0 255.0.255.0 key x\n")
+    assert [(e.line, e.column) for e in cfg.errors] == [(2, 49)]
+    assert cfg.isakmp_keys == []

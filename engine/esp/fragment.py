@@ -87,6 +87,8 @@ def fragment_ipv4(packet: bytes, mtu: int, *, ignore_df: bool = False) -> list[b
         raise MalformedPacket("fragment_ipv4: not an IPv4 packet")
     ihl = (packet[0] & 0xF) * 4
     total = int.from_bytes(packet[2:4], "big")
+    if ihl < 20 or total < ihl or total > len(packet):
+        raise MalformedPacket("fragment_ipv4: bad header or total length")
     if total <= mtu:
         return [packet]
     flags = _flags(packet)
@@ -159,8 +161,8 @@ class Reassembler:
         self.expire(now)
         ihl = (packet[0] & 0xF) * 4
         total = int.from_bytes(packet[2:4], "big")
-        if total > len(packet) or total < ihl:
-            raise MalformedPacket("reassembly: bad total length")
+        if ihl < 20 or total > len(packet) or total < ihl:
+            raise MalformedPacket("reassembly: bad header or total length")
         key = (packet[12:16], packet[16:20], packet[9], int.from_bytes(packet[4:6], "big"))
         entry = self._pending.get(key)
         if entry is None:

@@ -146,3 +146,22 @@ def test_icmp_frag_needed() -> None:
     chk6 = ptb[ICMPv6PacketTooBig].cksum
     del ptb[ICMPv6PacketTooBig].cksum
     assert IPv6(bytes(ptb))[ICMPv6PacketTooBig].cksum == chk6
+
+
+def test_fuzz_fragment_helpers() -> None:
+    from engine.esp.errors import EspError
+
+    rng = random.Random(791)
+    frags = fragment_ipv4(_pkt(3000), 600)
+    r = Reassembler(max_pending=16)
+    for i in range(5000):
+        f = bytearray(rng.choice(frags))
+        for _ in range(rng.randrange(0, 4)):
+            f[rng.randrange(len(f))] = rng.randrange(256)
+        data = bytes(f[: rng.randrange(0, len(f) + 1)]) if i % 3 == 0 else bytes(f)
+        for call in (lambda: r.add(data, i * 0.001), lambda: fragment_ipv4(data, 576)):
+            try:
+                call()
+            except EspError:
+                pass
+    assert len(r) <= 16

@@ -24,7 +24,8 @@ if TYPE_CHECKING:
     from lab.daemons import NodeContext
 
 # "<ts> 09[CHD] <conn|1> text" -- thread, subsystem, optional IKE name prefix.
-_LINE = re.compile(r"^\S+ (?P<thread>\d+)\[(?P<sub>\w+)\] (?:<(?P<ike>[^>|]*\|\d+)> )?(?P<text>.*)$")
+_LINE = re.compile(r"^\S+ (?P<thread>\d+)\[(?P<sub>\w+)\] "
+                   r"(?:<(?P<ike>[^>|]*\|\d+)> )?(?P<text>.*)$")
 _KEY_HEAD = re.compile(r"^(?P<kind>encryption|integrity) (?P<role>initiator|responder) key "
                        r"=> (?P<len>\d+) bytes @")
 _HEX_ROW = re.compile(r"^\s*\d+: ((?:[0-9A-F]{2} ?)+)")

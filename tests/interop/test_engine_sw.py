@@ -21,7 +21,6 @@ from scapy.layers.inet import ICMP, IP, UDP
 import lab.strongswan as sw
 from tests.interop.espcheck import decrypt_esp, wait_esp
 
-
 PINGS = 3
 
 

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from lab.errors import LabError
 from lab.strongswan import StrongswanOptions, render_strongswan_conf
 from lab.strongswan_keys import parse_log
 from lab.strongswan_vici import Element, ViciError, decode_message, encode_message
-from lab.errors import LabError
 
 DATA = Path(__file__).parent / "data"
 

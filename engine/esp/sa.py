@@ -182,7 +182,8 @@ class OutboundSa(_SaBase):
         outer_ip = (40 if self._v6 else 20) if self.tunnel else 0
         if not self.is_esp:
             return outer_ip + self._ah_len
-        body = inner_len if self.tunnel else inner_len - 20  # transport: payload only
+        # transport mode encrypts the payload only (the IP header stays in front)
+        body = inner_len if self.tunnel else inner_len - (40 if self._v6 else 20)
         padded = body + 2 + (-(body + 2)) % self._align
         esp = 8 + self.cipher.iv_len + padded + self._icv_len + self.cipher.icv_len
         return outer_ip + (8 if self._udp else 0) + esp - body

@@ -321,6 +321,16 @@ def test_dummy_packet_next_header_59() -> None:
     assert inb.unprotect(wire) == b""
 
 
+def test_overhead_ipv6_transport() -> None:
+    from scapy.layers.inet6 import IPv6
+
+    p = _params(mode="transport", local="2001:db8::1", remote="2001:db8::2")
+    out = OutboundSa(p)
+    for n in (0, 7, 100):
+        inner = bytes(IPv6(src="2001:db8::1", dst="2001:db8::2", nh=59) / (b"z" * n))
+        assert len(out.protect(inner)) == len(inner) + out.overhead(len(inner))
+
+
 def test_overhead_matches_reality() -> None:
     for kw in (
         {},

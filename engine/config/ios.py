@@ -474,14 +474,11 @@ def apply_line(cfg: Config, line: str, state: ModeState | None = None) -> Config
     if line.strip().lower() in ("end", "exit") and state.mode == "global":
         state.mode = "exec"
         return None
-    trial = _copy(cfg, state)
-    out = execute(trial[0], trial[1], line)
+    # Handlers validate before changing anything, so the live objects are
+    # updated in place (the runner keeps references to them).
+    out = execute(cfg, state, line)
     if out.kind == "error":
         return out.error
-    # Copy the trial's result back into the caller's objects (identity preserved).
-    new_cfg, new_state = trial
-    cfg.__dict__.update(new_cfg.__dict__)
-    state.__dict__.update(new_state.__dict__)
     if out.kind == "ignored":
         cfg.ignored.append(ConfigLine(state.file, state.line, line, out.mode))
     return None

@@ -271,3 +271,26 @@ def test_bad_mask_in_keyring_is_an_error_not_a_crash() -> None:
     cfg = parse("crypto keyring K\n pre-shared-key address 10.0.0.0 255.0.255.0 key x\n")
     assert [(e.line, e.column) for e in cfg.errors] == [(2, 49)]
     assert cfg.isakmp_keys == []
+
+
+def test_apply_line_keeps_object_identity() -> None:
+    cfg = parse(BASE)
+    intf = cfg.interfaces["GigabitEthernet0/0/0"]
+    st = ModeState()
+    assert apply_line(cfg, "interface GigabitEthernet0/0/0", st) is None
+    assert apply_line(cfg, "crypto ipsec df-bit set", st) is None
+    assert apply_line(cfg, "crypto ipsec df-bit sometimes", st) is not None
+    assert cfg.interfaces["GigabitEthernet0/0/0"] is intf and intf.df_bit == "set"
+
+
+@pytest.mark.parametrize("opener,line", [("", c[0]) for c in ERROR_CASES] + [(c[0], c[1]) for c in SUBMODE_CASES])
+def test_rejected_line_leaves_model_unchanged(opener: str, line: str) -> None:
+    from dataclasses import asdict
+
+    cfg = parse(BASE)
+    st = ModeState()
+    if opener:
+        assert apply_line(cfg, opener, st) is None
+    before = asdict(cfg)
+    assert apply_line(cfg, line, st) is not None
+    assert asdict(cfg) == before

@@ -27,6 +27,33 @@ MAX_LINE = 1 << 20  # a request line longer than this is rejected
 Handler = Callable[[str, bool], dict[str, Any]]
 
 
+_SUN_PATH_MAX = 107
+
+
+class _ShortPath:
+    """An AF_UNIX-usable name for ``path``; long paths go through ``/proc/self/fd``.
+
+    ``sun_path`` holds 108 bytes; run directories of parallel tests are often
+    longer, so the directory is opened and the socket addressed relative to it.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = os.fspath(path)
+        self.fd: int | None = None
+
+    def __enter__(self) -> str:
+        if len(os.fsencode(self.path)) <= _SUN_PATH_MAX:
+            return self.path
+        parent, name = os.path.split(os.path.abspath(self.path))
+        self.fd = os.open(parent or ".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        return f"/proc/self/fd/{self.fd}/{name}"
+
+    def __exit__(self, *exc: object) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+
 class ControlError(OSError):
     """The engine could not be reached or answered garbage."""
 
@@ -49,7 +76,8 @@ def request(path: str | os.PathLike[str], cmd: str, json: bool = False,
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
             s.settimeout(timeout)
-            s.connect(os.fspath(path))
+            with _ShortPath(path) as name:
+                s.connect(name)
             s.sendall(line)
             buf = bytearray()
             while b"\n" not in buf:
@@ -100,7 +128,8 @@ class ControlServer:
             self.path.unlink()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.listener.bind(os.fspath(self.path))
+        with _ShortPath(self.path) as name:
+            self.listener.bind(name)
         self.listener.listen(16)
         self.listener.setblocking(False)
         sel.register(self.listener, selectors.EVENT_READ, self._on_accept)

@@ -500,9 +500,43 @@ class Runner:
             return _ok(_json_text(data), data)
         if what == "syslog":
             return _ok("\n".join(self.syslog.lines), list(self.syslog.lines))
+        if what == "sa-add" and len(words) > 1:
+            return self._sa_add(cmd.split(None, 2)[2])
         if what == "config" and len(words) > 1:
             return self._configure(cmd.split(None, 2)[2])
         return {"ok": False, "error": f"% Unknown lab command: {cmd}"}
+
+    def _sa_add(self, text: str) -> dict[str, Any]:
+        """Install a manually keyed SA pair (tests, benchmarks): JSON of an IpsecSaPair.
+
+        ``{"peer", "local", "mode", "local_ts", "remote_ts", "inbound": [keys],
+        "outbound": [keys], "lifetime_seconds"?, "udp_encap"?}`` with keys
+        ``{"spi", "proto", "encr", "encr_key" (hex), "integ", "integ_key" (hex)}``.
+        """
+        import ipaddress
+        import json
+
+        from engine.ike.events import IpsecSaPair, SaKeys, TrafficSelector
+
+        d = json.loads(text)
+
+        def keys(items: list[dict[str, Any]]) -> tuple[SaKeys, ...]:
+            return tuple(SaKeys(int(k["spi"]), k.get("proto", "esp"), k.get("encr"),
+                                bytes.fromhex(k.get("encr_key", "")), k.get("integ"),
+                                bytes.fromhex(k.get("integ_key", ""))) for k in items)
+
+        pair = IpsecSaPair(
+            peer=d["peer"], local=d["local"], mode=d.get("mode", "tunnel"),
+            inbound=keys(d["inbound"]), outbound=keys(d["outbound"]),
+            local_ts=TrafficSelector(ipaddress.ip_network(d["local_ts"])),
+            remote_ts=TrafficSelector(ipaddress.ip_network(d["remote_ts"])),
+            lifetime_seconds=int(d.get("lifetime_seconds", 3600)),
+            lifetime_kilobytes=int(d.get("lifetime_kilobytes", 0)),
+            created=self.clock.now(),
+            udp_encap=tuple(d["udp_encap"]) if d.get("udp_encap") else None,
+            crypto_map=d.get("crypto_map"), crypto_map_seq=d.get("crypto_map_seq"))
+        self._install(ChildSaUp(pair), self.clock.now())
+        return _ok("", {"spi_in": list(pair.inbound_spis), "spi_out": list(pair.outbound_spis)})
 
     def _configure(self, line: str) -> dict[str, Any]:
         from engine.config.ios import apply_line, format_error

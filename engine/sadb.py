@@ -72,11 +72,14 @@ class SaEntry:
 
     @property
     def spi_in(self) -> int:
-        return self.pair.inbound[-1].spi
+        """ESP SPI if the bundle has ESP, else the AH SPI."""
+        k = self.pair.keys("esp", "in") or self.pair.inbound[0]
+        return k.spi
 
     @property
     def spi_out(self) -> int:
-        return self.pair.outbound[-1].spi
+        k = self.pair.keys("esp", "out") or self.pair.outbound[0]
+        return k.spi
 
     def bytes_out(self) -> int:
         return sum(sa.counters.bytes_out for sa in self.outbound[:1])

@@ -84,6 +84,17 @@ WEAK_WORDS = {
 }
 
 
+#: Other global configuration words seen in the documents (IOS has many more).
+GLOBAL_WORDS = {
+    "hostname", "cns", "ntp", "radius-server", "tacacs-server", "aaa", "platform", "class-map",
+    "policy-map", "webvpn", "ip", "ipv6", "spanning-tree", "alias", "archive", "scheduler",
+    "exception", "privilege", "username", "login", "logging", "snmp", "snmp-server", "clock",
+    "boot", "service", "version", "end", "exit", "default", "do", "license", "multilink",
+    "password", "transport", "exec-timeout", "stopbits", "connect", "group", "mode", "peer",
+    "memory-size", "resource", "no", "dialer-list", "access-list", "interface",
+}
+
+
 @dataclass
 class ModeState:
     """Where the parser is: mode name plus the object being configured."""
@@ -180,6 +191,13 @@ def _is_strict(table: ModeTable, line: str, tokens: list[Token]) -> bool:
     return bool(table.strict) and not isinstance(match_patterns(table.strict, line, tokens), MatchFailure)
 
 
+def _known_global_word(word: str) -> bool:
+    """A first word that starts some global configuration command (handled or not)."""
+    w = word.lower()
+    return (w in WEAK_WORDS or w in TABLES["global"].first_words or w in GLOBAL_WORDS
+            or any(o.split()[0] == w for o in BLOCK_OPENERS))
+
+
 def _block_opener(tokens: list[Token]) -> bool:
     words = [t.text.lower() for t in tokens[:3]]
     for n in (3, 2, 1):
@@ -237,6 +255,12 @@ def execute(cfg: Config, state: ModeState, line: str) -> Outcome:
         or (mode not in LENIENT_MODES and resolve_keyword(tokens[0].text, cur.first_words))
     )
     glob_strict = _is_strict(glob, text, tokens)
+    if (not cur_strict and not glob_strict and mode not in LENIENT_MODES and mode != "global"
+            and not _known_global_word(tokens[0].text)):
+        # In a crypto sub-mode, a word that is neither a sub-mode command nor a global
+        # command is a typo (seed 000 L5058 "set-transform-set"): IOS rejects it.
+        err = ConfigError(state.file, state.line, tokens[0].column, text, INVALID)
+        return Outcome("error", err, mode=mode)
     if not cur_strict and not glob_strict:
         if mode in LENIENT_MODES and not _block_opener(tokens) and mode != "global":
             return Outcome("ignored", mode=mode)

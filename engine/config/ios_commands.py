@@ -11,6 +11,7 @@ L2989 NAT keepalive 5-3600, L3798 idle time 60-86400) or IOS's own.
 from __future__ import annotations
 
 import ipaddress
+import re
 from typing import TYPE_CHECKING
 
 from engine.config.grammar import INCOMPLETE, INVALID
@@ -134,6 +135,8 @@ def keyring_psk(c: Ctx) -> None:
     m = c.m
     if m.get("host"):
         key = IsakmpKey(m.get("key"), hostname=m.get("host"))
+    elif m.get("a6") is not None:
+        key = IsakmpKey(m.get("key"), address=m.get("a6").network)
     else:
         net = ipaddress.IPv4Network(f"{m.get('addr')}/{m.get('mask') or '255.255.255.255'}", strict=False)
         key = IsakmpKey(m.get("key"), address=net)
@@ -361,8 +364,32 @@ def exit_mode(c: Ctx) -> None:
     _enter(c, "global", None)
 
 
+#: IOS interface type names, for canonical spelling (``interface gi0/1``, ``tunnel 0``).
+IF_TYPES = (
+    "FastEthernet", "GigabitEthernet", "TenGigabitEthernet", "Ethernet", "Serial", "Tunnel",
+    "Loopback", "Virtual-Template", "Dialer", "Vlan", "Port-channel", "ATM", "Cellular",
+)
+
+
+def canonical_interface(name: str) -> str:
+    """IOS spelling of an interface name: ``fastethernet0/0`` → ``FastEthernet0/0``.
+
+    An abbreviation must be a unique prefix of a type (``gi``, ``fa``, ``tu``);
+    unknown types are returned unchanged.
+    """
+    m = re.match(r"^([A-Za-z-]+)(.*)$", name)
+    if not m:
+        return name
+    word, rest = m.group(1).lower(), m.group(2)
+    hits = [t for t in IF_TYPES if t.lower().startswith(word)]
+    exact = [t for t in IF_TYPES if t.lower() == word]
+    if exact:
+        return exact[0] + rest
+    return hits[0] + rest if len(hits) == 1 else name
+
+
 def interface(c: Ctx) -> None:
-    name = c.m.get("name") + (c.m.get("sub") or "")
+    name = canonical_interface(c.m.get("name") + (c.m.get("sub") or ""))
     intf = c.cfg.interfaces.get(name)
     if intf is None:
         intf = c.cfg.interfaces[name] = Interface(name)
@@ -492,8 +519,8 @@ def pol_encryption(c: Ctx) -> None:
             pol.encryption = w
     pol.key_length = None
     for bits in (128, 192, 256):
-        if c.m.has(str(bits)):
-            pol.key_length = bits
+        if c.m.has(str(bits)) or c.m.has(f"aes{bits}"):
+            pol.encryption, pol.key_length = "aes", bits
     if pol.encryption == "aes" and pol.key_length is None:
         pol.key_length = 128
 
@@ -598,7 +625,7 @@ GLOBAL_STRICT = [
 ]
 
 ISAKMP = [
-    ("encryption {des|3des|aes [{128|192|256}]}", pol_encryption),
+    ("encryption {des|3des|aes [{128|192|256}]|aes192|aes256}", pol_encryption),
     ("hash {sha|md5|sha256|sha384|sha512}", pol_hash),
     ("authentication {pre-share|rsa-sig|rsa-encr}", pol_auth),
     ("group {1|2|5|14|15|16|19|20|21|24}", pol_group),
@@ -688,6 +715,7 @@ ACL6 = [("[sequence <seq:INT(1-4294967295)>] " + ACE_V6, named_ace(v6=True)),
 KEYRING = [
     ("pre-shared-key address <addr:IPV4> [<mask:IPV4>] key <key:WORD>", keyring_psk),
     ("pre-shared-key hostname <host:WORD> key <key:WORD>", keyring_psk),
+    ("pre-shared-key ipv6 <a6:IPV6ADDR> key <key:WORD>", keyring_psk),
     ("exit", exit_mode),
 ]
 

@@ -294,3 +294,69 @@ def test_rejected_line_leaves_model_unchanged(opener: str, line: str) -> None:
     before = asdict(cfg)
     assert apply_line(cfg, line, st) is not None
     assert asdict(cfg) == before
+
+
+def test_vti_task_commands_seed000() -> None:
+    """seed 000 L4793-5312 task tables (restored spacing), typed one line at a time."""
+    lines = """crypto isakmp policy 15
+authentication pre-share
+hash md5
+group 2
+encryption 3des
+lifetime 43200
+exit
+crypto isakmp key 0 my-preshare-key-0 address ipv6 3ffe:1001::2/128
+crypto keyring keyring1
+pre-shared-key ipv6 3FFE:2002::A8BB:CCFF:FE01:2C02/128 key k1
+crypto isakmp peer address ipv6 3FFE:2002::A8BB:CCFF:FE01:2C02/128
+set aggressive-mode client-endpoint ipv6 3FFE:2002::A8BB:CCFF:FE01:2C02/128
+end
+crypto ipsec transform-set myset0 ah-sha-hmac esp-3des
+crypto ipsec profile profile0
+set transform-set myset0
+crypto isakmp profile profile1
+self-identity address ipv6
+match identity address ipv6 3FFE:2002::A8BB:CCFF:FE01:2C02/128
+end
+ipv6 unicast-routing
+interface tunnel 0
+ipv6 address 3FFE:C000:0:7::/64 eui-64
+ipv6 enable
+tunnel source ethernet0
+tunnel destination 2001:DB8:1111:2222::1
+tunnel mode ipsec ipv6
+tunnel protection ipsec profile profile1
+end""".splitlines()
+    cfg, st = Config(), ModeState()
+    for ln in lines:
+        assert apply_line(cfg, ln, st) is None, ln
+    pol = cfg.policy(15)
+    assert (pol.hash, pol.group, pol.encryption, pol.lifetime) == ("md5", 2, "3des", 43200)
+    assert cfg.find_key("3ffe:1001::2").key == "my-preshare-key-0"
+    assert cfg.find_key("3ffe:2002::a8bb:ccff:fe01:2c02").key == "k1"
+    peer = cfg.isakmp_peers[0]
+    assert peer.aggressive_mode and str(peer.address) == "3ffe:2002::a8bb:ccff:fe01:2c02"
+    assert cfg.ipsec_profiles["profile0"].transform_sets == ["myset0"]
+    t0 = cfg.interfaces["Tunnel0"]  # "interface tunnel 0" in IOS spelling
+    assert t0.tunnel["protection"] == "profile1" and t0.tunnel["mode"] == "ipsec ipv6"
+    # L5058-5061 prints "set-transform-set myset0": a document typo the device rejects.
+    st2 = ModeState()
+    apply_line(cfg, "crypto ipsec profile profile0", st2)
+    err = apply_line(cfg, "set-transform-set myset0", st2)
+    assert err is not None and err.column == 0
+
+
+@pytest.mark.parametrize("typed,canonical", [
+    ("fastethernet0/0", "FastEthernet0/0"), ("gi0/0/1", "GigabitEthernet0/0/1"),
+    ("Serial1/2.151", "Serial1/2.151"), ("FastEthernet", "FastEthernet"), ("foo9", "foo9"),
+    ("e0", "Ethernet0"), ("t0", "t0"),  # ambiguous (Tunnel/TenGigabitEthernet): kept as typed
+])
+def test_interface_names(typed: str, canonical: str) -> None:
+    cfg = parse(f"interface {typed}\n")
+    assert list(cfg.interfaces) == [canonical]
+
+
+def test_aes_keyword_forms() -> None:
+    cfg = parse("crypto isakmp policy 1\n encryption aes256\ncrypto isakmp policy 2\n encryption aes 192\n")
+    assert [(p.encryption, p.key_length, p.cipher_name) for p in cfg.sorted_policies()] == [
+        ("aes", 256, "aes256"), ("aes", 192, "aes192")]

@@ -45,6 +45,7 @@ from .sa import IsakmpSa, Retransmit, new_cookie, policies_from_config
 MM, AM = ExchangeType.IDENTITY_PROTECTION, ExchangeType.AGGRESSIVE
 QM, INFO = ExchangeType.QUICK_MODE, ExchangeType.INFORMATIONAL
 ZERO = b"\x00" * 8
+DONE_EXCHANGE_KEEP = 120.0  # seconds a finished Quick Mode is kept for duplicate detection
 
 
 @dataclass
@@ -75,6 +76,7 @@ class Counters:
     auth_failed: int = 0
     retransmits: int = 0
     dropped: int = 0
+    internal_errors: int = 0  #: unexpected exceptions while handling input (bugs)
 
 
 class IkeEngine:
@@ -139,15 +141,8 @@ class IkeEngine:
             self._receive(bytes(data), (str(src[0]), int(src[1])), (str(dst[0]), int(dst[1])), now)
         except IkeError as e:
             self._input_error(e, src, now)
-        except (
-            UnknownAlgorithm,
-            DhError,
-            ValueError,
-            KeyError,
-            IndexError,
-            AssertionError,
-            TypeError,
-        ) as e:  # defensive: nothing from the wire may kill the engine
+        except Exception as e:  # noqa: BLE001 - nothing from the wire may kill the engine
+            self.counters.internal_errors += 1
             self._input_error(MalformedMessage(f"{type(e).__name__}: {e}", None), src, now)
 
     def acquire(self, selector: PacketSelector, now: float) -> bool:
@@ -281,9 +276,9 @@ class IkeEngine:
                 if mode == "aggressive"
                 else phase1.build_mm1(sa, self.nat_t)
             )
-        except IkeError as e:
+        except (IkeError, UnknownAlgorithm, DhError) as e:
             del self._sas[sa.icookie]
-            self._events.append(NegotiationFailed(e.reason, peer, 1))
+            self._events.append(NegotiationFailed(getattr(e, "reason", str(e)), peer, 1))
             return
         self._send(sa, data, expect_reply=True, now=now)
 
@@ -296,8 +291,8 @@ class IkeEngine:
         qm = QuickMode(sa.new_message_id(), True, policy, rekey_of=rekey_of, started=now)
         try:
             data = quickmode.build_qm1(sa, qm, self._spis, self.nat_t)
-        except IkeError as e:
-            self._events.append(NegotiationFailed(e.reason, sa.peer[0], 2))
+        except (IkeError, UnknownAlgorithm, DhError) as e:
+            self._events.append(NegotiationFailed(getattr(e, "reason", str(e)), sa.peer[0], 2))
             return
         sa.phase2[qm.msgid] = qm
         qm.retrans = self._retrans(data, now)
@@ -361,23 +356,22 @@ class IkeEngine:
                 self.counters.retransmits += 1
                 self._queue(sa, sa.last_reply)
             return
-        if sa.initiator and sa.rcookie == ZERO and hdr.rcookie != ZERO:
-            sa.rcookie = hdr.rcookie
-        if sa.state != "init" and hdr.rcookie != sa.rcookie:
-            raise IkeError("Phase 1 message with wrong responder cookie", None)
-        if (hdr.exchange == AM) != (sa.mode == "aggressive"):
-            raise IkeError(
-                "exchange type changed mid-negotiation", NotifyType.INVALID_EXCHANGE_TYPE
-            )
-        payloads, last_block = self._decode(sa, hdr, data)
-        old = (sa.iv, sa.peer, sa.local)
-        if hdr.flags & Flags.ENCRYPTION:
-            sa.iv = last_block  # Appendix B: CBC state chains across Phase 1 messages
-        sa.peer, sa.local = src, dst  # RFC 3947 §4: answer where the peer now sends from
+        elif hdr.rcookie == ZERO and not sa.initiator and sa.state in ("mm_sent2", "am_sent2"):
+            # A different first message under the same initiator cookie: the peer
+            # restarted (or it is a forgery); start over like a new negotiation.
+            self._sas.pop(sa.icookie, None)
+            sa = self._new_responder(hdr, src, dst, now)
+            if sa is None:
+                return
+            self._cur = sa
+        # Transactional: a message that fails leaves the SA as it was, so the genuine
+        # message may still arrive (a responder's first message fails the SA instead).
+        saved = {k: (list(v) if isinstance(v, list) else v) for k, v in vars(sa).items()}
         try:
-            reply = self._phase1_step(sa, hdr, payloads, now)
+            reply, payloads = self._phase1_apply(sa, hdr, data, src, dst, now)
         except IkeError:
-            sa.iv, sa.peer, sa.local = old
+            vars(sa).clear()
+            vars(sa).update(saved)
             raise
         sa.last_received = data
         sa.last_peer_activity = now
@@ -394,6 +388,21 @@ class IkeEngine:
                     and n.notify_type == NotifyType.INITIAL_CONTACT
                 ):
                     self._handle_notify(sa, n, True, now)
+
+    def _phase1_apply(self, sa: IsakmpSa, hdr: Header, data: bytes, src, dst, now: float):
+        if sa.initiator and sa.rcookie == ZERO and hdr.rcookie != ZERO:
+            sa.rcookie = hdr.rcookie
+        if sa.state != "init" and hdr.rcookie != sa.rcookie:
+            raise IkeError("Phase 1 message with wrong responder cookie", None)
+        if (hdr.exchange == AM) != (sa.mode == "aggressive"):
+            raise IkeError(
+                "exchange type changed mid-negotiation", NotifyType.INVALID_EXCHANGE_TYPE
+            )
+        payloads, last_block = self._decode(sa, hdr, data)
+        if hdr.flags & Flags.ENCRYPTION:
+            sa.iv = last_block  # Appendix B: CBC state chains across Phase 1 messages
+        sa.peer, sa.local = src, dst  # RFC 3947 §4: answer where the peer now sends from
+        return self._phase1_step(sa, hdr, payloads, now), payloads
 
     def _phase1_step(
         self, sa: IsakmpSa, hdr: Header, payloads: list[Payload], now: float
@@ -687,6 +696,15 @@ class IkeEngine:
         sa = getattr(self, "_cur", None)
         if sa is None or self._sas.get(sa.icookie) is not sa:
             return
+        if not sa.established and sa.state != "init":
+            # An unauthenticated message that does not fit the ongoing negotiation:
+            # drop it and keep waiting for the genuine one (retransmission timers run).
+            self._log(
+                4,
+                "IKMP_BAD_MESSAGE",
+                f"IKE message from {src[0]} failed its sanity check or is malformed",
+            )
+            return
         mode = {"main": "Main", "aggressive": "Aggressive"}[sa.mode]
         if sa.established:
             self._send(
@@ -737,6 +755,10 @@ class IkeEngine:
                 self.counters.retransmits += 1
                 self._queue(sa, r.data)
         for qm in list(sa.phase2.values()):
+            if qm.state == "done" and now - qm.started > DONE_EXCHANGE_KEEP:
+                del sa.phase2[qm.msgid]  # kept a while only to answer retransmissions
+                sa.phase2_ivs.pop(qm.msgid, None)
+                continue
             r = qm.retrans
             if r is None or r.next_at is None or now < r.next_at:
                 continue

@@ -298,11 +298,11 @@ class Runner:
         for e in rekey:
             e.rekey_requested = True
             sel = _selector_of(e)
-            log.info("IPsec SA to %s near expiry: rekeying", e.pair.peer)
+            log.info("IPsec SA to %s near its kilobyte lifetime: rekeying", e.pair.peer)
             self._ike_call("acquire", sel, now)
         for e in expired:
             log.info("IPsec SA to %s expired (in 0x%08x)", e.pair.peer, e.spi_in)
-            self._ike_call("delete_child", e.spi_in)
+            self._ike_call("delete_child", e.spi_in, now)
             self.sadb.remove(e)
 
     # -- data path: outbound (TUN → ESP) -----------------------------------------------
@@ -451,6 +451,7 @@ class Runner:
         if hit is None:
             self.sadb.counters["invalid_spi"] += 1
             self.stats[f"in_invalid_spi_{kind}"] += 1
+            self._invalid_spi(pkt, kind, spi, udp)
             return
         _entry, bundle = hit
         if udp is None:
@@ -467,6 +468,18 @@ class Runner:
             self.stats["tun_write_errors"] += 1
             if exc.errno not in (errno.EINVAL, errno.EAGAIN):
                 log.warning("TUN write failed: %s", exc)
+
+    def _invalid_spi(self, pkt: bytes, kind: str, spi: int, udp: Any) -> None:
+        """``crypto isakmp invalid-spi-recovery``: tell the peer (rate-limited)."""
+        if not self.config.globals.invalid_spi_recovery or self.ike is None:
+            return
+        peer = udp[0][0] if udp else (pk.ipv4_header(pkt) or (0, 0, "", ""))[2]
+        now = self.clock.now()
+        tag = ("invalid-spi", peer, spi)
+        if now - self.last_acquire.get(tag, -1e9) < ACQUIRE_RETRY:
+            return
+        self.last_acquire[tag] = now
+        self._ike_call("send_invalid_spi", peer, spi, kind, now)
 
     # -- control commands --------------------------------------------------------------
 
@@ -559,19 +572,19 @@ class Runner:
         if words[:2] in (["crypto", "sa"], ["cry", "sa"]) or words[:1] == ["crypto"] and \
                 words[1:2] == ["ipsec"]:
             n = len(self.sadb.entries)
-            self._ike_call("clear_sa")
+            self._ike_call("clear_sa", self.clock.now())
             self._flush_ike(self.clock.now())
             self.sadb.clear()
             return _ok("", {"cleared": n})
         if words[:2] == ["crypto", "isakmp"]:
             n = len(self.ike_sas)
-            self._ike_call("clear_isakmp")
+            self._ike_call("clear_isakmp", self.clock.now())
             self._flush_ike(self.clock.now())
             self.ike_sas.clear()
             return _ok("", {"cleared": n})
         if words[:2] == ["crypto", "session"]:
-            self._ike_call("clear_sa")
-            self._ike_call("clear_isakmp")
+            self._ike_call("clear_sa", self.clock.now())
+            self._ike_call("clear_isakmp", self.clock.now())
             self._flush_ike(self.clock.now())
             self.sadb.clear()
             self.ike_sas.clear()
@@ -601,8 +614,8 @@ class Runner:
         if self.ike is None:
             return
         now = self.clock.now()
-        self._ike_call("clear_sa")
-        self._ike_call("clear_isakmp")
+        self._ike_call("clear_sa", now)
+        self._ike_call("clear_isakmp", now)
         deadline = time.monotonic() + 0.5
         while time.monotonic() < deadline:
             before = self.stats["ike_tx"]
@@ -639,11 +652,13 @@ class _DummyEntry:
 
 
 def _selector_of(e: SaEntry) -> PacketSelector:
+    """Acquire argument that asks IKE to rekey ``e`` (kilobyte lifetime)."""
     p = e.pair
     return PacketSelector(str(p.local_ts.network.network_address),
                           str(p.remote_ts.network.network_address),
                           p.local_ts.protocol, p.local_ts.port or None,
-                          p.remote_ts.port or None, interface=e.interface)
+                          p.remote_ts.port or None, interface=e.interface,
+                          rekey_spi=e.spi_in)
 
 
 def _ok(output: str, data: Any) -> dict[str, Any]:

@@ -20,7 +20,8 @@ from engine.ike.events import IpsecSaPair, SaKeys, TrafficSelector
 
 log = logging.getLogger("engine.sadb")
 
-SOFT_FRACTION = 0.9  # rekey at 90 % of the seconds/kilobytes lifetime (IOS-like)
+SOFT_FRACTION = 0.9  # rekey at 90 % of the kilobytes lifetime (IOS-like)
+HARD_GRACE = 1.0  # protocol seconds the IKE engine gets to expire an SA itself
 
 
 def sa_params(keys: SaKeys, pair: IpsecSaPair, direction: str, mode: str,
@@ -195,21 +196,26 @@ class SaDatabase:
     # -- lifetimes -------------------------------------------------------------------
 
     def due(self, now: float) -> tuple[list[SaEntry], list[SaEntry]]:
-        """(pairs to rekey, pairs expired) at ``now`` (seconds and kilobytes)."""
+        """(pairs to rekey, pairs expired) at ``now``.
+
+        The IKE engine runs the seconds lifetime itself (soft rekey, hard
+        delete); the SA database adds what only the data plane sees: the
+        kilobyte lifetime (RFC 2407 §4.5), and a safety net one second after
+        the hard seconds limit.
+        """
         rekey: list[SaEntry] = []
         expired: list[SaEntry] = []
         for e in self.entries:
             kb_limit = e.pair.lifetime_kilobytes
             kb = e.kb_used() if kb_limit else 0.0
-            if now >= e.hard_seconds or (kb_limit and kb >= kb_limit):
+            if now >= e.hard_seconds + HARD_GRACE or (kb_limit and kb >= kb_limit):
                 expired.append(e)
-            elif not e.rekey_requested and (
-                    now >= e.soft_seconds or (kb_limit and kb >= kb_limit * SOFT_FRACTION)):
+            elif not e.rekey_requested and kb_limit and kb >= kb_limit * SOFT_FRACTION:
                 rekey.append(e)
         return rekey, expired
 
     def next_deadline(self) -> float | None:
-        times = [e.hard_seconds if e.rekey_requested else e.soft_seconds for e in self.entries]
+        times = [e.hard_seconds + HARD_GRACE for e in self.entries]
         return min(times) if times else None
 
     # -- export ----------------------------------------------------------------------

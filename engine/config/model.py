@@ -491,8 +491,9 @@ class Config:
         lab ifname is still known.
         """
         missing: list[str] = []
+        by_lower = {name.lower(): i for name, i in self.interfaces.items()}
         for dev, lab in mapping.items():
-            intf = self.interfaces.get(dev)
+            intf = self.interfaces.get(dev) or by_lower.get(dev.lower())
             if intf is None:
                 missing.append(dev)
                 intf = self.interfaces[dev] = Interface(name=dev)

@@ -24,6 +24,9 @@ Formatter = Callable[[Config, ShowState, Match], "ios.Out"]
 
 
 def _ipsec_sa(c: Config, s: ShowState, m: Match) -> ios.Out:
+    if m.has("ipv6"):
+        s = ShowState(s.isakmp_sas, [f for f in s.ipsec_flows if ":" in f.local_addr],
+                      s.current_peers, s.now, s.hostname)
     peer = m.get("peer")
     return ios.ipsec_sa(
         s,

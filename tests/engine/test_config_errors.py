@@ -360,3 +360,10 @@ def test_aes_keyword_forms() -> None:
     cfg = parse("crypto isakmp policy 1\n encryption aes256\ncrypto isakmp policy 2\n encryption aes 192\n")
     assert [(p.encryption, p.key_length, p.cipher_name) for p in cfg.sorted_policies()] == [
         ("aes", 256, "aes256"), ("aes", 192, "aes192")]
+
+
+def test_interface_map_is_case_insensitive() -> None:
+    cfg = parse("interface FastEthernet0/0\n ip address 10.0.0.1 255.255.255.0\n")
+    assert cfg.apply_interface_map({"fastethernet0/0": "eth0", "Serial9": "eth9"}) == ["Serial9"]
+    assert cfg.interfaces["FastEthernet0/0"].ifname == "eth0"
+    assert cfg.interface_by_ifname("eth9").name == "Serial9"

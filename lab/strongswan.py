@@ -30,7 +30,7 @@ from Debian's plugin set and dropped, openssl provides DES/3DES)::
       filelog { charon { path = NODE_DIR/charon.log
           time_format = %Y-%m-%dT%H:%M:%S  time_add_ms = yes  ike_name = yes
           flush_line = yes  append = yes
-          default = 1  ike = 2  knl = 2  net = 2  cfg = 2  chd = 4  esp = 1 } }
+          default = 1  ike = 4  knl = 2  net = 2  cfg = 2  chd = 4  esp = 1 } }
     }
     swanctl { socket = unix://charon.vici }
 
@@ -70,8 +70,11 @@ Findings and quirks (5.9.8, kernel-libipsec, kernel without ESP):
   and deciding the Quick Mode role from "generating"/"parsed QUICK_MODE
   request" of the same IKE_SA. Verified by decrypting captured ESP of
   strongSwan<->strongSwan and engine<->strongSwan tunnels, also after a
-  rekey. Node option ``log_keys: false`` keeps keys out of the log. IKE
-  (phase 1) keys would need ``ike = 4`` ("encryption key Ka"); not exported.
+  rekey. Phase-1 keys: ``ike = 4`` logs "encryption key Ka" (RFC 2409
+  §5.3), which :func:`export_ike_keys` pairs with the IKE_SA's cookies
+  (Wireshark's IKEv1 decryption table); verified by decrypting Main Mode
+  message 5. Node option ``log_keys: false`` keeps all keys out of the log
+  (``chd``/``ike`` back to 2).
 """
 
 from __future__ import annotations
@@ -90,7 +93,7 @@ from typing import Any
 from lab import nsexec
 from lab.daemons import NodeContext, log_tail, register, stop_process, wait_until
 from lab.errors import LabCommandError, LabError
-from lab.strongswan_keys import export_keys
+from lab.strongswan_keys import export_ike_keys, export_keys
 from lab.strongswan_vici import Message, ViciError, ViciSession
 
 CHARON = "/usr/lib/ipsec/charon"
@@ -195,8 +198,11 @@ def render_strongswan_conf(node_dir: Path, opts: StrongswanOptions) -> str:
     """Text of the node's strongswan.conf (see the module docstring)."""
     levels = dict(LOG_LEVELS)
     levels.update(opts.log_levels or {})
-    if not opts.log_keys:
+    if opts.log_keys:
+        levels["ike"] = max(levels["ike"], 4)     # "encryption key Ka" (phase 1)
+    else:
         levels["chd"] = min(levels["chd"], 2)
+        levels["ike"] = min(levels["ike"], 2)
     filelog: dict[str, Any] = {
         "path": str(node_dir / "charon.log"), "time_format": "%Y-%m-%dT%H:%M:%S",
         "time_add_ms": True, "ike_name": True, "flush_line": True, "append": True,
@@ -478,7 +484,8 @@ class StrongswanDaemon:
         """``swanctl`` pass-through: ``node.cli("list-sas")``, ``"--list-sas"``, ``"swanctl -l"``.
 
         With ``json=True``: ``list-sas`` → :func:`list_sas`, ``keys`` →
-        :func:`export_keys`, ``list-conns`` → VICI ``list-conns`` data.
+        :func:`export_keys`, ``ike-keys`` → :func:`export_ike_keys`,
+        ``list-conns`` → VICI ``list-conns`` data.
         ``lab keys`` (as for engine nodes) → :func:`export_keys` (JSON text
         unless ``json=True``).
         """
@@ -496,6 +503,8 @@ class StrongswanDaemon:
                 return list_sas(ctx)
             if verb in ("keys", "export-keys"):
                 return export_keys(ctx)
+            if verb == "ike-keys":
+                return export_ike_keys(ctx)
             if verb == "list-conns":
                 with vici(ctx) as v:
                     events, _ = v.streamed("list-conns", "list-conn")
@@ -521,6 +530,7 @@ def wait_log(ctx: NodeContext, pattern: str, timeout: float = 10.0) -> re.Match[
                       log=log, interval=0.05)
 
 
-__all__ = ["StrongswanDaemon", "StrongswanOptions", "child_sas", "export_keys", "initiate",
+__all__ = ["StrongswanDaemon", "StrongswanOptions", "child_sas", "export_ike_keys",
+           "export_keys", "initiate",
            "list_sas", "load_config", "render_strongswan_conf", "swanctl", "terminate",
            "vici", "wait_child_sa", "wait_log"]

@@ -24,10 +24,14 @@ if TYPE_CHECKING:
     from lab.daemons import NodeContext
 
 # "<ts> 09[CHD] <conn|1> text" -- thread, subsystem, optional IKE name prefix.
+# The prefix is "<name|id>", or just "<id>" before a responder knows its config
+# (e.g. Main Mode keys); lines are grouped by the IKE_SA's unique id.
 _LINE = re.compile(r"^\S+ (?P<thread>\d+)\[(?P<sub>\w+)\] "
-                   r"(?:<(?P<ike>[^>|]*\|\d+)> )?(?P<text>.*)$")
+                   r"(?:<(?:[^>|]*\|)?(?P<ike>\d+)> )?(?P<text>.*)$")
 _KEY_HEAD = re.compile(r"^(?P<kind>encryption|integrity) (?P<role>initiator|responder) key "
                        r"=> (?P<len>\d+) bytes @")
+# keymat_v1.c derive_ike_keys, DBG4(DBG_IKE): the phase-1 encryption key.
+_KA_HEAD = re.compile(r"^encryption key (?P<kind>Ka) => (?P<len>\d+) bytes @")
 _HEX_ROW = re.compile(r"^\s*\d+: ((?:[0-9A-F]{2} ?)+)")
 # Quick Mode initiators generate requests (msgs 1, 3), responders parse them.
 _QM = re.compile(r"^(?P<dir>generating|parsed) QUICK_MODE request ")
@@ -57,7 +61,7 @@ class _Pending:
 class ChildKeys:
     """Keys of one CHILD_SA pair as found in the log."""
 
-    ike: str            # "<conn>|<unique id>"
+    ike: str            # unique id of the IKE_SA
     child: str
     spi_in: int
     spi_out: int
@@ -65,6 +69,35 @@ class ChildKeys:
     encr_out: bytes
     integ_in: bytes
     integ_out: bytes
+
+
+def _hex_blocks(text: str, head: re.Pattern[str]) -> list[tuple[str, re.Match[str], bytes]]:
+    """(IKE name prefix, header match, bytes) for every ``head`` line + hex rows."""
+    out: list[tuple[str, re.Match[str], bytes]] = []
+    current: tuple[str, re.Match[str], int] | None = None
+    hexbuf = ""
+    for raw in text.splitlines():
+        m = _LINE.match(raw)
+        if m is None:
+            continue
+        ike, msg = m["ike"] or "", m["text"]
+        if current is not None:
+            row = _HEX_ROW.match(msg)
+            if row and ike == current[0]:
+                hexbuf += row.group(1).replace(" ", "")
+                if len(hexbuf) >= 2 * current[2]:
+                    out.append((ike, current[1], bytes.fromhex(hexbuf[: 2 * current[2]])))
+                    current = None
+                continue
+            current = None
+        if (h := head.match(msg)) is not None:
+            current, hexbuf = (ike, h, int(h["len"])), ""
+    return out
+
+
+def parse_ike_log(text: str) -> dict[int, bytes]:
+    """Phase-1 encryption keys (Ka) by IKE_SA unique id."""
+    return {int(ike): key for ike, _, key in _hex_blocks(text, _KA_HEAD) if ike}
 
 
 def parse_log(text: str) -> list[ChildKeys]:
@@ -149,3 +182,33 @@ def export_keys(ctx: "NodeContext") -> list[dict[str, Any]]:
                            encr_key=keys.encr_out.hex(), integ_key=keys.integ_out.hex(),
                            udp_encap=[lport, rport] if encap else None))
     return result
+
+
+def export_ike_keys(ctx: "NodeContext") -> list[dict[str, Any]]:
+    """IKEv1 phase-1 keys of the node's IKE_SAs (for decrypting ISAKMP in captures).
+
+    One dict per IKE_SA: ``{"ike": name, "uniqueid": int, "initiator_cookie":
+    16 hex digits, "responder_cookie": 16 hex digits, "encr": name,
+    "encr_key": hex}`` -- the columns of Wireshark's IKEv1 decryption table
+    (RFC 2409 §5.3: the phase-1 encryption key derived from SKEYID_e).
+    Needs ``ike = 4`` in the filelog (the default while ``log_keys`` is on).
+    """
+    from lab.strongswan import list_sas, node_ctx, paths
+
+    ctx = node_ctx(ctx)
+    try:
+        keys = parse_ike_log(paths(ctx)["log"].read_text(errors="replace"))
+    except OSError:
+        return []
+    out: list[dict[str, Any]] = []
+    for name, sa in list_sas(ctx).items():
+        key = keys.get(sa.get("uniqueid", -1))
+        if key is None or sa.get("version") != 1:
+            continue
+        encr = ENCR_NAMES.get((sa.get("encr-alg", ""), sa.get("encr-keysize", 0) or 0),
+                              str(sa.get("encr-alg", "")).lower())
+        out.append({"ike": name, "uniqueid": sa["uniqueid"],
+                    "initiator_cookie": f"{sa['initiator-spi']:016x}",
+                    "responder_cookie": f"{sa['responder-spi']:016x}",
+                    "encr": encr, "encr_key": key.hex()})
+    return out

@@ -66,3 +66,53 @@ def wait_esp(cap, n: int, within: float = 2.0) -> list:  # type: ignore[no-untyp
         if len(esp) >= n or time.monotonic() > deadline:
             return esp
         time.sleep(0.02)
+
+
+def isakmp_messages(packets: list) -> list[tuple[str, bytes]]:
+    """(source IP, ISAKMP message) of UDP 500/4500 packets (non-ESP marker stripped)."""
+    from scapy.layers.inet import IP, UDP
+
+    out = []
+    for p in packets:
+        if IP not in p or UDP not in p:
+            continue
+        ports = (p[UDP].sport, p[UDP].dport)
+        data = bytes(p[UDP].payload)
+        if 4500 in ports:
+            if data[:4] != b"\x00\x00\x00\x00" or len(data) < 32:
+                continue                      # ESP or keepalive (RFC 3948 §2.2, §2.3)
+            data = data[4:]
+        elif 500 not in ports or len(data) < 28:
+            continue
+        out.append((p[IP].src, data))
+    return out
+
+
+def _payloads(msg: bytes) -> dict[int, bytes]:
+    """Payload bodies of a cleartext ISAKMP message by type (RFC 2408 §3.1, §3.2)."""
+    out, np, pos = {}, msg[16], 28
+    while np and pos + 4 <= len(msg):
+        nxt, length = msg[pos], int.from_bytes(msg[pos + 2 : pos + 4], "big")
+        out[np] = msg[pos + 4 : pos + length]
+        np, pos = nxt, pos + length
+    return out
+
+
+def decrypt_main_mode_id(messages: list[tuple[str, bytes]], initiator: str, key: dict) -> bytes:
+    """Decrypt the initiator's Main Mode message 5 with an exported phase-1 key.
+
+    IV = hash(g^xi | g^xr) truncated to the block size (RFC 2409 Appendix B);
+    returns the plaintext (first payload: the initiator's ID).
+    """
+    mm = [(src, m) for src, m in messages if m[18] == 2]          # exchange ID_PROT
+    kei = next(_payloads(m)[4] for src, m in mm if src == initiator and not m[19] & 1
+               and 4 in _payloads(m))
+    ker = next(_payloads(m)[4] for src, m in mm if src != initiator and not m[19] & 1
+               and 4 in _payloads(m))
+    msg5 = next(m for src, m in mm if src == initiator and m[19] & 1)
+    if msg5[:8].hex() != key["initiator_cookie"]:
+        raise ValueError("initiator cookie differs from the exported key's")
+    iv = hashlib.sha1(kei + ker).digest()[:16]
+    dec = Cipher(algorithms.AES(bytes.fromhex(key["encr_key"])), modes.CBC(iv)).decryptor()
+    body = msg5[28 : int.from_bytes(msg5[24:28], "big")]
+    return dec.update(body) + dec.finalize()

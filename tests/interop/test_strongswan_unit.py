@@ -15,7 +15,7 @@ import pytest
 
 from lab.errors import LabError
 from lab.strongswan import StrongswanOptions, render_strongswan_conf
-from lab.strongswan_keys import parse_log
+from lab.strongswan_keys import parse_ike_log, parse_log
 from lab.strongswan_vici import Element, ViciError, decode_message, encode_message
 
 DATA = Path(__file__).parent / "data"
@@ -87,3 +87,11 @@ def test_conf_has_libipsec_before_netlink_and_vici_socket(tmp_path: Path) -> Non
 def test_options_reject_unknown_key() -> None:
     with pytest.raises(LabError, match="node s9: unknown strongswan option.*bogus"):
         StrongswanOptions.from_node({"bogus": 1}, "s9")
+
+
+def test_parse_ike_log_named_and_unnamed_prefix() -> None:
+    # The Main Mode responder logs its keys before it knows the connection
+    # name ("<1>"), the initiator with it ("<sw-sw|1>"); both derive one Ka.
+    s1 = parse_ike_log((DATA / "charon-s1-ike-ka.log").read_text())
+    s2 = parse_ike_log((DATA / "charon-s2-ike-ka.log").read_text())
+    assert s1 == s2 == {1: bytes.fromhex("6b6e63b0d1a25d13f3d86286499692e4")}

@@ -18,7 +18,12 @@ from scapy.layers.inet import ICMP, IP, UDP
 
 import lab.strongswan as sw
 from lab.daemons import wait_until
-from tests.interop.espcheck import decrypt_esp, wait_esp
+from tests.interop.espcheck import (
+    decrypt_esp,
+    decrypt_main_mode_id,
+    isakmp_messages,
+    wait_esp,
+)
 
 PINGS = 3
 
@@ -133,3 +138,21 @@ def test_rekey_by_responder_keys_still_decrypt(lab) -> None:  # type: ignore[no-
         spi = int.from_bytes(payload[:4], "big")
         assert spi in (new["spi-in"], new["spi-out"]), "traffic still on the old SA"
         assert ICMP in IP(decrypt_esp(payload, keys1[spi]).inner)
+
+
+@pytest.mark.topology("topologies/interop-sw-sw.yaml")
+def test_exported_ike_keys_decrypt_main_mode(lab) -> None:  # type: ignore[no-untyped-def]
+    """The phase-1 key from export_ike_keys decrypts Main Mode message 5 (ID_I)."""
+    s1, s2 = lab.node("s1"), lab.node("s2")
+    with lab.capture("s2:eth0") as cap:
+        sw.initiate(s1, "net")
+        wait_until(lambda: len(isakmp_messages(cap.packets)) >= 9, 2.0, "MM + QM captured")
+    (k1,) = sw.export_ike_keys(s1)
+    (k2,) = sw.export_ike_keys(s2)
+    assert k1["encr"] == "aes128" and len(bytes.fromhex(k1["encr_key"])) == 16
+    for field in ("initiator_cookie", "responder_cookie", "encr_key"):
+        assert k1[field] == k2[field]
+    plain = decrypt_main_mode_id(isakmp_messages(cap.packets), "10.0.0.1", k1)
+    # ID payload body: ID type 1 = ID_IPV4_ADDR (RFC 2407 §4.6.2.1), then 10.0.0.1.
+    id_len = int.from_bytes(plain[2:4], "big")
+    assert plain[4] == 1 and plain[8:id_len] == bytes([10, 0, 0, 1])

@@ -92,6 +92,25 @@ def _topology(tmp: Path, swanctl: str) -> Path:
 CASES = [
     # id, aggressive, engine initiates, IOS policy (encr, bits, hash, group), pfs, sw ike, sw esp
     (
+        "mm-e1-init-pfs5",
+        False,
+        True,
+        ("aes", 256, "sha512", 5),
+        5,
+        "aes256-sha512-modp1536",
+        "aes256-sha256-modp1536",
+    ),
+    (
+        "mm-sw-init-pfs15",
+        False,
+        False,
+        ("aes", 128, "sha384", 15),
+        15,
+        "aes128-sha384-modp3072",
+        "aes128-sha1-modp3072",
+    ),
+    ("am-sw-init-des", True, False, ("des", None, "sha", 1), None, "des-sha1-modp768", "des-md5"),
+    (
         "mm-e1-init",
         False,
         True,
@@ -138,7 +157,9 @@ def test_interop_strongswan(case, tmp_path):
 
     name, aggressive, e1_init, (encr, bits, hsh, grp), pfs, sw_ike, sw_esp = case
     esp_encr = sw_esp.split("-")[0]
-    esp_integ = {"sha1": "hmac-sha1-96", "md5": "hmac-md5-96"}[sw_esp.split("-")[1]]
+    esp_integ = {"sha1": "hmac-sha1-96", "md5": "hmac-md5-96", "sha256": "hmac-sha256-128"}[
+        sw_esp.split("-")[1]
+    ]
     cfg = make_config(
         E1,
         S2,

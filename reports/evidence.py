@@ -243,7 +243,10 @@ class Evidence:
         cap = None
         try:
             with lab.capture(where, **kw) as cap:
-                yield cap
+                try:
+                    yield cap
+                finally:
+                    _settle(cap)
         finally:
             pcap = getattr(cap, "pcap", None) if cap is not None else None
             keys = self._keys(lab, keys_from)
@@ -258,12 +261,22 @@ class Evidence:
             self._add("capture", where=where, href=rel, ladder=ladder,
                       keys=len(keys), packets=len(ladder.get("events", [])))
 
+    def last_ladder(self, where: str | None = None) -> dict[str, Any]:
+        """Decoded ladder of the latest capture (on ``where`` if given); empty if none."""
+        for item in reversed(self.items):
+            if item["kind"] == "capture" and (where is None or item["where"] == where):
+                return item["ladder"]
+        return {"events": [], "lanes": [], "error": "no capture recorded"}
+
     @staticmethod
     def _keys(lab: Any, nodes: tuple[str, ...]) -> list[dict[str, Any]]:
+        """Exported SA keys: ``lab keys`` of engine nodes, ``keys`` of strongSwan nodes."""
         keys: list[dict[str, Any]] = []
         for name in nodes:
             try:
-                data = lab.node(name).cli("lab keys", json=True)
+                node = lab.node(name)
+                cmd = "keys" if getattr(node, "kind", "") == "strongswan" else "lab keys"
+                data = node.cli(cmd, json=True)
             except Exception:
                 continue
             if isinstance(data, list):
@@ -302,6 +315,21 @@ class Evidence:
         tmp.write_text(json.dumps({**self.to_dict(), **extra}, indent=1, default=repr))
         tmp.replace(path)
         return path
+
+
+def _settle(cap: Any, quiet: float = 0.3, limit: float = 2.0) -> None:
+    """Let in-flight packets reach the capture: wait until none arrived for ``quiet`` s."""
+    raw = getattr(cap, "raw", None)
+    if raw is None:
+        return
+    deadline = time.monotonic() + limit
+    seen, last = len(raw), time.monotonic()
+    while time.monotonic() < deadline:
+        time.sleep(0.05)
+        if len(raw) != seen:
+            seen, last = len(raw), time.monotonic()
+        elif time.monotonic() - last >= quiet:
+            return
 
 
 def _lab_names(lab: Any) -> dict[str, str]:

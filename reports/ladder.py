@@ -108,7 +108,10 @@ def _decrypt(ip_cls: Any, src: str, dst: str, esp_bytes: bytes,
 
 def _inner_summary(pkt: Any) -> str:
     from scapy.layers.inet import ICMP, IP
+    from scapy.layers.inet6 import IPv6
 
+    while isinstance(pkt, (IP, IPv6)) and isinstance(pkt.payload, (IP, IPv6)):
+        pkt = pkt.payload  # transport-mode decryption of a tunnel SA keeps the outer header
     if pkt.haslayer(IP) and pkt.haslayer(ICMP):
         ip, icmp = pkt[IP], pkt[ICMP]
         kind = {8: "echo-request", 0: "echo-reply"}.get(icmp.type, f"type {icmp.type}")
@@ -193,7 +196,7 @@ def _esp(data: bytes) -> dict[str, Any]:
 
 
 def _ike_label(s: dict[str, Any]) -> str:
-    return s["exch"]
+    return s.get("exch") or s.get("label", "IKE")
 
 
 def _number_ike(events: list[dict[str, Any]]) -> None:

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -23,13 +25,38 @@ import pytest
 from reports.evidence import Evidence, out_dir, slug
 from reports.scenario import ROOT, Scenario, ScenarioError, from_module
 
-SCENARIOS_DIR = ROOT / "scenarios"
+#: Per-scenario wall-clock limit (seconds; 0 disables), enforced with SIGALRM.
+TIMEOUT_ENV = "LAB_SCENARIO_TIMEOUT"
+DEFAULT_TIMEOUT = 300.0
 EV_KEY = pytest.StashKey[Evidence]()
 PHASES_KEY = pytest.StashKey[dict]()
 
 
 class ChecksFailed(AssertionError):
     """One or more recorded checks failed (raised after the scenario body)."""
+
+
+class ScenarioTimeout(Exception):
+    """The scenario ran past ``LAB_SCENARIO_TIMEOUT`` (a wait without a deadline hung)."""
+
+
+def _arm_timeout(nodeid: str) -> None:
+    limit = float(os.environ.get(TIMEOUT_ENV, DEFAULT_TIMEOUT) or 0)
+    if limit <= 0 or threading.current_thread() is not threading.main_thread():
+        return
+
+    def on_alarm(signum: int, frame: object) -> None:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        raise ScenarioTimeout(f"{nodeid}: still running after {limit:g} s "
+                              f"({TIMEOUT_ENV}); something waited without a deadline")
+
+    signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, limit)
+
+
+def _disarm_timeout() -> None:
+    if threading.current_thread() is threading.main_thread():
+        signal.setitimer(signal.ITIMER_REAL, 0)
 
 
 class ScenarioModule(pytest.Module):
@@ -47,8 +74,9 @@ class ScenarioModule(pytest.Module):
 
 
 def _is_scenario_file(path: Path) -> bool:
-    return (SCENARIOS_DIR in path.parents and path.name.startswith("test_")
-            and path.suffix == ".py")
+    # The hook lives in scenarios/conftest.py, so pytest only asks it about
+    # files below that directory (conftest hooks are directory-scoped).
+    return path.name.startswith("test_") and path.suffix == ".py"
 
 
 def pytest_pycollect_makemodule(module_path: Path, parent: Any) -> Any:
@@ -113,6 +141,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         return
     item.stash[EV_KEY] = Evidence(item.nodeid, scenario=scn.to_dict(), peer=_peer_of(item))
     item.stash[PHASES_KEY] = {"t0": time.monotonic()}
+    _arm_timeout(item.nodeid)
 
 
 @pytest.fixture
@@ -159,6 +188,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):  # type
         phases.setdefault("reason", f"{report.when}: {_short(report)}")
         phases.setdefault("longrepr", str(report.longrepr)[-12000:])
     if report.when == "teardown":
+        _disarm_timeout()
         rec.save(outcome=phases.get("outcome", "passed"), reason=phases.get("reason", ""),
                  longrepr=phases.get("longrepr", ""), worker=_worker(),
                  duration_s=round(time.monotonic() - phases["t0"], 3), finished=time.time())

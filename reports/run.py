@@ -85,6 +85,11 @@ def main(argv: list[str] | None = None) -> int:
     timeout = float(os.environ.get(TIMEOUT_ENV, "1800"))
     print("conformance: " + " ".join(cmd[1:]), flush=True)
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True)
+
+    def on_term(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt  # stop pytest, still write the report
+
+    signal.signal(signal.SIGTERM, on_term)
     try:
         rc = proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -100,8 +105,12 @@ def main(argv: list[str] | None = None) -> int:
         meta["interrupted"] = f"timeout after {timeout:g} s"
     except KeyboardInterrupt:
         os.killpg(proc.pid, signal.SIGINT)
-        rc = proc.wait()
-        meta["interrupted"] = "SIGINT"
+        try:
+            rc = proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            rc = proc.wait()
+        meta["interrupted"] = "interrupted (SIGINT/SIGTERM)"
     meta["duration_s"] = round(time.time() - started, 1)
     meta["pytest_exit"] = rc
     (out / "run.json").write_text(json.dumps(meta, indent=1))

@@ -268,6 +268,13 @@ class Lab:
         if errors:
             raise LabError("teardown of run " + self.run + ": " + "; ".join(errors))
 
+    def keep(self) -> None:
+        """Leave the lab running after this process (like ``python -m lab up``)."""
+        self.state.persistent = True
+        self.state.save()
+        self._down = True
+        _unregister(self)
+
     # -- access ----------------------------------------------------------------
     def node(self, name: str) -> Node:
         try:

@@ -26,6 +26,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                 help="where per-test run directories (logs, pcaps, configs) go")
     g.addoption("--lab-keep-dirs", action="store_true",
                 help="keep run directories of passed tests too")
+    g.addoption("--lab-keep-on-error", action="store_true",
+                help="leave a failed test's lab running (inspect with `./lab.sh exec RUN ...`, "
+                     "remove with `./lab.sh down RUN`)")
 
 
 def run_dir_for(config: pytest.Config, nodeid: str) -> Path:
@@ -71,12 +74,19 @@ def lab_factory(request: pytest.FixtureRequest) -> Iterator[Callable[..., Any]]:
         yield make
     finally:
         errors = []
+        rep = getattr(request.node, "rep_call", None)
+        keep = request.config.getoption("--lab-keep-on-error") and (rep is None or rep.failed)
         for lab in reversed(labs):
+            if keep:
+                lab.keep()
+                request.node.warn(pytest.PytestWarning(
+                    f"lab {lab.run} left running (--lab-keep-on-error): ./lab.sh exec "
+                    f"{lab.run} NODE -- CMD; ./lab.sh down {lab.run}"))
+                continue
             try:
                 lab.down()
             except Exception as exc:  # tear down the others, then report
                 errors.append(exc)
-        rep = getattr(request.node, "rep_call", None)
         if rep is not None and rep.passed and not request.config.getoption("--lab-keep-dirs"):
             shutil.rmtree(base, ignore_errors=True)
         if errors:

@@ -36,8 +36,12 @@ def test_cli_command_talks_to_engine_of_an_up_run() -> None:
     run = "eng-" + secrets.token_hex(3)
     lab_cli("up", topo, "--run", run)
     try:
-        pids = realize.pids_with_run(run)
-        assert len(pids) == 2                     # r1, r2 engines outlive `up`
+        from lab.state import RunState
+
+        procs = RunState.load(run).processes
+        pids = [p.pid for p in procs]
+        assert sorted(p.node for p in procs) == ["r1", "r2"]    # engines outlive `up`
+        assert all(p.alive() for p in procs) and set(pids) <= set(realize.pids_with_run(run))
         assert lab_cli("cli", run, "r1", "lab clock").stdout.strip()
         r = lab_cli("cli", run, "r1", "show no-such-thing", check=False)
         assert r.returncode == 1 and "% Invalid input" in r.stderr

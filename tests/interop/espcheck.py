@@ -47,11 +47,11 @@ def decrypt_esp(esp: bytes, key: dict) -> Decrypted:
 
 def esp_in_udp(packets: list) -> list:
     """UDP 4500 datagrams that are ESP (non-zero SPI, RFC 3948 §2.2), not keepalives/IKE."""
-    from scapy.layers.inet import IP, UDP
+    from scapy.layers.inet import UDP
 
     out = []
     for p in packets:
-        if IP in p and UDP in p and 4500 in (p[UDP].sport, p[UDP].dport):
+        if UDP in p and 4500 in (p[UDP].sport, p[UDP].dport):
             payload = bytes(p[UDP].payload)
             if len(payload) > 8 and payload[:4] != b"\x00\x00\x00\x00":
                 out.append(p)
@@ -71,10 +71,11 @@ def wait_esp(cap, n: int, within: float = 2.0) -> list:  # type: ignore[no-untyp
 def isakmp_messages(packets: list) -> list[tuple[str, bytes]]:
     """(source IP, ISAKMP message) of UDP 500/4500 packets (non-ESP marker stripped)."""
     from scapy.layers.inet import IP, UDP
+    from scapy.layers.inet6 import IPv6
 
     out = []
     for p in packets:
-        if IP not in p or UDP not in p:
+        if UDP not in p or (IP not in p and IPv6 not in p):
             continue
         ports = (p[UDP].sport, p[UDP].dport)
         data = bytes(p[UDP].payload)
@@ -84,7 +85,7 @@ def isakmp_messages(packets: list) -> list[tuple[str, bytes]]:
             data = data[4:]
         elif 500 not in ports or len(data) < 28:
             continue
-        out.append((p[IP].src, data))
+        out.append((p[IP].src if IP in p else p[IPv6].src, data))
     return out
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import pytest
 from scapy.layers.inet import ICMP, IP, UDP
+from scapy.layers.inet6 import IPv6
 
 import lab.strongswan as sw
 from lab.daemons import wait_until
@@ -156,3 +157,28 @@ def test_exported_ike_keys_decrypt_main_mode(lab) -> None:  # type: ignore[no-un
     # ID payload body: ID type 1 = ID_IPV4_ADDR (RFC 2407 §4.6.2.1), then 10.0.0.1.
     id_len = int.from_bytes(plain[2:4], "big")
     assert plain[4] == 1 and plain[8:id_len] == bytes([10, 0, 0, 1])
+
+
+@pytest.mark.topology("topologies/interop-sw-sw-v6.yaml")
+def test_ipv6_outer_ipv6_and_ipv4_inner(lab) -> None:  # type: ignore[no-untyped-def]
+    """IKEv1 over IPv6; two CHILD_SAs carry IPv6 and IPv4 (AES-256/SHA-256)."""
+    s1, s2 = lab.node("s1"), lab.node("s2")
+    sw.initiate(s1, "net6")
+    sw.initiate(s1, "net4")
+    with lab.capture("s2:eth0") as cap:
+        assert lab.node("h1").ping(lab.addr("h2", family=6), count=2).received == 2
+        assert lab.node("h1").ping(lab.addr("h2"), count=2).received == 2
+        esp = wait_esp(cap, 8)
+    assert len(esp) >= 8 and all(p[IPv6].nh == 17 for p in esp)   # ESP in UDP over IPv6
+    keys = {k["spi"]: k for k in sw.export_keys(s2)}
+    inner = {}
+    for p in esp:
+        payload = bytes(p[UDP].payload)
+        d = decrypt_esp(payload, keys[int.from_bytes(payload[:4], "big")])
+        inner[d.next_header] = inner.get(d.next_header, 0) + 1
+    assert inner == {41: 4, 4: 4}            # IPv6-in-ESP and IPv4-in-ESP, tunnel mode
+    children = {c["name"]: c for c in sw.child_sas(s1)}
+    assert children["net6"]["encr-alg"] == "AES_CBC" and children["net6"]["encr-keysize"] == 256
+    assert children["net6"]["integ-alg"] == "HMAC_SHA2_256_128"
+    assert {k["encr"] for k in keys.values()} == {"aes256"}
+    assert {k["integ"] for k in keys.values()} == {"hmac-sha256-128"}

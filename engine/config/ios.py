@@ -298,6 +298,28 @@ def _record(cfg: Config, state: ModeState, text: str, out: Outcome, lineno: int)
         cfg.errors.append(out.error)
 
 
+_BANNER = re.compile(r"^\s*banner\s+\S+\s+(\^C|\S)(.*)$")
+
+
+def _banner_end(lines: list[str], i: int) -> int | None:
+    """Index of the last line of a ``banner TYPE <d>...<d>`` block starting at ``i``.
+
+    The text between the delimiters is free text (it may contain words like
+    ``crypto``), so it is skipped whole; ``show running-config`` prints the
+    delimiter as ``^C``.
+    """
+    m = _BANNER.match(lines[i])
+    if m is None:
+        return None
+    delim, rest = m.group(1), m.group(2)
+    if delim in rest:
+        return i
+    for k in range(i + 1, len(lines)):
+        if delim in lines[k]:
+            return k
+    return len(lines) - 1
+
+
 def _is_transcript(lines: list[str]) -> bool:
     """True if the text is a CLI session (``Router(config)# ...`` lines), not a config file."""
     for ln in lines:
@@ -369,6 +391,12 @@ def parse_ios(
         if _NOISE.match(raw.strip()):
             cfg.ignored.append(ConfigLine(file, lineno, raw, "noise"))
             i += 1
+            continue
+        end_banner = _banner_end(lines, i)
+        if end_banner is not None:
+            for k in range(i, end_banner + 1):
+                cfg.ignored.append(ConfigLine(file, k + 1, lines[k], "banner"))
+            i = end_banner + 1
             continue
         state.line = lineno
         out = execute(cfg, state, raw)

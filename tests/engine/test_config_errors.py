@@ -367,3 +367,10 @@ def test_interface_map_is_case_insensitive() -> None:
     assert cfg.apply_interface_map({"fastethernet0/0": "eth0", "Serial9": "eth9"}) == ["Serial9"]
     assert cfg.interfaces["FastEthernet0/0"].ifname == "eth0"
     assert cfg.interface_by_ifname("eth9").name == "Serial9"
+
+
+def test_banner_text_is_skipped() -> None:
+    cfg = parse("banner motd ^C\ncrypto is fun\nset peer nothing\n^C\nbanner login #one line#\n"
+                "crypto isakmp nat keepalive 30\n")
+    assert cfg.errors == [] and cfg.globals.nat_keepalive == 30
+    assert [i.line for i in cfg.ignored if i.mode == "banner"] == [1, 2, 3, 4, 5]

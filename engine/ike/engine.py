@@ -97,6 +97,7 @@ class IkeEngine:
         self._conn_id = 1000
         self._child_conn = 2000
         self._cur: IsakmpSa | None = None
+        self._dead_peers: set[str] = set()  # for crypto map peer failover
         self.policy = CryptoPolicy(
             config, self.local_addresses[0] if self.local_addresses else "0.0.0.0"
         )
@@ -154,7 +155,10 @@ class IkeEngine:
         if found is None:
             return False
         intf, cmap, entry, ace = found
-        peer = self.policy.entry_peer(entry)
+        peers = {str(p.address) for p in entry.peers if p.address is not None}
+        if peers and peers <= self._dead_peers:
+            self._dead_peers -= peers  # all tried: cycle through the list again
+        peer = self.policy.entry_peer(entry, self._dead_peers)
         if peer is None:
             return False
         policy = self.policy.entry_policy(cmap, entry, ace)
@@ -205,6 +209,21 @@ class IkeEngine:
         n = NotificationPayload(NotifyType.INVALID_SPI, pid, spi.to_bytes(4, "big"))
         self._send(sa, info.build_protected(sa, [n]))
         return True
+
+    def note_traffic(self, peer: str, now: float, inbound: bool) -> None:
+        """ESP/AH traffic with ``peer`` (from the data plane): drives on-demand DPD
+        (seed 000 L2001-2014: query the peer only when we send and hear nothing)."""
+        sa = self._established_to(peer)
+        if sa is None:
+            return
+        if inbound:
+            sa.last_peer_activity = now
+            return
+        sa.last_outbound = now
+        ka = getattr(self.config.globals, "keepalive", None)
+        if ka is not None and ka.mode == "on-demand" and sa.dpd_supported:
+            if sa.dpd_next is None and sa.dpd_pending is None:
+                sa.dpd_next = max(now, sa.last_peer_activity + ka.seconds)
 
     def isakmp_sas(self) -> list[IsakmpSa]:
         return list(self._sas.values())
@@ -478,6 +497,7 @@ class IkeEngine:
         assert sa.proposal is not None
         sa.established_at = now
         sa.expires_at = now + sa.proposal.lifetime
+        self._dead_peers.discard(sa.peer[0])
         if sa.proposal.default:
             self._log(6, "IKMP_POLICY_DEFAULT", "Using ISAKMP Default policies")
         self._events.append(
@@ -726,6 +746,8 @@ class IkeEngine:
             self._sas.pop(sa.icookie, None)
 
     def _fail_phase1(self, sa: IsakmpSa, reason: str, now: float) -> None:
+        if sa.initiator:
+            self._dead_peers.add(sa.peer[0])  # the next acquire tries the next peer
         self._sas.pop(sa.icookie, None)
         sa.deleted = True
         mode = {"main": "Main", "aggressive": "Aggressive"}[sa.mode]
@@ -787,8 +809,8 @@ class IkeEngine:
 
     def _schedule_dpd(self, sa: IsakmpSa, now: float) -> None:
         ka = getattr(self.config.globals, "keepalive", None)
-        if ka is None or not sa.dpd_supported:
-            sa.dpd_next = None
+        if ka is None or not sa.dpd_supported or ka.mode == "on-demand":
+            sa.dpd_next = None  # on-demand: armed by outbound traffic (note_traffic)
             return
         sa.dpd_next = now + ka.seconds
 
@@ -797,15 +819,20 @@ class IkeEngine:
         ``retry`` seconds, the peer is dead at the 5th expiry without ACK."""
         ka = self.config.globals.keepalive
         if sa.dpd_pending is None:
-            if ka.mode == "on-demand" and now - sa.last_peer_activity < ka.seconds:
-                sa.dpd_next = sa.last_peer_activity + ka.seconds
-                return
+            if ka.mode == "on-demand":
+                if sa.last_outbound <= sa.last_peer_activity:
+                    sa.dpd_next = None  # the peer answered: wait for new outbound traffic
+                    return
+                if now - sa.last_peer_activity < ka.seconds:
+                    sa.dpd_next = sa.last_peer_activity + ka.seconds
+                    return
             sa.dpd_seq = (sa.dpd_seq + 1) & 0xFFFFFFFF or 1
             sa.dpd_pending = sa.dpd_seq
             sa.dpd_failures = 0
         else:
             sa.dpd_failures += 1
             if sa.dpd_failures > self.timing.dpd_retransmits:
+                self._dead_peers.add(sa.peer[0])
                 self._delete_isakmp(sa, "peers alive", now, notify_peer=False, children=True)
                 return
         self._send(sa, info.build_protected(sa, [info.dpd_notify(sa, False, sa.dpd_pending)]))

@@ -229,7 +229,8 @@ class IsakmpSa:
     dpd_pending: int | None = None  # seq of an unanswered R-U-THERE
     dpd_next: float | None = None
     dpd_failures: int = 0
-    last_peer_activity: float = 0.0
+    last_peer_activity: float = 0.0  # last IKE message or ESP/AH packet from the peer
+    last_outbound: float = -1.0  # last ESP/AH packet we sent to the peer (note_traffic)
     phase2: dict[int, Any] = field(default_factory=dict)  # message ID -> exchange
     phase2_ivs: dict[int, bytes] = field(default_factory=dict)
     used_msgids: set[int] = field(default_factory=set)

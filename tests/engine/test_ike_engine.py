@@ -499,3 +499,84 @@ def test_garbage_injected_at_every_step_does_not_break_negotiation(aggressive):
         assert eng.counters.malformed + eng.counters.dropped >= 150
     (ca,), (cb,) = w.of("a", ChildSaUp), w.of("b", ChildSaUp)
     _assert_mirrored(ca, cb)
+
+
+def _keepalive_pair(ka):
+    c1, c2 = pair_configs(keepalive=ka)
+    c2.globals.keepalive = None
+    return c1, c2
+
+
+def test_dpd_on_demand_is_silent_when_idle():
+    w = wire(*_keepalive_pair(Keepalive(10, 2, "on-demand")))
+    _up(w)
+    n0 = len(w.log)
+    w.advance(60)
+    assert len(w.log) == n0  # DPD-07: no traffic to send, no R-U-THERE
+
+
+def test_dpd_on_demand_queries_when_sending_without_reply():
+    w = wire(*_keepalive_pair(Keepalive(10, 2, "on-demand")))
+    _up(w)
+    w.advance(20)
+    w.a.note_traffic(R2_OUT, w.now, inbound=True)  # the peer talks: nothing to ask
+    w.a.note_traffic(R2_OUT, w.now, inbound=False)
+    w.advance(5)
+    n0 = len(w.log)
+    sent: list[float] = []
+    w.drop = lambda who, data: (sent.append(w.now) or True) if who == "a" else True
+    w.a.note_traffic(R2_OUT, w.now, inbound=False)  # DPD-08: outbound, silence since t=20
+    w.advance(30)
+    assert sent == [30, 32, 34, 36, 38] and len(w.log) - n0 == 5
+    assert w.of("a", IkeSaDown)[0].reason == "peers alive"
+    downs = [str(e) for e in w.of("a", Log) if e.mnemonic == "SESSION_STATUS"]
+    assert (
+        downs[-1]
+        == "%CRYPTO-5-SESSION_STATUS: Crypto tunnel is DOWN. Peer 10.0.0.2:500 Id: 10.0.0.2"
+    )
+
+
+def test_dpd_on_demand_answered_keeps_tunnel():
+    w = wire(*_keepalive_pair(Keepalive(10, 2, "on-demand")))
+    _up(w)
+    w.advance(15)
+    w.a.note_traffic(R2_OUT, w.now, inbound=False)
+    w.advance(30)
+    assert not w.of("a", IkeSaDown) and len(w.a.child_sas()) == 1
+
+
+def test_failover_to_next_peer_after_dpd_death():
+    """DPD-20: crypto map with several peers; the dead one is skipped next time."""
+    from engine.config.model import CryptoPeer
+    from engine.ike import PacketSelector
+
+    c1, c2 = _keepalive_pair(Keepalive(10, 2, "periodic"))
+    entry = c1.crypto_maps["VPN"].entries[10]
+    entry.peers.append(CryptoPeer(ipaddress.ip_address("10.0.0.3")))
+    c1.isakmp_keys[0].address = ipaddress.ip_network("10.0.0.0/24")
+    w = wire(c1, c2)
+    _up(w)
+    w.drop = lambda who, data: True
+    w.advance(25)
+    assert w.of("a", IkeSaDown)[0].reason == "peers alive"
+    n0 = len(w.log)
+    assert w.a.acquire(PacketSelector("192.168.1.10", "192.168.2.10"), w.now)
+    w.pump()
+    assert w.log[n0][3] == ("10.0.0.3", 500)  # the next listed peer
+
+
+def test_failover_after_failed_phase1():
+    from engine.config.model import CryptoPeer
+
+    c1, c2 = pair_configs()
+    entry = c1.crypto_maps["VPN"].entries[10]
+    entry.peers.insert(0, CryptoPeer(ipaddress.ip_address("10.0.0.9")))
+    c1.isakmp_keys[0].address = ipaddress.ip_network("10.0.0.0/24")
+    w = wire(c1, c2)
+    w.drop = lambda who, data: w.log[-1][3][0] == "10.0.0.9"
+    assert ping(w)
+    w.advance(300)
+    assert w.of("a", NegotiationFailed)[0].peer == "10.0.0.9"
+    assert ping(w)
+    w.pump()
+    assert len(w.of("a", ChildSaUp)) == 1 and w.of("a", ChildSaUp)[0].pair.peer == R2_OUT

@@ -19,6 +19,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +30,7 @@ from lab.capture import Capture
 from lab.daemons import DAEMONS, NodeContext, load_plugins
 from lab.errors import LabError
 from lab.faults import Faults
-from lab.model import Topology, topology_from_dict
+from lab.model import DAEMON_KINDS, Topology, topology_from_dict
 from lab.schema import load_topology
 from lab.state import RunState, state_root
 
@@ -147,7 +148,8 @@ class Node:
 
     def start_daemon(self) -> None:
         self.proc = self.daemon.start(self.ctx)
-        self.lab.state.add_process(self.name, self.proc.pid, f"daemon:{self.kind}")
+        with self.lab._state_lock:
+            self.lab.state.add_process(self.name, self.proc.pid, f"daemon:{self.kind}")
 
     def stop_daemon(self, kill: bool = False) -> None:
         if self.proc is None:
@@ -157,7 +159,8 @@ class Node:
             self.proc.wait()
         else:
             self.daemon.stop(self.ctx, self.proc)
-        self.lab.state.drop_process(self.proc.pid)
+        with self.lab._state_lock:
+            self.lab.state.drop_process(self.proc.pid)
         self.proc = None
 
     def restart_daemon(self, kill: bool = True) -> None:
@@ -188,6 +191,7 @@ class Lab:
         self.want_daemons = daemons
         self._down = False
         self._pid = os.getpid()
+        self._state_lock = threading.Lock()
 
     # -- life cycle ----------------------------------------------------------
     @classmethod
@@ -229,13 +233,24 @@ class Lab:
             realizer.close()
             for node in lab.nodes.values():
                 node.dir.mkdir(exist_ok=True)
-                if daemons and node.spec.daemon and node.kind in ("engine", "strongswan"):
-                    node.start_daemon()
+            if daemons:
+                lab._start_daemons([n for n in lab.nodes.values()
+                                    if n.spec.daemon and n.kind in DAEMON_KINDS])
         except BaseException:
             realizer.close()
             lab.down()
             raise
         return lab
+
+    def _start_daemons(self, nodes: list[Node]) -> None:
+        """Start daemons in parallel (each start waits for its daemon to answer)."""
+        if not nodes:
+            return
+        with ThreadPoolExecutor(max_workers=min(8, len(nodes))) as pool:
+            futures = [pool.submit(n.start_daemon) for n in nodes]
+        errors = [f.exception() for f in futures if f.exception() is not None]
+        if errors:
+            raise errors[0]
 
     @classmethod
     def attach(cls, run: str) -> "Lab":
@@ -258,11 +273,12 @@ class Lab:
             return
         self._down = True
         errors = []
-        for node in reversed(list(self.nodes.values())):
-            try:
-                node.stop_daemon()
-            except Exception as exc:  # teardown goes on; reported below
-                errors.append(f"node {node.name}: stopping daemon: {exc}")
+        running = [n for n in self.nodes.values() if n.proc is not None]
+        if running:
+            with ThreadPoolExecutor(max_workers=min(8, len(running))) as pool:
+                futures = {n.name: pool.submit(n.stop_daemon) for n in running}
+            errors += [f"node {name}: stopping daemon: {f.exception()}"
+                       for name, f in futures.items() if f.exception() is not None]
         errors += destroy(self.state)
         _unregister(self)
         if errors:

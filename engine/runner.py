@@ -39,9 +39,11 @@ log = logging.getLogger("engine")
 
 BATCH = 64  # packets read per readiness event and socket
 ACQUIRE_QUEUE = 4  # packets kept per flow while IKE negotiates (IOS keeps a few)
-ACQUIRE_HOLD = 10.0  # protocol seconds a queued packet waits for its SA
-ACQUIRE_RETRY = 2.0  # protocol seconds between acquires of one flow
+ACQUIRE_HOLD = 3.0  # real seconds a queued packet waits for its SA
+ACQUIRE_RETRY = 1.0  # real seconds between acquires of one flow
 NON_ESP_MARKER = b"\x00\x00\x00\x00"  # RFC 3948 §2.2
+ORPHAN_MAX = 64  # inbound packets with an unknown SPI held while IKE catches up
+ORPHAN_HOLD = 0.5  # real seconds they are held
 
 
 def load_config(path: Path, dialect: str, ifmap: dict[str, str]) -> tuple[Config, list[str]]:
@@ -83,6 +85,8 @@ class Runner:
         self.sadb = SaDatabase(replay_window=config.entry_replay_window(_DummyEntry()))
         self.ike_sas: dict[tuple[bytes, bytes], IkeSaUp] = {}
         self.pending: dict[pk.FlowKey, deque[tuple[float, bytes]]] = {}
+        self.orphans: deque[tuple[float, bytes, str, Any]] = deque()
+        self._draining = False
         self.last_acquire: dict[Any, float] = {}
         self.syslog = SyslogSink(self.name, args.syslog, self.clock)
         self._running = True
@@ -172,6 +176,8 @@ class Runner:
             deadlines = [d for d in (self._ike_timer(), self.sadb.next_deadline()) if d]
             timeout = self.clock.real_until(min(deadlines)) if deadlines else 1.0
             timeout = min(timeout if timeout is not None else 1.0, 1.0)
+            if self.orphans or self.pending:
+                timeout = min(timeout, 0.1)
             for key, mask in self.sel.select(timeout):
                 try:
                     key.data(mask)
@@ -199,6 +205,7 @@ class Runner:
             self._flush_ike(now)
         self._lifetimes(now)
         self._expire_pending(now)
+        self._retry_orphans(expire_only=True)
 
     def _ike_call(self, method: str, *args: Any) -> Any:
         if self.ike is None:
@@ -255,6 +262,7 @@ class Runner:
         elif isinstance(ev, ChildSaUp):
             self._install(ev, now)
         elif isinstance(ev, ChildSaDown):
+            self.last_acquire.clear()  # the next packet may acquire at once
             gone = self.sadb.remove_spis(ev.inbound_spis + ev.outbound_spis)
             log.info("IPsec SA down (%s): %d pair(s) removed", ev.reason, len(gone))
         elif isinstance(ev, NegotiationFailed):
@@ -277,7 +285,9 @@ class Runner:
         log.info("IPsec SA up: peer %s in %s out %s (%s)", pair.peer,
                  [hex(s) for s in pair.inbound_spis], [hex(s) for s in pair.outbound_spis],
                  pair.mode)
+        self.last_acquire.clear()
         self._release_pending(new)
+        self._retry_orphans()
 
     def _map_entry(self, name: str | None, seq: int | None) -> Any:
         cmap = self.config.crypto_maps.get(name or "")
@@ -365,15 +375,16 @@ class Runner:
         if len(q) >= ACQUIRE_QUEUE:
             self.stats["acquire_dropped"] += 1
             return
-        q.append((self.clock.now(), pkt))
+        q.append((time.monotonic(), pkt))
 
     def _acquire(self, key: pk.FlowKey, intf: Any, cm_entry: Any) -> None:
         now = self.clock.now()
         tag = (intf.name, id(cm_entry), key.src, key.dst)
         last = self.last_acquire.get(tag)
-        if last is not None and now - last < ACQUIRE_RETRY:
+        real = time.monotonic()
+        if last is not None and real - last < ACQUIRE_RETRY:
             return
-        self.last_acquire[tag] = now
+        self.last_acquire[tag] = real
         self.stats["acquires"] += 1
         sel = PacketSelector(key.src, key.dst, key.proto, key.sport or None,
                              key.dport or None, interface=intf.name)
@@ -384,8 +395,9 @@ class Runner:
             for _t, pkt in self.pending.pop(key):
                 self._protect_send(entry, pkt)
 
-    def _expire_pending(self, now: float) -> None:
-        for key in [k for k, q in self.pending.items() if q and now - q[0][0] > ACQUIRE_HOLD]:
+    def _expire_pending(self, _now: float) -> None:
+        real = time.monotonic()
+        for key in [k for k, q in self.pending.items() if q and real - q[0][0] > ACQUIRE_HOLD]:
             self.stats["acquire_dropped"] += len(self.pending.pop(key))
 
     # -- data path: inbound (ESP/AH → TUN) ---------------------------------------------
@@ -423,15 +435,32 @@ class Runner:
         # IKE replies go out promptly; the loop flushes too
         self._flush_ike(self.clock.now())
 
-    def _inbound_guarded(self, pkt: bytes, proto: str, udp: Any = None) -> None:
+    def _retry_orphans(self, expire_only: bool = False) -> None:
+        if not self.orphans:
+            return
+        held, self.orphans = self.orphans, deque()
+        now = time.monotonic()
+        for t, pkt, proto, udp in held:
+            if expire_only and now - t < ORPHAN_HOLD:
+                self.orphans.append((t, pkt, proto, udp))
+                continue
+            self._inbound_guarded(pkt, proto, udp, retry=True)
+
+    def _inbound_guarded(self, pkt: bytes, proto: str, udp: Any = None,
+                         retry: bool = False) -> None:
         try:
-            self.inbound_packet(pkt, proto, udp)
+            self.inbound_packet(pkt, proto, udp, retry)
         except Exception as exc:
             self.stats["in_errors"] += 1
             log.warning("inbound %s packet dropped: %s: %s", proto, type(exc).__name__, exc)
 
-    def inbound_packet(self, pkt: bytes, proto: str, udp: Any = None) -> None:
-        """Unprotect an ESP/AH packet and write the inner packet to the TUN."""
+    def inbound_packet(self, pkt: bytes, proto: str, udp: Any = None,
+                       retry: bool = False) -> None:
+        """Unprotect an ESP/AH packet and write the inner packet to the TUN.
+
+        A packet with an unknown SPI is held briefly (``ORPHAN_HOLD``): the SA
+        may still be on its way through Quick Mode's last message.
+        """
         if proto == "esp-udp":
             spi = struct.unpack_from("!I", pkt, 0)[0] if len(pkt) >= 8 else None
             kind = "esp"
@@ -448,7 +477,21 @@ class Runner:
             self.stats["in_malformed"] += 1
             return
         hit = self.sadb.inbound(kind, spi)
+        if hit is None and not self._draining and self.sockets is not None:
+            # The peer may send ESP right behind its last Quick Mode message; read
+            # pending IKE first so that the SA it completes is installed.
+            self._draining = True
+            try:
+                self._on_udp(self.sockets.ike, 500)
+                self._on_udp(self.sockets.natt, 4500)
+            finally:
+                self._draining = False
+            hit = self.sadb.inbound(kind, spi)
         if hit is None:
+            if not retry and len(self.orphans) < ORPHAN_MAX:
+                self.orphans.append((time.monotonic(), pkt, proto, udp))
+                self.stats["in_held_unknown_spi"] += 1
+                return
             self.sadb.counters["invalid_spi"] += 1
             self.stats[f"in_invalid_spi_{kind}"] += 1
             self._invalid_spi(pkt, kind, spi, udp)
@@ -474,12 +517,12 @@ class Runner:
         if not self.config.globals.invalid_spi_recovery or self.ike is None:
             return
         peer = udp[0][0] if udp else (pk.ipv4_header(pkt) or (0, 0, "", ""))[2]
-        now = self.clock.now()
+        real = time.monotonic()
         tag = ("invalid-spi", peer, spi)
-        if now - self.last_acquire.get(tag, -1e9) < ACQUIRE_RETRY:
+        if real - self.last_acquire.get(tag, -1e9) < ACQUIRE_RETRY:
             return
-        self.last_acquire[tag] = now
-        self._ike_call("send_invalid_spi", peer, spi, kind, now)
+        self.last_acquire[tag] = real
+        self._ike_call("send_invalid_spi", peer, spi, kind, self.clock.now())
 
     # -- control commands --------------------------------------------------------------
 
@@ -575,6 +618,7 @@ class Runner:
             self._ike_call("clear_sa", self.clock.now())
             self._flush_ike(self.clock.now())
             self.sadb.clear()
+            self.last_acquire.clear()
             return _ok("", {"cleared": n})
         if words[:2] == ["crypto", "isakmp"]:
             n = len(self.ike_sas)

@@ -1,0 +1,141 @@
+"""Engine↔engine: IKEv1 brings the tunnel up on demand, ESP/AH on the wire.
+
+h1 -- r1 (engine) -- isp -- r2 (engine) -- h2. A ping from h1 to h2 makes r1
+acquire an SA (Main or Aggressive Mode, then Quick Mode with or without PFS);
+the outside link carries only ESP (proto 50) or AH (proto 51) with the SPIs
+that ``show crypto ipsec sa`` reports, the inside links carry clear ICMP, and
+the counters equal the packets sent.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.integration.confgen import Tunnel, write_pair
+from tests.integration.helpers import wait_for
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
+
+CASES = [
+    Tunnel(),
+    Tunnel(aggressive=True),
+    Tunnel(pfs=2),
+    Tunnel(pfs=14, aggressive=True),
+    Tunnel(encr="3des", hash="md5", group=2, transforms="esp-3des esp-md5-hmac"),
+    Tunnel(encr="des", hash="sha", group=1, transforms="esp-des esp-sha-hmac"),
+    Tunnel(encr="aes", hash="sha256", group=5, transforms="esp-aes 192 esp-sha256-hmac"),
+    Tunnel(encr="aes 192", hash="sha", group=14, transforms="esp-null esp-sha-hmac"),
+    Tunnel(transforms="ah-md5-hmac esp-des"),
+    Tunnel(transforms="ah-sha-hmac"),
+    Tunnel(mode="transport"),
+]
+
+
+def _up(lab_factory, tmp_path: Path, t: Tunnel, **kw):
+    return lab_factory(str(write_pair(tmp_path / "cfg", t, **kw)))
+
+
+def _active(lab, node: str) -> list[dict]:
+    """Flows of ``show crypto ipsec sa`` that have SAs (IOS lists idle flows too)."""
+    return [f for f in lab.node(node).cli("show crypto ipsec sa", json=True)
+            if f["inbound_esp"] or f["inbound_ah"]]
+
+
+def _protos(t: Tunnel) -> tuple[str, ...]:
+    words = t.transforms.split()
+    return tuple(p for p in ("ah", "esp") if any(w.startswith(p + "-") for w in words))
+
+
+@pytest.mark.parametrize("t", CASES, ids=[c.id for c in CASES])
+def test_tunnel_on_demand(lab_factory, tmp_path: Path, t: Tunnel) -> None:
+    from scapy.layers.inet import ICMP, IP
+    from scapy.layers.ipsec import AH, ESP
+
+    lab = _up(lab_factory, tmp_path, t)
+    transport = t.mode == "transport"
+    src, dst = ("r1", "10.0.2.1") if transport else ("h1", lab.addr("h2"))
+    count = 5
+    with lab.capture("isp:eth0") as outside, lab.capture("r2:eth1") as inside:
+        if transport:
+            r = lab.node("r1").exec(["ping", "-n", "-q", "-c", str(count), "-i", "0.2",
+                                     "-W", "2", "-I", "10.0.1.1", dst], check=False)
+            assert f"{count} received" in r.stdout, r.stdout
+        else:
+            res = lab.node(src).ping(dst, count=count, interval=0.2, wait=2)
+            assert res.received == count, res
+        time.sleep(0.3)
+    sa = _active(lab, "r1")
+    assert len(sa) == 1, sa
+    flow = sa[0]
+    c = flow["counters"]
+    assert (c["encaps"], c["decaps"]) == (count, count), c
+    protos = _protos(t)
+    outer = ESP if "esp" in protos else AH
+    kind = "esp" if "esp" in protos else "ah"
+    spis_out = {x["spi"] for x in flow[f"outbound_{kind}"]}
+    spis_in = {x["spi"] for x in flow[f"inbound_{kind}"]}
+    if "ah" in protos:
+        outer, kind = AH, "ah"
+        spis_out = {x["spi"] for x in flow["outbound_ah"]}
+        spis_in = {x["spi"] for x in flow["inbound_ah"]}
+    wire = [p for p in outside.packets if outer in p]
+    r1_out = [p for p in wire if p[IP].src == "10.0.1.1"]
+    r2_out = [p for p in wire if p[IP].src == "10.0.2.1"]
+    assert len(r1_out) == count and len(r2_out) == count, [p.summary() for p in wire]
+    assert {p[outer].spi for p in r1_out} == spis_out
+    assert {p[outer].spi for p in r2_out} == spis_in
+    assert not [p for p in outside.packets if ICMP in p and outer not in p], \
+        "clear ICMP on the outside link"
+    if not transport:
+        assert len([p for p in inside.packets if ICMP in p]) == 2 * count
+    isakmp = lab.node("r1").cli("show crypto isakmp sa", json=True)
+    assert isakmp and isakmp[0]["state"] == "QM_IDLE"
+    assert isakmp[0]["mode"] == ("aggressive" if t.aggressive else "main")
+    keys = lab.node("r1").cli("lab keys", json=True)
+    assert {k["spi"] for k in keys if k["direction"] == "out"} >= spis_out
+
+
+def test_clear_crypto_sa_renegotiates(lab_factory, tmp_path: Path) -> None:
+    lab = _up(lab_factory, tmp_path, Tunnel(pfs=2))
+    h2 = lab.addr("h2")
+    assert lab.node("h1").ping(h2, count=2, interval=0.05).received == 2
+    first = _active(lab, "r1")[0]["current_outbound_spi"]
+    lab.node("r1").cli("clear crypto sa")
+    # r2 got the DELETE: both sides drop the pair
+    wait_for(lambda: not _active(lab, "r2"), 5,
+             "r2 to delete its IPsec SA after clear crypto sa on r1")
+    assert not _active(lab, "r1")
+    res = lab.node("h1").ping(h2, count=3, interval=0.1, wait=2)
+    assert res.received >= 2, res
+    second = _active(lab, "r1")[0]["current_outbound_spi"]
+    assert second != first
+    text = lab.node("r1").cli("show crypto session")
+    assert "UP-ACTIVE" in text
+
+
+def test_responder_initiates_back(lab_factory, tmp_path: Path) -> None:
+    """Traffic from h2 first: r2 is the initiator this time."""
+    lab = _up(lab_factory, tmp_path, Tunnel())
+    assert lab.node("h2").ping(lab.addr("h1"), count=3, interval=0.05, wait=2).received == 3
+    isakmp = lab.node("r2").cli("show crypto isakmp sa", json=True)
+    assert isakmp[0]["initiator"] is True
+
+
+def test_lifetime_rekey_on_scaled_clock(lab_factory, tmp_path: Path) -> None:
+    """A 120 s IPsec lifetime at clock scale 60 rekeys within a few real seconds."""
+    lab = _up(lab_factory, tmp_path, Tunnel(lifetime=120), clock_scale=60)
+    h2 = lab.addr("h2")
+    assert lab.node("h1").ping(h2, count=2, interval=0.05).received == 2
+    first = _active(lab, "r1")[0]["current_outbound_spi"]
+
+    def rekeyed():
+        lab.node("h1").ping(h2, count=1, wait=0.5)
+        sas = _active(lab, "r1")
+        return sas and sas[0]["current_outbound_spi"] != first
+
+    wait_for(rekeyed, 8, "a new outbound SPI after the 120 s lifetime (scale 60)")
+    assert lab.node("h1").ping(h2, count=3, interval=0.05).received == 3

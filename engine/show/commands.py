@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from engine.config.grammar import Match, MatchFailure, compile_pattern, match_patterns
+from engine.config.grammar import TYPES, Match, MatchFailure, compile_pattern, match_patterns
 from engine.config.model import Config
 from engine.show import ios
 from engine.show.running import running_config
@@ -37,6 +37,15 @@ def _ipsec_sa(c: Config, s: ShowState, m: Match) -> ios.Out:
     )
 
 
+def _ifname(s: str) -> str:
+    """An interface name: letters then a number (``Tunnel0``, ``fa0/1``)."""
+    if not re.fullmatch(r"[A-Za-z][A-Za-z-]*\d[\d/.:]*", s):
+        raise ValueError(s)
+    return s
+
+
+TYPES.setdefault("IFNAME", _ifname)
+
 _SHOW = "show crypto "
 #: (pattern, formatter); the first full match wins.
 COMMANDS: list[tuple[str, Formatter]] = [
@@ -46,9 +55,9 @@ COMMANDS: list[tuple[str, Formatter]] = [
     (_SHOW + "ipsec sa peer <peer:HOST> [detail]", _ipsec_sa),
     (_SHOW + "ipsec sa address [detail]", _ipsec_sa),
     (_SHOW + "ipsec sa identity [detail]", _ipsec_sa),
-    (_SHOW + "ipsec sa ipv6 [<intf:WORD>] [detail]", _ipsec_sa),
+    (_SHOW + "ipsec sa ipv6 [<intf:IFNAME>] [detail]", _ipsec_sa),
     (_SHOW + "ipsec sa map <map:WORD> [detail]", _ipsec_sa),
-    (_SHOW + "ipsec sa interface <intf:WORD> [detail]", _ipsec_sa),
+    (_SHOW + "ipsec sa interface <intf:IFNAME> [detail]", _ipsec_sa),
     (_SHOW + "map [{interface <i:WORD>|tag <t:WORD>}]",
      lambda c, s, m: ios.crypto_map(c, s, interface=m.get("i"), tag=m.get("t"))),
     (_SHOW + "session [detail]", lambda c, s, m: ios.crypto_session(c, s, detail=m.has("detail"))),
@@ -100,6 +109,8 @@ def error_text(prompt: str, line: str, fail: MatchFailure) -> str:
 def run_show(cmd: str, config: Config, state: ShowState) -> tuple[str, Any]:
     """Run a show command; raises ``ExecError`` with the device's message."""
     line, _, pipe = cmd.rstrip().partition(" | ")
+    # seed 000 L5372-5382 writes the keyword as "detailed"; IOS's is "detail".
+    line = re.sub(r"(?i)\bdetailed\b", "detail", line)
     res = match_patterns(_ASTS, line)
     if isinstance(res, MatchFailure):
         raise ExecError(error_text(f"{state.hostname}#", line, res))

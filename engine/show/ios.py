@@ -310,7 +310,32 @@ def crypto_map(cfg: Config, state: ShowState, interface: str | None = None, tag:
         lines.append(f"\tInterfaces using crypto map {name}:")
         lines += [f"\t\t{u}" for u in users]
         lines.append("")
+    for intf in cfg.interfaces.values():
+        prof_name = intf.tunnel.get("protection")
+        if prof_name is None or (tag is not None and tag != f"{intf.name}-head-0"):
+            continue
+        if interface is not None and interface.lower() != intf.name.lower():
+            continue
+        lines += _vti_map_lines(cfg, intf.name, prof_name)
+        data.append({"map": f"{intf.name}-head-0", "seq": 65536, "kind": "ipsec-isakmp",
+                     "profile": prof_name, "interfaces": [intf.name], "generated": True})
     return "\n".join(lines) + ("\n" if lines else ""), data
+
+
+def _vti_map_lines(cfg: Config, intf: str, prof_name: str) -> list[str]:
+    """The crypto map IOS generates for a VTI (seed 000 L5412-5424: no ``crypto map`` needed)."""
+    prof = cfg.ipsec_profiles.get(prof_name)
+    name = f"{intf}-head-0"
+    v6 = "IPv6 " if "ipv6" in cfg.interfaces[intf].tunnel.get("mode", "") else ""
+    lines = [f'Crypto Map {v6}"{name}" 65536 ipsec-isakmp', f"\tProfile name: {prof_name}"]
+    if prof is not None:
+        secs, kbs = cfg.entry_lifetime(prof)
+        lines += [f"\tSecurity association lifetime: {kbs} kilobytes/{secs} seconds",
+                  f"\tPFS (Y/N): {'Y' if prof.pfs_group else 'N'}", "\tTransform sets={"]
+        lines += [f"\t\t{_ts_line(ts)}" for ts in effective_transform_sets(cfg, prof)]
+        lines.append("\t}")
+    lines += [f"\tInterfaces using crypto map {name}:", f"\t\t{intf}", ""]
+    return lines
 
 
 # -- show crypto session -------------------------------------------------------------------------

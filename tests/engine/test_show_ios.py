@@ -358,3 +358,22 @@ def test_adapter_uses_live_ike_states() -> None:
     assert rows[1:] == ["/ 10.2.2.2 10.1.1.1 QM_IDLE 1 0", "/ 10.3.3.3 10.1.1.1 MM_SA_SETUP 2 0"]
     detail = norm(out("show crypto isakmp sa detail", state, cfg))
     assert "1 10.1.1.1 10.2.2.2 ACTIVE aes sha psk 5 00:01:00" in detail
+
+
+def test_vti_generated_crypto_map() -> None:
+    """seed 000 L5412-5424 (T50): a VTI gets a crypto map without any "crypto map" command."""
+    cfg = load_config(CONFIGS / "s000_vti_ipv6.cfg")
+    text = out("show crypto map", ShowState(), cfg)
+    assert norm(text) == [
+        'Crypto Map IPv6 "Tunnel0-head-0" 65536 ipsec-isakmp', "Profile name: profile0",
+        "Security association lifetime: 4608000 kilobytes/3600 seconds", "PFS (Y/N): N",
+        "Transform sets={", "Trans1: { ah-sha-hmac esp-aes },", "}",
+        "Interfaces using crypto map Tunnel0-head-0:", "Tunnel0"]
+
+
+def test_detailed_spelling_and_ipv6_filter() -> None:
+    cfg = load_config(CONFIGS / "s000_invalid_spi_router_a.cfg")
+    st = router_state("a")
+    assert out("show crypto ipsec sa detailed", st, cfg) == out("show crypto ipsec sa detail", st, cfg)
+    assert out("show crypto ipsec sa ipv6 detail", st, cfg) == ""  # IPv4 flows only
+    assert "##pkts replay failed (rcv): 0" in out("show crypto ipsec sa det", st, cfg)

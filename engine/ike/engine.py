@@ -608,8 +608,15 @@ class IkeEngine:
             pair,
             now + pair.lifetime_seconds * frac,
             now + pair.lifetime_seconds,
-            qm.policy if qm.initiator else None,
+            qm.policy if qm.policy is not None and qm.policy.initiate else None,
         )
+        for old in self._children:  # superseded pairs are not rekeyed again
+            if (
+                old.pair.peer == pair.peer
+                and old.pair.local_ts == pair.local_ts
+                and old.pair.remote_ts == pair.remote_ts
+            ):
+                old.rekeyed = True
         self._children.append(rec)
         if any(o.name.startswith("#$!default") for o in [qm.chosen] if o is not None):
             self._log(5, "IPSEC_DEFAULT_TRANSFORM", "Using Default IPsec transform-set")

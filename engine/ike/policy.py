@@ -123,6 +123,7 @@ class CryptoPolicy:
                             # Dynamic template: any peer; no ACL = accept the peer's IDs.
                             pol = self.match_acl(dyn, e, remote, local, dynamic=True)
                             if pol is not None:
+                                pol.initiate = False
                                 return pol
                         continue
                     if not any(p.address == peer_ip for p in entry.peers):

@@ -82,6 +82,7 @@ class QmPolicy:
     remote_ts: TrafficSelector
     crypto_map: str | None = None
     seq: int | None = None
+    initiate: bool = True  # False for dynamic crypto map entries (never initiate, IOS)
 
 
 @dataclass

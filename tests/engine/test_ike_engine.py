@@ -580,3 +580,23 @@ def test_failover_after_failed_phase1():
     assert ping(w)
     w.pump()
     assert len(w.of("a", ChildSaUp)) == 1 and w.of("a", ChildSaUp)[0].pair.peer == R2_OUT
+
+
+def test_responder_rekeys_when_initiator_does_not():
+    c1, c2 = pair_configs(sa_lifetime=100)
+    w = wire(c1, c2)
+    w.a.timing.child_soft_initiator = 0.99  # the initiator is late: the responder rekeys
+    _up(w)
+    w.advance(96)
+    ups = w.of("b", ChildSaUp)
+    assert len(ups) == 2 and ups[1].pair.initiator  # b started this Quick Mode
+    assert ups[1].rekey_of == ups[0].pair.inbound_spis
+    w.advance(10)
+    assert len(w.of("a", ChildSaUp)) == 2  # no second, duplicate rekey by a at 99 s
+
+
+def test_no_double_rekey_when_both_sides_have_timers():
+    w = wire(*pair_configs(sa_lifetime=100))
+    _up(w)
+    w.advance(99)
+    assert len(w.of("a", ChildSaUp)) == 2 and len(w.of("b", ChildSaUp)) == 2

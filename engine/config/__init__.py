@@ -9,8 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from engine.config.model import (
-    Ace,
     AccessList,
+    Ace,
     Config,
     ConfigError,
     ConfigLine,

@@ -322,7 +322,9 @@ def match_patterns(
     # place (IOS refuses the whole line, even if one reading would have matched).
     for i, cands in sorted(st.kw_candidates.items()):
         if len(cands) > 1 and toks[i].text.lower() not in cands:
-            return MatchFailure(ambiguous(line[: toks[i].column + len(toks[i].text)].strip()), None, i)
+            return MatchFailure(
+                ambiguous(line[: toks[i].column + len(toks[i].text)].strip()), None, i
+            )
     if found:
         return found
     if not toks:

@@ -66,32 +66,130 @@ LENIENT_MODES = {"if", "block", "keyring"}
 
 #: Global commands that open a block of sub-commands outside the engine's scope.
 BLOCK_OPENERS = {
-    "line", "router", "control-plane", "class-map", "policy-map", "controller", "mgcp",
-    "dial-peer", "gatekeeper", "key", "vrf", "voice", "call", "banner", "redundancy",
-    "ip vrf", "ip dhcp", "ipv6 dhcp", "ipv6 router", "ip sla", "track", "archive",
-    "crypto pki", "crypto ca", "crypto ipsec client", "crypto isakmp profile", "crypto ikev2",
-    "crypto gdoi", "crypto dynamic-map", "aaa group", "ip access-list standard",
+    "line",
+    "router",
+    "control-plane",
+    "class-map",
+    "policy-map",
+    "controller",
+    "mgcp",
+    "dial-peer",
+    "gatekeeper",
+    "key",
+    "vrf",
+    "voice",
+    "call",
+    "banner",
+    "redundancy",
+    "ip vrf",
+    "ip dhcp",
+    "ipv6 dhcp",
+    "ipv6 router",
+    "ip sla",
+    "track",
+    "archive",
+    "crypto pki",
+    "crypto ca",
+    "crypto ipsec client",
+    "crypto isakmp profile",
+    "crypto ikev2",
+    "crypto gdoi",
+    "crypto dynamic-map",
+    "aaa group",
+    "ip access-list standard",
 }
 
 #: First words that usually start an (ignored) IOS line: extra split points when
 #: repairing joined lines (see module doc).
 WEAK_WORDS = {
-    "serial", "duplex", "speed", "half-duplex", "full-duplex", "clockrate", "clock",
-    "media-type", "no", "negotiation", "cdp", "service-policy", "bandwidth", "encapsulation",
-    "keepalive", "load-interval", "dialer-list", "control-plane", "line", "end", "version",
-    "service", "boot-start-marker", "boot-end-marker", "logging", "enable", "mpls", "mta",
-    "snmp-server", "aaa", "username", "memory-size", "resource", "frame-relay", "ip", "ipv6",
+    "serial",
+    "duplex",
+    "speed",
+    "half-duplex",
+    "full-duplex",
+    "clockrate",
+    "clock",
+    "media-type",
+    "no",
+    "negotiation",
+    "cdp",
+    "service-policy",
+    "bandwidth",
+    "encapsulation",
+    "keepalive",
+    "load-interval",
+    "dialer-list",
+    "control-plane",
+    "line",
+    "end",
+    "version",
+    "service",
+    "boot-start-marker",
+    "boot-end-marker",
+    "logging",
+    "enable",
+    "mpls",
+    "mta",
+    "snmp-server",
+    "aaa",
+    "username",
+    "memory-size",
+    "resource",
+    "frame-relay",
+    "ip",
+    "ipv6",
 }
 
 
 #: Other global configuration words seen in the documents (IOS has many more).
 GLOBAL_WORDS = {
-    "hostname", "cns", "ntp", "radius-server", "tacacs-server", "aaa", "platform", "class-map",
-    "policy-map", "webvpn", "ip", "ipv6", "spanning-tree", "alias", "archive", "scheduler",
-    "exception", "privilege", "username", "login", "logging", "snmp", "snmp-server", "clock",
-    "boot", "service", "version", "end", "exit", "default", "do", "license", "multilink",
-    "password", "transport", "exec-timeout", "stopbits", "connect", "group", "mode", "peer",
-    "memory-size", "resource", "no", "dialer-list", "access-list", "interface",
+    "hostname",
+    "cns",
+    "ntp",
+    "radius-server",
+    "tacacs-server",
+    "aaa",
+    "platform",
+    "class-map",
+    "policy-map",
+    "webvpn",
+    "ip",
+    "ipv6",
+    "spanning-tree",
+    "alias",
+    "archive",
+    "scheduler",
+    "exception",
+    "privilege",
+    "username",
+    "login",
+    "logging",
+    "snmp",
+    "snmp-server",
+    "clock",
+    "boot",
+    "service",
+    "version",
+    "end",
+    "exit",
+    "default",
+    "do",
+    "license",
+    "multilink",
+    "password",
+    "transport",
+    "exec-timeout",
+    "stopbits",
+    "connect",
+    "group",
+    "mode",
+    "peer",
+    "memory-size",
+    "resource",
+    "no",
+    "dialer-list",
+    "access-list",
+    "interface",
 }
 
 
@@ -188,14 +286,20 @@ class Outcome:
 
 
 def _is_strict(table: ModeTable, line: str, tokens: list[Token]) -> bool:
-    return bool(table.strict) and not isinstance(match_patterns(table.strict, line, tokens), MatchFailure)
+    return bool(table.strict) and not isinstance(
+        match_patterns(table.strict, line, tokens), MatchFailure
+    )
 
 
 def _known_global_word(word: str) -> bool:
     """A first word that starts some global configuration command (handled or not)."""
     w = word.lower()
-    return (w in WEAK_WORDS or w in TABLES["global"].first_words or w in GLOBAL_WORDS
-            or any(o.split()[0] == w for o in BLOCK_OPENERS))
+    return (
+        w in WEAK_WORDS
+        or w in TABLES["global"].first_words
+        or w in GLOBAL_WORDS
+        or any(o.split()[0] == w for o in BLOCK_OPENERS)
+    )
 
 
 def _block_opener(tokens: list[Token]) -> bool:
@@ -255,8 +359,13 @@ def execute(cfg: Config, state: ModeState, line: str) -> Outcome:
         or (mode not in LENIENT_MODES and resolve_keyword(tokens[0].text, cur.first_words))
     )
     glob_strict = _is_strict(glob, text, tokens)
-    if (not cur_strict and not glob_strict and mode not in LENIENT_MODES and mode != "global"
-            and not _known_global_word(tokens[0].text)):
+    if (
+        not cur_strict
+        and not glob_strict
+        and mode not in LENIENT_MODES
+        and mode != "global"
+        and not _known_global_word(tokens[0].text)
+    ):
         # In a crypto sub-mode, a word that is neither a sub-mode command nor a global
         # command is a typo (seed 000 L5058 "set-transform-set"): IOS rejects it.
         err = ConfigError(state.file, state.line, tokens[0].column, text, INVALID)
@@ -288,7 +397,6 @@ def _copy(cfg: Config, state: ModeState) -> tuple[Config, ModeState]:
         cfg.ignored, cfg.errors, cfg.warnings = books
     c2.ignored, c2.errors, c2.warnings = list(books[0]), list(books[1]), list(books[2])
     return c2, s2
-
 
 
 def _record(cfg: Config, state: ModeState, text: str, out: Outcome, lineno: int) -> None:
@@ -433,11 +541,7 @@ def _repair(cfg: Config, state: ModeState, lines: list[str], start: int):
             break
         if m > 0 and _NOISE.match(lines[start + m].strip()):
             break
-        toks = [
-            _Tok(t.text, start + k)
-            for k in range(m + 1)
-            for t in tokenize(lines[start + k])
-        ]
+        toks = [_Tok(t.text, start + k) for k in range(m + 1) for t in tokenize(lines[start + k])]
         segs = _segment(toks, 0, cfg, state, {})
         if segs is None or (m == 0 and len(segs) < 2):
             continue

@@ -52,8 +52,13 @@ def _proto(v: str) -> int | None:
 
 
 _ICMP_TYPES = {
-    "echo": 8, "echo-reply": 0, "unreachable": 3, "time-exceeded": 11, "packet-too-big": 3,
-    "redirect": 5, "parameter-problem": 12,
+    "echo": 8,
+    "echo-reply": 0,
+    "unreachable": 3,
+    "time-exceeded": 11,
+    "packet-too-big": 3,
+    "redirect": 5,
+    "parameter-problem": 12,
 }
 
 
@@ -78,13 +83,21 @@ def _ports(prefix: str) -> str:
 
 _ACE_TAIL = "[established] [<icmptype:ICMPTYPE>] [{log|log-input}]"
 ACE_EXT = (
-    "{permit|deny} <proto:PROTO> {any|host <sh:IPV4>|<sa:IPV4> <sw:IPV4>} " + _ports("sp")
-    + " {any|host <dh:IPV4>|<da:IPV4> <dw:IPV4>} " + _ports("dp") + " " + _ACE_TAIL
+    "{permit|deny} <proto:PROTO> {any|host <sh:IPV4>|<sa:IPV4> <sw:IPV4>} "
+    + _ports("sp")
+    + " {any|host <dh:IPV4>|<da:IPV4> <dw:IPV4>} "
+    + _ports("dp")
+    + " "
+    + _ACE_TAIL
 )
 ACE_STD = "{permit|deny} {any|host <sh:IPV4>|<sa:IPV4> [<sw:IPV4>]} [log]"
 ACE_V6 = (
-    "{permit|deny} <proto:PROTO> {any|host <sh:IPV6>|<sp6:IPV6PFX>} " + _ports("sp")
-    + " {any|host <dh:IPV6>|<dp6:IPV6PFX>} " + _ports("dp") + " " + _ACE_TAIL
+    "{permit|deny} <proto:PROTO> {any|host <sh:IPV6>|<sp6:IPV6PFX>} "
+    + _ports("sp")
+    + " {any|host <dh:IPV6>|<dp6:IPV6PFX>} "
+    + _ports("dp")
+    + " "
+    + _ACE_TAIL
     + " [sequence <seq:INT(1-4294967295)>]"
 )
 
@@ -103,7 +116,9 @@ def _net(c: Ctx, host: str, addr: str, wild: str, v6: str | None = None):
             return ipaddress.ip_network(a), None
         wi = int(w)
         if (wi & (wi + 1)) == 0:  # contiguous wildcard: a prefix
-            return ipaddress.IPv4Network(f"{ipaddress.IPv4Address(int(a) & ~wi & 0xFFFFFFFF)}/{w}"), None
+            return ipaddress.IPv4Network(
+                f"{ipaddress.IPv4Address(int(a) & ~wi & 0xFFFFFFFF)}/{w}"
+            ), None
         return ipaddress.IPv4Network("0.0.0.0/0"), (int(a), wi)
     return (ipaddress.IPv6Network("::/0") if v6 else ipaddress.IPv4Network("0.0.0.0/0")), None
 
@@ -130,11 +145,22 @@ def make_ace(c: Ctx, v6: bool = False, standard: bool = False) -> Ace:
     sport, dport = _port_match(c, "sp"), _port_match(c, "dp")
     if (sport or dport) and proto not in (6, 17):
         # Port operators exist only after tcp/udp.
-        col = next(t.column for t in c.tokens if t.text.lower() in ("eq", "neq", "lt", "gt", "range"))
+        col = next(
+            t.column for t in c.tokens if t.text.lower() in ("eq", "neq", "lt", "gt", "range")
+        )
         raise _reject(INVALID, col)
     return Ace(
-        action, proto, src, dst, sport, dport, sequence=m.get("seq"), text=c.line.strip(),
-        log=m.has("log") or m.has("log-input"), src_wildcard=sw, dst_wildcard=dw,
+        action,
+        proto,
+        src,
+        dst,
+        sport,
+        dport,
+        sequence=m.get("seq"),
+        text=c.line.strip(),
+        log=m.has("log") or m.has("log-input"),
+        src_wildcard=sw,
+        dst_wildcard=dw,
     )
 
 

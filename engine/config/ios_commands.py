@@ -15,6 +15,16 @@ import re
 from typing import TYPE_CHECKING
 
 from engine.config.grammar import INCOMPLETE, INVALID
+from engine.config.ios_acl import (
+    ACE_EXT,
+    ACE_STD,
+    ACE_V6,
+    acl_remark,
+    named_ace,
+    named_acl,
+    no_acl,
+    numbered_acl,
+)
 from engine.config.model import (
     CryptoMap,
     CryptoMapEntry,
@@ -26,17 +36,6 @@ from engine.config.model import (
     Keepalive,
     Route,
     TransformSet,
-)
-
-from engine.config.ios_acl import (
-    ACE_EXT,
-    ACE_STD,
-    ACE_V6,
-    acl_remark,
-    named_ace,
-    named_acl,
-    no_acl,
-    numbered_acl,
 )
 
 if TYPE_CHECKING:
@@ -74,7 +73,9 @@ def isakmp_key(c: Ctx) -> None:
     if m.get("addr") is not None:
         mask = m.get("mask")
         try:
-            net = ipaddress.IPv4Network(f"{m.get('addr')}/{mask or '255.255.255.255'}", strict=False)
+            net = ipaddress.IPv4Network(
+                f"{m.get('addr')}/{mask or '255.255.255.255'}", strict=False
+            )
         except ValueError:
             raise _reject(INVALID, c.tokens[-1].column) from None
         key = IsakmpKey(m.get("key"), address=net)
@@ -91,7 +92,8 @@ def isakmp_key(c: Ctx) -> None:
 def no_isakmp_key(c: Ctx) -> None:
     addr = c.m.get("addr")
     c.cfg.isakmp_keys = [
-        k for k in c.cfg.isakmp_keys
+        k
+        for k in c.cfg.isakmp_keys
         if not (k.key == c.m.get("key") and (addr is None or (k.address and addr in k.address)))
     ]
 
@@ -119,7 +121,9 @@ def isakmp_peer(c: Ctx) -> None:
     m = c.m
     addr = m.get("addr") or (m.get("addr6").ip if m.get("addr6") is not None else None)
     for p in c.cfg.isakmp_peers:
-        if (addr is not None and p.address == addr) or (m.get("host") and p.hostname == m.get("host")):
+        if (addr is not None and p.address == addr) or (
+            m.get("host") and p.hostname == m.get("host")
+        ):
             _enter(c, "peer", p)
             return
     peer = IsakmpPeer(address=addr, hostname=m.get("host"))
@@ -138,7 +142,9 @@ def keyring_psk(c: Ctx) -> None:
     elif m.get("a6") is not None:
         key = IsakmpKey(m.get("key"), address=m.get("a6").network)
     else:
-        net = ipaddress.IPv4Network(f"{m.get('addr')}/{m.get('mask') or '255.255.255.255'}", strict=False)
+        net = ipaddress.IPv4Network(
+            f"{m.get('addr')}/{m.get('mask') or '255.255.255.255'}", strict=False
+        )
         key = IsakmpKey(m.get("key"), address=net)
     c.cfg.isakmp_keys.append(key)
 
@@ -146,9 +152,23 @@ def keyring_psk(c: Ctx) -> None:
 # -- global: IPsec -------------------------------------------------------------------------------
 
 _TRANSFORM_WORDS = (
-    "esp-des", "esp-3des", "esp-aes", "esp-gcm", "esp-gmac", "esp-null", "esp-seal",
-    "esp-md5-hmac", "esp-sha-hmac", "esp-sha256-hmac", "esp-sha384-hmac", "esp-sha512-hmac",
-    "ah-md5-hmac", "ah-sha-hmac", "ah-sha256-hmac", "ah-sha384-hmac", "ah-sha512-hmac",
+    "esp-des",
+    "esp-3des",
+    "esp-aes",
+    "esp-gcm",
+    "esp-gmac",
+    "esp-null",
+    "esp-seal",
+    "esp-md5-hmac",
+    "esp-sha-hmac",
+    "esp-sha256-hmac",
+    "esp-sha384-hmac",
+    "esp-sha512-hmac",
+    "ah-md5-hmac",
+    "ah-sha-hmac",
+    "ah-sha256-hmac",
+    "ah-sha384-hmac",
+    "ah-sha512-hmac",
     "comp-lzs",
 )
 
@@ -348,7 +368,9 @@ def ip_route(c: Ctx) -> None:
 
 def ipv6_route(c: Ctx) -> None:
     m = c.m
-    c.cfg.routes.append(Route(m.get("prefix").network, m.get("nh"), m.get("intf"), m.get("dist") or 1))
+    c.cfg.routes.append(
+        Route(m.get("prefix").network, m.get("nh"), m.get("intf"), m.get("dist") or 1)
+    )
 
 
 def hostname(c: Ctx) -> None:
@@ -366,8 +388,19 @@ def exit_mode(c: Ctx) -> None:
 
 #: IOS interface type names, for canonical spelling (``interface gi0/1``, ``tunnel 0``).
 IF_TYPES = (
-    "FastEthernet", "GigabitEthernet", "TenGigabitEthernet", "Ethernet", "Serial", "Tunnel",
-    "Loopback", "Virtual-Template", "Dialer", "Vlan", "Port-channel", "ATM", "Cellular",
+    "FastEthernet",
+    "GigabitEthernet",
+    "TenGigabitEthernet",
+    "Ethernet",
+    "Serial",
+    "Tunnel",
+    "Loopback",
+    "Virtual-Template",
+    "Dialer",
+    "Vlan",
+    "Port-channel",
+    "ATM",
+    "Cellular",
 )
 
 
@@ -448,7 +481,9 @@ def set_peer(c: Ctx) -> None:
     addr = m.get("addr")
     if addr is None and m.get("a6") is not None:
         addr = m.get("a6").ip  # ``set peer 2001:DB8:FFFF:1::E/64`` (seed 000 L4415): prefix dropped
-    peer = CryptoPeer(address=addr, hostname=m.get("host"), default=m.has("default"), dynamic=m.has("dynamic"))
+    peer = CryptoPeer(
+        address=addr, hostname=m.get("host"), default=m.has("default"), dynamic=m.has("dynamic")
+    )
     if peer.default and any(p.default for p in entry.peers if str(p) != str(peer)):
         # Only one default peer per crypto map entry (seed 004 L32).
         raise _reject(INVALID, c.tokens[-1].column)
@@ -554,19 +589,33 @@ GLOBAL = [
     (_KEY + " address <addr:IPV4> [<mask:IPV4>] [no-xauth]", isakmp_key),
     (_KEY + " address ipv6 <addr6:IPV6ADDR> [no-xauth]", isakmp_key),
     (_KEY + " hostname <host:HOSTNAME> [no-xauth]", isakmp_key),
-    ("crypto isakmp keepalive <seconds:INT(10-3600)> [<retry:INT(2-60)>] [{periodic|on-demand}]", keepalive),
+    (
+        "crypto isakmp keepalive <seconds:INT(10-3600)> [<retry:INT(2-60)>] [{periodic|on-demand}]",
+        keepalive,
+    ),
     ("crypto isakmp nat keepalive <s:INT(5-3600)>", set_global("nat_keepalive", "s")),
     ("crypto isakmp invalid-spi-recovery", set_global("invalid_spi_recovery", value=True)),
     ("crypto isakmp identity {address|hostname|dn}", isakmp_identity),
-    ("crypto isakmp aggressive-mode disable", set_global("isakmp_aggressive_mode_disabled", value=True)),
+    (
+        "crypto isakmp aggressive-mode disable",
+        set_global("isakmp_aggressive_mode_disabled", value=True),
+    ),
     ("crypto isakmp enable", set_global("isakmp_enabled", value=True)),
-    ("crypto isakmp peer {address <addr:IPV4>|address ipv6 <addr6:IPV6ADDR>|hostname <host:WORD>}", isakmp_peer),
+    (
+        "crypto isakmp peer {address <addr:IPV4>|address ipv6 <addr6:IPV6ADDR>"
+        "|hostname <host:WORD>}",
+        isakmp_peer,
+    ),
     ("crypto isakmp profile <name:WORD>", ignored_block),
     ("crypto keyring <name:WORD> [vrf <vrf:WORD>]", keyring),
     ("crypto ipsec transform-set <name:WORD> <t:LINE>", transform_set),
     ("crypto ipsec security-association replay " + _WIN, replay_window),
     ("crypto ipsec security-association replay disable", replay_disable),
-    ("crypto ipsec security-association lifetime {seconds <s:INT(120-86400)>|kilobytes <kb:INT(2560-4294967295)>}", sa_lifetime),
+    (
+        "crypto ipsec security-association lifetime "
+        "{seconds <s:INT(120-86400)>|kilobytes <kb:INT(2560-4294967295)>}",
+        sa_lifetime,
+    ),
     ("crypto ipsec security-association idle-time <s:INT(60-86400)>", set_global("idle_time", "s")),
     ("crypto ipsec df-bit {clear|set|copy}", df_bit_global),
     ("crypto ipsec fragmentation {before-encryption|after-encryption}", frag_global),
@@ -588,14 +637,26 @@ GLOBAL = [
     ("no crypto isakmp enable", set_global("isakmp_enabled", value=False)),
     ("crypto isakmp default policy", set_global("default_policies_enabled", value=True)),
     ("no crypto isakmp default policy", set_global("default_policies_enabled", value=False)),
-    ("crypto ipsec default transform-set", set_global("default_transform_sets_enabled", value=True)),
-    ("no crypto ipsec default transform-set", set_global("default_transform_sets_enabled", value=False)),
+    (
+        "crypto ipsec default transform-set",
+        set_global("default_transform_sets_enabled", value=True),
+    ),
+    (
+        "no crypto ipsec default transform-set",
+        set_global("default_transform_sets_enabled", value=False),
+    ),
     ("no crypto isakmp policy <prio:INT(1-10000)>", no_isakmp_policy),
     ("no crypto isakmp key <key:WORD> address <addr:IPV4> [<mask:IPV4>]", no_isakmp_key),
-    ("no crypto ipsec nat-transparency udp-encapsulation", set_global("nat_transparency", value=False)),
+    (
+        "no crypto ipsec nat-transparency udp-encapsulation",
+        set_global("nat_transparency", value=False),
+    ),
     ("no crypto ipsec df-bit", set_global("df_bit", value="copy")),
     ("no crypto ipsec security-association replay " + _WIN, set_global("replay_window", value=64)),
-    ("no crypto ipsec security-association replay disable", set_global("replay_disabled", value=False)),
+    (
+        "no crypto ipsec security-association replay disable",
+        set_global("replay_disabled", value=False),
+    ),
     ("no crypto ipsec security-association idle-time", set_global("idle_time", value=None)),
     ("no crypto ipsec transform-set <name:WORD>", no_transform_set),
     ("no crypto map <name:WORD> [<seq:INT(1-65535)>]", no_crypto_map),
@@ -608,9 +669,15 @@ GLOBAL = [
     ("ip access-list extended <name:WORD>", named_acl(False, "acl")),
     ("ip access-list standard <name:WORD>", named_acl(False, "acl-std")),
     ("ipv6 access-list <name:WORD>", named_acl(True, "acl6")),
-    ("ip route [vrf <vrf:WORD>] <prefix:IPV4> <mask:IPV4> {<nh:IPV4>|<intf:WORD> [<nh:IPV4>]} "
-     "[<dist:INT(1-255)>] [name <rname:WORD>] [permanent] [tag <tag:INT>]", ip_route),
-    ("ipv6 route <prefix:IPV6PFX> {<nh:IPV6>|<intf:WORD> [<nh:IPV6>]} [<dist:INT(1-254)>]", ipv6_route),
+    (
+        "ip route [vrf <vrf:WORD>] <prefix:IPV4> <mask:IPV4> {<nh:IPV4>|<intf:WORD> [<nh:IPV4>]} "
+        "[<dist:INT(1-255)>] [name <rname:WORD>] [permanent] [tag <tag:INT>]",
+        ip_route,
+    ),
+    (
+        "ipv6 route <prefix:IPV6PFX> {<nh:IPV6>|<intf:WORD> [<nh:IPV6>]} [<dist:INT(1-254)>]",
+        ipv6_route,
+    ),
     ("interface <name:WORD> [{point-to-point|multipoint}]", interface),
     ("interface <name:WORD> <sub:WORD> [{point-to-point|multipoint}]", interface),
     ("crypto dynamic-map <name:WORD> <seq:INT(1-65535)>", dynamic_map),
@@ -620,8 +687,16 @@ GLOBAL = [
     ("exit", exit_mode),
 ]
 GLOBAL_STRICT = [
-    "crypto", "interface", "access-list", "hostname", "ip route", "ip access-list",
-    "ipv6 route", "ipv6 access-list", "no crypto", "no access-list",
+    "crypto",
+    "interface",
+    "access-list",
+    "hostname",
+    "ip route",
+    "ip access-list",
+    "ipv6 route",
+    "ipv6 access-list",
+    "no crypto",
+    "no access-list",
 ]
 
 ISAKMP = [
@@ -635,15 +710,24 @@ ISAKMP = [
 
 TRANS = [("mode {tunnel|transport}", trans_mode), ("exit", exit_mode)]
 
-_PEER = "set peer {<addr:IPV4> [default]|<a6:IPV6ADDR> [default]|address <a6:IPV6ADDR> [default]|<host:HOSTNAME> [dynamic] [default]}"
+_PEER = (
+    "set peer {<addr:IPV4> [default]|<a6:IPV6ADDR> [default]|address <a6:IPV6ADDR> [default]"
+    "|<host:HOSTNAME> [dynamic] [default]}"
+)
 _SA = "set security-association"
 MAP = [
     (_PEER, set_peer),
     ("set transform-set <names:LINE>", set_transform_set),
     ("match address <acl:WORD>", entry_attr("match_address", "acl")),
-    ("set pfs [{group1|group2|group5|group14|group15|group16|group19|group20|group21|group24}]", set_pfs),
+    (
+        "set pfs [{group1|group2|group5|group14|group15|group16|group19|group20|group21|group24}]",
+        set_pfs,
+    ),
     ("no set pfs", entry_attr("pfs_group", value=None)),
-    (_SA + " lifetime {seconds <s:INT(120-86400)>|kilobytes <kb:INT(2560-4294967295)>}", set_sa_lifetime),
+    (
+        _SA + " lifetime {seconds <s:INT(120-86400)>|kilobytes <kb:INT(2560-4294967295)>}",
+        set_sa_lifetime,
+    ),
     (_SA + " replay {" + _WIN + "|disable}", set_replay),
     (_SA + " {idletime|idle-time} <s:INT(60-86400)> [default]", set_idletime),
     ("set isakmp-profile <p:WORD>", entry_attr("isakmp_profile", "p")),
@@ -653,7 +737,12 @@ MAP = [
     ("qos pre-classify", ignored_line),
     ("exit", exit_mode),
 ]
-PROFILE = [c for c in MAP if c[0].startswith(("set transform-set", "set pfs", _SA, "set isakmp", "description", "exit"))]
+PROFILE = [
+    c
+    for c in MAP
+    if c[0].startswith(("set transform-set", "set pfs", _SA, "set isakmp", "description", "exit"))
+]
+
 
 def _peer_am(attr: str, value_from: str):
     def handler(c: Ctx) -> None:
@@ -679,8 +768,10 @@ IF = [
     ("no crypto map [<name:WORD>]", if_attr("crypto_map", value=None)),
     ("ipv6 crypto map <name:WORD>", if_attr("crypto_map_v6", "name")),
     ("crypto ipsec df-bit {clear|set|copy}", if_attr("df_bit", words=("clear", "set", "copy"))),
-    ("crypto ipsec fragmentation {before-encryption|after-encryption}",
-     if_attr("fragmentation", words=("before-encryption", "after-encryption"))),
+    (
+        "crypto ipsec fragmentation {before-encryption|after-encryption}",
+        if_attr("fragmentation", words=("before-encryption", "after-encryption")),
+    ),
     ("ip vrf forwarding <vrf:WORD>", if_attr("vrf", "vrf")),
     ("crypto ipsec client ezvpn <n:WORD> [{inside|outside}]", ignored_line),
     ("shutdown", if_attr("shutdown", value=True)),
@@ -695,8 +786,13 @@ IF = [
     ("exit", exit_mode),
 ]
 IF_STRICT = [
-    "ip address", "ipv6 address", "crypto map", "ipv6 crypto map", "crypto ipsec df-bit",
-    "crypto ipsec fragmentation", "tunnel protection",
+    "ip address",
+    "ipv6 address",
+    "crypto map",
+    "ipv6 crypto map",
+    "crypto ipsec df-bit",
+    "crypto ipsec fragmentation",
+    "tunnel protection",
 ]
 
 ACL = [
@@ -709,8 +805,11 @@ ACL_STD = [
     ("remark <text:LINE>", acl_remark),
     ("exit", exit_mode),
 ]
-ACL6 = [("[sequence <seq:INT(1-4294967295)>] " + ACE_V6, named_ace(v6=True)),
-        ("remark <text:LINE>", acl_remark), ("exit", exit_mode)]
+ACL6 = [
+    ("[sequence <seq:INT(1-4294967295)>] " + ACE_V6, named_ace(v6=True)),
+    ("remark <text:LINE>", acl_remark),
+    ("exit", exit_mode),
+]
 
 KEYRING = [
     ("pre-shared-key address <addr:IPV4> [<mask:IPV4>] key <key:WORD>", keyring_psk),

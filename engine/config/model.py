@@ -542,7 +542,9 @@ class Config:
                     if acl is None:
                         continue
                     for ace in acl.permits:
-                        out.append(ProtectedSelector(intf, self.crypto_maps[map_name], entry, acl, ace))
+                        out.append(
+                            ProtectedSelector(intf, self.crypto_maps[map_name], entry, acl, ace)
+                        )
         return out
 
     def lookup_entry(
@@ -586,10 +588,20 @@ DEFAULT_ISAKMP_POLICIES: tuple[IsakmpPolicy, ...] = tuple(_default_policies())
 #: (``default_transform_set_1`` first, L2597-2601).  IOS shows them as transport mode
 #: and falls back to tunnel mode when the traffic is not between the peers themselves.
 DEFAULT_TRANSFORM_SETS: tuple[TransformSet, ...] = (
-    TransformSet("#!default_transform_set_1", ["esp-aes", "esp-sha-hmac"], "transport",
-                 esp_encr="aes128", esp_integ="hmac-sha1-96"),
-    TransformSet("#!default_transform_set_0", ["esp-3des", "esp-sha-hmac"], "transport",
-                 esp_encr="3des", esp_integ="hmac-sha1-96"),
+    TransformSet(
+        "#!default_transform_set_1",
+        ["esp-aes", "esp-sha-hmac"],
+        "transport",
+        esp_encr="aes128",
+        esp_integ="hmac-sha1-96",
+    ),
+    TransformSet(
+        "#!default_transform_set_0",
+        ["esp-3des", "esp-sha-hmac"],
+        "transport",
+        esp_encr="3des",
+        esp_integ="hmac-sha1-96",
+    ),
 )
 
 

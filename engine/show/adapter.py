@@ -24,7 +24,13 @@ from engine.show.views import (
 )
 
 _IOS_ENC = {"des": "des", "3des": "3des", "aes128": "aes", "aes192": "aes192", "aes256": "aes256"}
-_IOS_HASH = {"sha1": "sha", "md5": "md5", "sha256": "sha256", "sha384": "sha384", "sha512": "sha512"}
+_IOS_HASH = {
+    "sha1": "sha",
+    "md5": "md5",
+    "sha256": "sha256",
+    "sha384": "sha384",
+    "sha512": "sha512",
+}
 
 
 def _ident(ts: Any) -> Ident:
@@ -33,8 +39,12 @@ def _ident(ts: Any) -> Ident:
         return Ident("0.0.0.0", "0.0.0.0")
     net = ipaddress.ip_network(net)
     mask = str(net.netmask) if net.version == 4 else str(net.prefixlen)
-    return Ident(str(net.network_address), mask, int(getattr(ts, "protocol", 0) or 0),
-                 int(getattr(ts, "port", 0) or 0))
+    return Ident(
+        str(net.network_address),
+        mask,
+        int(getattr(ts, "protocol", 0) or 0),
+        int(getattr(ts, "port", 0) or 0),
+    )
 
 
 def _transform(keys: Any) -> str:
@@ -82,10 +92,16 @@ def _flow(cfg: Config, entry: Any, now: float, conn_base: int) -> IpsecFlowView:
         current_peer=p.peer,
         peer_port=udp[1] if udp else 500,
         counters=IpsecCounters(
-            encaps=c.get("encaps", 0), encrypt=c.get("encrypt", 0), digest=c.get("digest", 0),
-            decaps=c.get("decaps", 0), decrypt=c.get("decrypt", 0), verify=c.get("verify", 0),
-            send_errors=c.get("send_errors", 0), recv_errors=c.get("recv_errors", 0),
-            replay_failed_recv=c.get("replay_failures", 0), verify_failed=c.get("auth_failures", 0),
+            encaps=c.get("encaps", 0),
+            encrypt=c.get("encrypt", 0),
+            digest=c.get("digest", 0),
+            decaps=c.get("decaps", 0),
+            decrypt=c.get("decrypt", 0),
+            verify=c.get("verify", 0),
+            send_errors=c.get("send_errors", 0),
+            recv_errors=c.get("recv_errors", 0),
+            replay_failed_recv=c.get("replay_failures", 0),
+            verify_failed=c.get("auth_failures", 0),
         ),
         local_endpoint=p.local,
         remote_endpoint=p.peer,
@@ -96,11 +112,20 @@ def _flow(cfg: Config, entry: Any, now: float, conn_base: int) -> IpsecFlowView:
         for k in keys_list:
             conn += 1
             sa = IpsecSaEntryView(
-                spi=k.spi, proto=k.proto, direction=direction, transform=_transform(k),
-                mode=p.mode, udp_encap=bool(udp), conn_id=conn,
+                spi=k.spi,
+                proto=k.proto,
+                direction=direction,
+                transform=_transform(k),
+                mode=p.mode,
+                udp_encap=bool(udp),
+                conn_id=conn,
                 flow_id=p.conn_id * 2 + (1 if direction == "out" else 0) if p.conn_id else 0,
-                crypto_map=p.crypto_map or "", remaining_kb=kb_left, remaining_sec=remaining,
-                iv_size=_iv_size(k), replay_detection=window != 0, replay_window=window,
+                crypto_map=p.crypto_map or "",
+                remaining_kb=kb_left,
+                remaining_sec=remaining,
+                iv_size=_iv_size(k),
+                replay_detection=window != 0,
+                replay_window=window,
             )
             getattr(flow, f"{'inbound' if direction == 'in' else 'outbound'}_{k.proto}").append(sa)
     return flow
@@ -110,14 +135,25 @@ def _isakmp(ev: Any, now: float) -> IsakmpSaView:
     local, peer = tuple(ev.local), tuple(ev.peer)
     dst, src = (peer[0], local[0]) if ev.initiator else (local[0], peer[0])
     created = getattr(ev, "created", 0.0) or 0.0
-    caps = ("N" if getattr(ev, "nat_t", False) else "")
+    caps = "N" if getattr(ev, "nat_t", False) else ""
     return IsakmpSaView(
-        dst=dst, src=src, state="QM_IDLE", conn_id=ev.conn_id, local=local[0], remote=peer[0],
-        local_port=local[1], remote_port=peer[1],
-        encryption=_IOS_ENC.get(ev.encryption, ev.encryption), hash=_IOS_HASH.get(ev.hash, ev.hash),
-        auth="psk" if ev.auth in ("psk", "pre-share") else ev.auth, group=ev.group,
-        lifetime_remaining=max(0.0, created + ev.lifetime - now), capabilities=caps, mode=ev.mode,
-        initiator=ev.initiator, peer_id=getattr(ev, "peer_id", "") or peer[0],
+        dst=dst,
+        src=src,
+        state="QM_IDLE",
+        conn_id=ev.conn_id,
+        local=local[0],
+        remote=peer[0],
+        local_port=local[1],
+        remote_port=peer[1],
+        encryption=_IOS_ENC.get(ev.encryption, ev.encryption),
+        hash=_IOS_HASH.get(ev.hash, ev.hash),
+        auth="psk" if ev.auth in ("psk", "pre-share") else ev.auth,
+        group=ev.group,
+        lifetime_remaining=max(0.0, created + ev.lifetime - now),
+        capabilities=caps,
+        mode=ev.mode,
+        initiator=ev.initiator,
+        peer_id=getattr(ev, "peer_id", "") or peer[0],
     )
 
 
@@ -127,18 +163,27 @@ def _isakmp_live(sa: Any, now: float) -> IsakmpSaView:
     dst, src = (peer[0], local[0]) if sa.initiator else (local[0], peer[0])
     prop = getattr(sa, "proposal", None)
     caps = ("D" if getattr(sa, "dpd_supported", False) else "") + (
-        "N" if getattr(sa, "nat_detected", False) else "")
+        "N" if getattr(sa, "nat_detected", False) else ""
+    )
     expires = getattr(sa, "expires_at", None)
     return IsakmpSaView(
-        dst=dst, src=src, state=sa.ios_state, conn_id=sa.conn_id, local=local[0], remote=peer[0],
-        local_port=local[1], remote_port=peer[1],
+        dst=dst,
+        src=src,
+        state=sa.ios_state,
+        conn_id=sa.conn_id,
+        local=local[0],
+        remote=peer[0],
+        local_port=local[1],
+        remote_port=peer[1],
         status="DELETED" if getattr(sa, "deleted", False) else "ACTIVE",
         encryption=_IOS_ENC.get(prop.cipher, prop.cipher) if prop else "",
         hash=_IOS_HASH.get(prop.prf, prop.prf) if prop else "",
         auth="psk" if prop and prop.auth in ("psk", "pre-share") else (prop.auth if prop else ""),
         group=prop.group if prop else 0,
         lifetime_remaining=max(0.0, expires - now) if expires else 0.0,
-        capabilities=caps, mode=sa.mode, initiator=sa.initiator,
+        capabilities=caps,
+        mode=sa.mode,
+        initiator=sa.initiator,
         peer_id=getattr(sa, "peer_id", "") or peer[0],
     )
 
@@ -177,11 +222,16 @@ def _add_idle_flows(cfg: Config, state: ShowState) -> None:
         have.add(key)
         local = sel.interface.primary
         net_l, net_r = sel.ace.src, sel.ace.dst
-        state.ipsec_flows.append(IpsecFlowView(
-            interface=sel.interface.name, crypto_map=sel.crypto_map.name, seq=sel.entry.seq,
-            local_addr=str(local.ip) if local else "",
-            local_ident=Ident(str(net_l.network_address), str(net_l.netmask), sel.protocol),
-            remote_ident=Ident(str(net_r.network_address), str(net_r.netmask), sel.protocol),
-            current_peer=state.current_peers.get(f"{sel.crypto_map.name}/{sel.entry.seq}",
-                                                 str(sel.entry.peers[0])),
-        ))
+        state.ipsec_flows.append(
+            IpsecFlowView(
+                interface=sel.interface.name,
+                crypto_map=sel.crypto_map.name,
+                seq=sel.entry.seq,
+                local_addr=str(local.ip) if local else "",
+                local_ident=Ident(str(net_l.network_address), str(net_l.netmask), sel.protocol),
+                remote_ident=Ident(str(net_r.network_address), str(net_r.netmask), sel.protocol),
+                current_peer=state.current_peers.get(
+                    f"{sel.crypto_map.name}/{sel.entry.seq}", str(sel.entry.peers[0])
+                ),
+            )
+        )

@@ -25,8 +25,13 @@ Formatter = Callable[[Config, ShowState, Match], "ios.Out"]
 
 def _ipsec_sa(c: Config, s: ShowState, m: Match) -> ios.Out:
     if m.has("ipv6"):
-        s = ShowState(s.isakmp_sas, [f for f in s.ipsec_flows if ":" in f.local_addr],
-                      s.current_peers, s.now, s.hostname)
+        s = ShowState(
+            s.isakmp_sas,
+            [f for f in s.ipsec_flows if ":" in f.local_addr],
+            s.current_peers,
+            s.now,
+            s.hostname,
+        )
     peer = m.get("peer")
     return ios.ipsec_sa(
         s,
@@ -58,14 +63,19 @@ COMMANDS: list[tuple[str, Formatter]] = [
     (_SHOW + "ipsec sa ipv6 [<intf:IFNAME>] [detail]", _ipsec_sa),
     (_SHOW + "ipsec sa map <map:WORD> [detail]", _ipsec_sa),
     (_SHOW + "ipsec sa interface <intf:IFNAME> [detail]", _ipsec_sa),
-    (_SHOW + "map [{interface <i:WORD>|tag <t:WORD>}]",
-     lambda c, s, m: ios.crypto_map(c, s, interface=m.get("i"), tag=m.get("t"))),
+    (
+        _SHOW + "map [{interface <i:WORD>|tag <t:WORD>}]",
+        lambda c, s, m: ios.crypto_map(c, s, interface=m.get("i"), tag=m.get("t")),
+    ),
     (_SHOW + "session [detail]", lambda c, s, m: ios.crypto_session(c, s, detail=m.has("detail"))),
     (_SHOW + "session {remote|local} <a:HOST> [detail]", lambda c, s, m: _session_filter(c, s, m)),
     (_SHOW + "isakmp policy", lambda c, s, m: ios.isakmp_policy(c)),
     (_SHOW + "isakmp default policy", lambda c, s, m: ios.isakmp_default_policy(c)),
     (_SHOW + "isakmp {peer|peers} [{config|detail}]", lambda c, s, m: ios.isakmp_peer(c, s)),
-    (_SHOW + "ipsec transform-set [tag <t:WORD>]", lambda c, s, m: ios.transform_sets(c, m.get("t"))),
+    (
+        _SHOW + "ipsec transform-set [tag <t:WORD>]",
+        lambda c, s, m: ios.transform_sets(c, m.get("t")),
+    ),
     (_SHOW + "ipsec default transform-set", lambda c, s, m: ios.default_transform_sets(c)),
     (_SHOW + "ipsec security-association [lifetime]", lambda c, s, m: ios.sa_globals(c)),
     ("show running-config", lambda c, s, m: running_config(c)),
@@ -75,8 +85,13 @@ _ASTS = [compile_pattern(p) for p, _ in COMMANDS]
 
 def _isakmp_peer_sa(s: ShowState, m: Match) -> ios.Out:
     peer = str(m.get("p"))
-    sub = ShowState([sa for sa in s.isakmp_sas if peer in (sa.dst, sa.src)], s.ipsec_flows,
-                    s.current_peers, s.now, s.hostname)
+    sub = ShowState(
+        [sa for sa in s.isakmp_sas if peer in (sa.dst, sa.src)],
+        s.ipsec_flows,
+        s.current_peers,
+        s.now,
+        s.hostname,
+    )
     return ios.isakmp_sa(sub, detail=m.has("detail"))
 
 
@@ -88,8 +103,9 @@ def _session_filter(c: Config, s: ShowState, m: Match) -> ios.Out:
     else:
         flows = [f for f in s.ipsec_flows if f.local_addr == addr]
         sas = [sa for sa in s.isakmp_sas if addr in (sa.local, sa.dst, sa.src)]
-    return ios.crypto_session(c, ShowState(sas, flows, s.current_peers, s.now, s.hostname),
-                              detail=m.has("detail"))
+    return ios.crypto_session(
+        c, ShowState(sas, flows, s.current_peers, s.now, s.hostname), detail=m.has("detail")
+    )
 
 
 @dataclass
@@ -129,7 +145,9 @@ def _output_filter(text: str, pipe: str, prompt: str, full: str) -> str:
     if kind is None or len(words) < 2:
         col = len(full) - len(pipe)
         msg = "% Invalid input detected at '^' marker." if kind is None else "% Incomplete command."
-        raise ExecError(f"{prompt}{full}\n{' ' * (len(prompt) + col)}^\n{msg}" if kind is None else msg)
+        raise ExecError(
+            f"{prompt}{full}\n{' ' * (len(prompt) + col)}^\n{msg}" if kind is None else msg
+        )
     try:
         rx = re.compile(words[1])
     except re.error:
@@ -145,7 +163,9 @@ def _output_filter(text: str, pipe: str, prompt: str, full: str) -> str:
     return "\n".join(lines) + ("\n" if lines else "")
 
 
-def dispatch(cmd: str, state: Any, want_json: bool = False, config: Config | None = None) -> dict[str, Any]:
+def dispatch(
+    cmd: str, state: Any, want_json: bool = False, config: Config | None = None
+) -> dict[str, Any]:
     """Control-socket reply for a device command.
 
     Args:

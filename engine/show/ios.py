@@ -68,7 +68,8 @@ def _isakmp_sa_detail(sas: list[IsakmpSaView]) -> str:
         "       psk - Preshared key, rsig - RSA signature",
         "       renc - RSA encryption",
         "",
-        # Columns as seed 001 L3311: C-id Local Remote [I-VRF] Status Encr Hash Auth DH Lifetime [Cap.]
+        # Columns as seed 001 L3311: C-id Local Remote [I-VRF] Status Encr Hash Auth DH
+        # Lifetime [Cap.]
         "C-id  Local           Remote          I-VRF  Status Encr Hash   Auth DH Lifetime Cap.",
         "",
     ]
@@ -95,9 +96,11 @@ def _sa_block(title: str, sas: list[IpsecSaEntryView], detail: bool) -> list[str
             f"      spi: 0x{sa.spi:X}({sa.spi})",
             f"        transform: {sa.transform} ,",
             f"        in use settings ={{{sa.settings}}}",
-            f"        slot: {sa.slot}, conn id: {sa.conn_id}, flow_id: {sa.flow_id}, crypto map: {sa.crypto_map}",
+            f"        slot: {sa.slot}, conn id: {sa.conn_id}, flow_id: {sa.flow_id}, "
+            f"crypto map: {sa.crypto_map}",
             f"        crypto engine type: {sa.engine_type}",
-            f"        sa timing: remaining key lifetime (k/sec): ({sa.remaining_kb}/{sa.remaining_sec})",
+            "        sa timing: remaining key lifetime (k/sec): "
+            f"({sa.remaining_kb}/{sa.remaining_sec})",
         ]
         if sa.iv_size is not None:
             out.append(f"        IV size: {sa.iv_size} bytes")
@@ -118,17 +121,23 @@ def _counter_lines(flow: IpsecFlowView, detail: bool) -> list[str]:
         f"    #pkts decaps: {c.decaps}, #pkts decrypt: {c.decrypt}, #pkts verify: {c.verify}",
         f"    #pkts compressed: {c.compressed}, #pkts decompressed: {c.decompressed}",
         f"    #pkts not compressed: {c.not_compressed}, #pkts compr. failed: {c.compr_failed}",
-        f"    #pkts not decompressed: {c.not_decompressed}, #pkts decompress failed: {c.decompress_failed}",
+        f"    #pkts not decompressed: {c.not_decompressed}, "
+        f"#pkts decompress failed: {c.decompress_failed}",
     ]
     if detail:
         out += [
             f"    #pkts no sa (send) {c.no_sa_send}, #pkts invalid sa (rcv) {c.invalid_sa_recv}",
-            f"    #pkts encaps failed (send) {c.encaps_failed_send}, #pkts decaps failed (rcv) {c.decaps_failed_recv}",
-            f"    #pkts invalid prot (recv) {c.invalid_prot_recv}, #pkts verify failed: {c.verify_failed}",
-            f"    #pkts invalid identity (recv) {c.invalid_identity_recv}, #pkts invalid len (rcv) {c.invalid_len_recv}",
-            f"    #pkts replay rollover (send): {c.replay_rollover_send}, #pkts replay rollover (rcv) {c.replay_rollover_recv}",
+            f"    #pkts encaps failed (send) {c.encaps_failed_send}, "
+            f"#pkts decaps failed (rcv) {c.decaps_failed_recv}",
+            f"    #pkts invalid prot (recv) {c.invalid_prot_recv}, "
+            f"#pkts verify failed: {c.verify_failed}",
+            f"    #pkts invalid identity (recv) {c.invalid_identity_recv}, "
+            f"#pkts invalid len (rcv) {c.invalid_len_recv}",
+            f"    #pkts replay rollover (send): {c.replay_rollover_send}, "
+            f"#pkts replay rollover (rcv) {c.replay_rollover_recv}",
             f"    ##pkts replay failed (rcv): {c.replay_failed_recv}",
-            f"    #pkts internal err (send): {c.internal_err_send}, #pkts internal err (recv) {c.internal_err_recv}",
+            f"    #pkts internal err (send): {c.internal_err_send}, "
+            f"#pkts internal err (recv) {c.internal_err_recv}",
         ]
     else:
         out.append(f"    #send errors {c.send_errors}, #recv errors {c.recv_errors}")
@@ -228,7 +237,11 @@ def _port_spec(pm) -> str:
 def ace_text(ace: Ace) -> str:
     """Canonical IOS text of an ACE (``permit ip host A 10.0.0.0 0.0.0.255``)."""
     v6 = ace.src.version == 6
-    proto = ("ipv6" if v6 else "ip") if ace.protocol is None else _PROTO_NAMES.get(ace.protocol, str(ace.protocol))
+    proto = (
+        ("ipv6" if v6 else "ip")
+        if ace.protocol is None
+        else _PROTO_NAMES.get(ace.protocol, str(ace.protocol))
+    )
     return (
         f"{ace.action} {proto} {_addr_spec(ace.src, ace.src_wildcard)}{_port_spec(ace.src_port)} "
         f"{_addr_spec(ace.dst, ace.dst_wildcard)}{_port_spec(ace.dst_port)}"
@@ -254,7 +267,9 @@ def _map_entry_lines(cfg: Config, state: ShowState, name: str, entry: CryptoMapE
         lines.append(f"\t{kind} {entry.match_address}")
         for ace in acl.entries if acl else []:
             lines.append(f"\t    access-list {entry.match_address} {ace_text(ace)}")
-    current = state.current_peers.get(f"{name}/{entry.seq}") or (str(entry.peers[0]) if entry.peers else "")
+    current = state.current_peers.get(f"{name}/{entry.seq}") or (
+        str(entry.peers[0]) if entry.peers else ""
+    )
     if current:
         lines.append(f"\tCurrent peer: {current}")
     secs, kbs = cfg.entry_lifetime(entry)
@@ -269,7 +284,9 @@ def _map_entry_lines(cfg: Config, state: ShowState, name: str, entry: CryptoMapE
     return lines
 
 
-def _map_entry_data(cfg: Config, state: ShowState, name: str, entry: CryptoMapEntry) -> dict[str, Any]:
+def _map_entry_data(
+    cfg: Config, state: ShowState, name: str, entry: CryptoMapEntry
+) -> dict[str, Any]:
     secs, kbs = cfg.entry_lifetime(entry)
     acl = cfg.access_lists.get(entry.match_address or "")
     return {
@@ -290,11 +307,15 @@ def _map_entry_data(cfg: Config, state: ShowState, name: str, entry: CryptoMapEn
         "idletime": entry.idletime,
         "idletime_default": entry.idletime_default,
         "description": entry.description,
-        "interfaces": [i.name for i in cfg.interfaces.values() if name in (i.crypto_map, i.crypto_map_v6)],
+        "interfaces": [
+            i.name for i in cfg.interfaces.values() if name in (i.crypto_map, i.crypto_map_v6)
+        ],
     }
 
 
-def crypto_map(cfg: Config, state: ShowState, interface: str | None = None, tag: str | None = None) -> Out:
+def crypto_map(
+    cfg: Config, state: ShowState, interface: str | None = None, tag: str | None = None
+) -> Out:
     """``show crypto map [interface X | tag NAME]``."""
     lines: list[str] = []
     data: list[dict[str, Any]] = []
@@ -317,8 +338,16 @@ def crypto_map(cfg: Config, state: ShowState, interface: str | None = None, tag:
         if interface is not None and interface.lower() != intf.name.lower():
             continue
         lines += _vti_map_lines(cfg, intf.name, prof_name)
-        data.append({"map": f"{intf.name}-head-0", "seq": 65536, "kind": "ipsec-isakmp",
-                     "profile": prof_name, "interfaces": [intf.name], "generated": True})
+        data.append(
+            {
+                "map": f"{intf.name}-head-0",
+                "seq": 65536,
+                "kind": "ipsec-isakmp",
+                "profile": prof_name,
+                "interfaces": [intf.name],
+                "generated": True,
+            }
+        )
     return "\n".join(lines) + ("\n" if lines else ""), data
 
 
@@ -330,8 +359,11 @@ def _vti_map_lines(cfg: Config, intf: str, prof_name: str) -> list[str]:
     lines = [f'Crypto Map {v6}"{name}" 65536 ipsec-isakmp', f"\tProfile name: {prof_name}"]
     if prof is not None:
         secs, kbs = cfg.entry_lifetime(prof)
-        lines += [f"\tSecurity association lifetime: {kbs} kilobytes/{secs} seconds",
-                  f"\tPFS (Y/N): {'Y' if prof.pfs_group else 'N'}", "\tTransform sets={"]
+        lines += [
+            f"\tSecurity association lifetime: {kbs} kilobytes/{secs} seconds",
+            f"\tPFS (Y/N): {'Y' if prof.pfs_group else 'N'}",
+            "\tTransform sets={",
+        ]
         lines += [f"\t\t{_ts_line(ts)}" for ts in effective_transform_sets(cfg, prof)]
         lines.append("\t}")
     lines += [f"\tInterfaces using crypto map {name}:", f"\t\t{intf}", ""]
@@ -358,45 +390,72 @@ def sessions(cfg: Config, state: ShowState) -> list[dict[str, Any]]:
     out: dict[tuple[str, str], dict[str, Any]] = {}
     for flow in state.ipsec_flows:
         key = (flow.interface, flow.current_peer)
-        s = out.setdefault(key, {"interface": flow.interface, "peer": flow.current_peer,
-                                 "peer_port": flow.peer_port, "ike_sas": [], "flows": []})
+        s = out.setdefault(
+            key,
+            {
+                "interface": flow.interface,
+                "peer": flow.current_peer,
+                "peer_port": flow.peer_port,
+                "ike_sas": [],
+                "flows": [],
+            },
+        )
         inb = [sa for sa in flow.inbound_esp + flow.inbound_ah if sa.status == "ACTIVE"]
         outb = [sa for sa in flow.outbound_esp + flow.outbound_ah if sa.status == "ACTIVE"]
         life_in = (inb[0].remaining_kb, inb[0].remaining_sec) if inb else (0, 0)
         life_out = (outb[0].remaining_kb, outb[0].remaining_sec) if outb else (0, 0)
-        s["flows"].append({
-            "flow": _flow_spec(flow.local_ident, flow.remote_ident),
-            "active_sas": flow.active_sas,
-            "origin": "crypto map",
-            "decrypted": flow.counters.decrypt,
-            "in_drop": flow.counters.recv_errors,
-            "in_life": list(life_in),
-            "encrypted": flow.counters.encrypt,
-            "out_drop": flow.counters.send_errors,
-            "out_life": list(life_out),
-        })
+        s["flows"].append(
+            {
+                "flow": _flow_spec(flow.local_ident, flow.remote_ident),
+                "active_sas": flow.active_sas,
+                "origin": "crypto map",
+                "decrypted": flow.counters.decrypt,
+                "in_drop": flow.counters.recv_errors,
+                "in_life": list(life_in),
+                "encrypted": flow.counters.encrypt,
+                "out_drop": flow.counters.send_errors,
+                "out_life": list(life_out),
+            }
+        )
     for sa in state.isakmp_sas:
         remote = sa.remote or (sa.dst if sa.initiator else sa.src)
         local = sa.local or (sa.src if sa.initiator else sa.dst)
         match = [k for k in out if k[1] == remote]
         if not match:
             intf = _interface_for(cfg, local)
-            out[(intf, remote)] = {"interface": intf, "peer": remote, "peer_port": sa.remote_port,
-                                   "ike_sas": [], "flows": []}
+            out[(intf, remote)] = {
+                "interface": intf,
+                "peer": remote,
+                "peer_port": sa.remote_port,
+                "ike_sas": [],
+                "flows": [],
+            }
             match = [(intf, remote)]
-        out[match[0]]["ike_sas"].append({
-            "local": local, "local_port": sa.local_port, "remote": remote,
-            "remote_port": sa.remote_port, "status": "Inactive" if sa.deleted else "Active",
-            "capabilities": sa.capabilities or "(none)", "conn_id": sa.conn_id,
-            "lifetime": _hms(sa.lifetime_remaining), "peer_id": sa.peer_id or remote,
-        })
+        out[match[0]]["ike_sas"].append(
+            {
+                "local": local,
+                "local_port": sa.local_port,
+                "remote": remote,
+                "remote_port": sa.remote_port,
+                "status": "Inactive" if sa.deleted else "Active",
+                "capabilities": sa.capabilities or "(none)",
+                "conn_id": sa.conn_id,
+                "lifetime": _hms(sa.lifetime_remaining),
+                "peer_id": sa.peer_id or remote,
+            }
+        )
     result = []
     for s in out.values():
         ike_up = any(i["status"] == "Active" for i in s["ike_sas"])
         ipsec_up = any(f["active_sas"] for f in s["flows"])
         s["status"] = (
-            "UP-ACTIVE" if ike_up and ipsec_up else "UP-NO-IKE" if ipsec_up
-            else "UP-IDLE" if ike_up else "DOWN"
+            "UP-ACTIVE"
+            if ike_up and ipsec_up
+            else "UP-NO-IKE"
+            if ipsec_up
+            else "UP-IDLE"
+            if ike_up
+            else "DOWN"
         )
         peer_cfg = cfg.find_peer(s["peer"]) if s["peer"] else None
         s["description"] = peer_cfg.description if peer_cfg else None
@@ -427,19 +486,27 @@ def crypto_session(cfg: Config, state: ShowState, detail: bool = False) -> Out:
         else:
             lines.append(f"Peer: {s['peer']}/{s['peer_port']}")
         for ike in s["ike_sas"]:
-            lines.append(f"    IKE SA: local {ike['local']}/{ike['local_port']} remote "
-                         f"{ike['remote']}/{ike['remote_port']} {ike['status']}")
+            lines.append(
+                f"    IKE SA: local {ike['local']}/{ike['local_port']} remote "
+                f"{ike['remote']}/{ike['remote_port']} {ike['status']}"
+            )
             if detail:
-                lines.append(f"    Capabilities:{ike['capabilities']} connid:{ike['conn_id']} "
-                             f"lifetime:{ike['lifetime']}")
+                lines.append(
+                    f"    Capabilities:{ike['capabilities']} connid:{ike['conn_id']} "
+                    f"lifetime:{ike['lifetime']}"
+                )
         for f in s["flows"]:
             lines.append(f"    IPSEC FLOW: {f['flow']}")
             lines.append(f"    Active SAs: {f['active_sas']}, origin: {f['origin']}")
             if detail:
-                lines.append(f"    Inbound:  #pkts dec'ed {f['decrypted']} drop {f['in_drop']} "
-                             f"life (KB/Sec) {f['in_life'][0]}/{f['in_life'][1]}")
-                lines.append(f"    Outbound: #pkts enc'ed {f['encrypted']} drop {f['out_drop']} "
-                             f"life (KB/Sec) {f['out_life'][0]}/{f['out_life'][1]}")
+                lines.append(
+                    f"    Inbound:  #pkts dec'ed {f['decrypted']} drop {f['in_drop']} "
+                    f"life (KB/Sec) {f['in_life'][0]}/{f['in_life'][1]}"
+                )
+                lines.append(
+                    f"    Outbound: #pkts enc'ed {f['encrypted']} drop {f['out_drop']} "
+                    f"life (KB/Sec) {f['out_life'][0]}/{f['out_life'][1]}"
+                )
         lines.append("")
     return "\n".join(lines) + "\n", data
 
@@ -457,8 +524,15 @@ def isakmp_peer(cfg: Config, state: ShowState) -> Out:
         if p.description:
             lines.append(f"  Description: {p.description}")
         lines.append("  flags: PEER_POLICY")
-        data.append({"peer": addr, "port": 500, "description": p.description,
-                     "aggressive_mode": p.aggressive_mode, "flags": "PEER_POLICY"})
+        data.append(
+            {
+                "peer": addr,
+                "port": 500,
+                "description": p.description,
+                "aggressive_mode": p.aggressive_mode,
+                "flags": "PEER_POLICY",
+            }
+        )
     return "\n".join(lines) + ("\n" if lines else ""), data
 
 
@@ -478,12 +552,25 @@ _AUTH = {
     "rsa-sig": "Rivest-Shamir-Adleman Signature",
     "rsa-encr": "Rivest-Shamir-Adleman Encryption",
 }
-_DH = {1: "768 bit", 2: "1024 bit", 5: "1536 bit", 14: "2048 bit", 15: "3072 bit", 16: "4096 bit",
-       19: "256 bit", 20: "384 bit", 21: "521 bit", 24: "2048 bit, 256 bit subgroup"}
+_DH = {
+    1: "768 bit",
+    2: "1024 bit",
+    5: "1536 bit",
+    14: "2048 bit",
+    15: "3072 bit",
+    16: "4096 bit",
+    19: "256 bit",
+    20: "384 bit",
+    21: "521 bit",
+    24: "2048 bit, 256 bit subgroup",
+}
 
 
 def _policy_lines(title: str, p: IsakmpPolicy) -> list[str]:
-    enc = _ENC.get(p.encryption) or f"AES - Advanced Encryption Standard ({p.key_length or 128} bit key.)"
+    enc = (
+        _ENC.get(p.encryption)
+        or f"AES - Advanced Encryption Standard ({p.key_length or 128} bit key.)"
+    )
     return [
         f"{title} {p.priority}",
         f"  encryption algorithm: {enc}",
@@ -569,14 +656,22 @@ def default_transform_sets(cfg: Config) -> Out:
 def sa_globals(cfg: Config) -> Out:
     """``show crypto ipsec security-association``: global SA settings."""
     g = cfg.globals
-    lines = [f"Security association lifetime: {g.sa_lifetime_kilobytes} kilobytes/{g.sa_lifetime_seconds} seconds"]
+    lines = [
+        f"Security association lifetime: {g.sa_lifetime_kilobytes} kilobytes/"
+        f"{g.sa_lifetime_seconds} seconds"
+    ]
     if g.replay_disabled:
         lines.append("Security association replay: disabled")
     else:
         lines.append(f"Security association replay window size: {g.replay_window}")
     if g.idle_time:
         lines.append(f"Security association idle time: {g.idle_time} seconds")
-    data = {"lifetime_seconds": g.sa_lifetime_seconds, "lifetime_kilobytes": g.sa_lifetime_kilobytes,
-            "replay_window": 0 if g.replay_disabled else g.replay_window, "idle_time": g.idle_time,
-            "df_bit": g.df_bit, "fragmentation": g.fragmentation}
+    data = {
+        "lifetime_seconds": g.sa_lifetime_seconds,
+        "lifetime_kilobytes": g.sa_lifetime_kilobytes,
+        "replay_window": 0 if g.replay_disabled else g.replay_window,
+        "idle_time": g.idle_time,
+        "df_bit": g.df_bit,
+        "fragmentation": g.fragmentation,
+    }
     return "\n".join(lines) + "\n", data

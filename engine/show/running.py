@@ -12,6 +12,7 @@ from __future__ import annotations
 from engine.config.model import Ace, Config, CryptoMapEntry
 from engine.show.ios import ace_text
 
+
 def _mask(n) -> str:
     return f"{n.network_address} {n.netmask}"
 
@@ -21,7 +22,11 @@ def _policy(cfg: Config) -> list[str]:
     for p in cfg.sorted_policies():
         out.append(f"crypto isakmp policy {p.priority}")
         if p.encryption != "des":
-            enc = p.encryption if p.encryption != "aes" or p.key_length in (None, 128) else f"aes {p.key_length}"
+            enc = (
+                p.encryption
+                if p.encryption != "aes" or p.key_length in (None, 128)
+                else f"aes {p.key_length}"
+            )
             out.append(f" encr {enc}")
         if p.hash != "sha":
             out.append(f" hash {p.hash}")
@@ -46,13 +51,18 @@ def _isakmp_globals(cfg: Config) -> list[str]:
             where = f"address {k.address.network_address}"
         else:
             where = f"address {_mask(k.address)}"
-        out.append(f"crypto isakmp key {'6 ' if k.encrypted else ''}{k.key} {where}"
-                   + (" no-xauth" if k.no_xauth else ""))
+        out.append(
+            f"crypto isakmp key {'6 ' if k.encrypted else ''}{k.key} {where}"
+            + (" no-xauth" if k.no_xauth else "")
+        )
     if g.invalid_spi_recovery:
         out.append("crypto isakmp invalid-spi-recovery")
     if g.keepalive is not None:
         ka = g.keepalive
-        out.append(f"crypto isakmp keepalive {ka.seconds} {ka.retry}" + (" periodic" if ka.mode == "periodic" else ""))
+        out.append(
+            f"crypto isakmp keepalive {ka.seconds} {ka.retry}"
+            + (" periodic" if ka.mode == "periodic" else "")
+        )
     if g.nat_keepalive is not None:
         out.append(f"crypto isakmp nat keepalive {g.nat_keepalive}")
     if g.isakmp_identity != "address":
@@ -81,7 +91,9 @@ def _ipsec_globals(cfg: Config) -> list[str]:
     if g.sa_lifetime_seconds != 3600:
         out.append(f"crypto ipsec security-association lifetime seconds {g.sa_lifetime_seconds}")
     if g.sa_lifetime_kilobytes != 4608000:
-        out.append(f"crypto ipsec security-association lifetime kilobytes {g.sa_lifetime_kilobytes}")
+        out.append(
+            f"crypto ipsec security-association lifetime kilobytes {g.sa_lifetime_kilobytes}"
+        )
     if g.replay_disabled:
         out.append("crypto ipsec security-association replay disable")
     elif g.replay_window != 64:
@@ -111,7 +123,11 @@ def _entry_body(cfg: Config, e: CryptoMapEntry) -> list[str]:
         word = str(p)
         if p.address is not None and p.address.version == 6:
             word = f"address {p.address}"
-        out.append(f" set peer {word}" + (" dynamic" if p.dynamic else "") + (" default" if p.default else ""))
+        out.append(
+            f" set peer {word}"
+            + (" dynamic" if p.dynamic else "")
+            + (" default" if p.default else "")
+        )
     if e.lifetime_seconds is not None:
         out.append(f" set security-association lifetime seconds {e.lifetime_seconds}")
     if e.lifetime_kilobytes is not None:
@@ -121,7 +137,10 @@ def _entry_body(cfg: Config, e: CryptoMapEntry) -> list[str]:
     elif e.replay_window is not None:
         out.append(f" set security-association replay window-size {e.replay_window}")
     if e.idletime is not None:
-        out.append(f" set security-association idletime {e.idletime}" + (" default" if e.idletime_default else ""))
+        out.append(
+            f" set security-association idletime {e.idletime}"
+            + (" default" if e.idletime_default else "")
+        )
     if e.transform_sets:
         out.append(f" set transform-set {' '.join(e.transform_sets)}")
     if e.pfs_group is not None:
@@ -210,7 +229,9 @@ def _acls(cfg: Config) -> list[str]:
             out += [f" {ace_text(a)}" for a in acl.entries]
         elif name.isdigit():
             standard = int(name) < 100 or 1300 <= int(name) <= 1999
-            out += [f"access-list {name} {_std(a) if standard else ace_text(a)}" for a in acl.entries]
+            out += [
+                f"access-list {name} {_std(a) if standard else ace_text(a)}" for a in acl.entries
+            ]
             out += [f"access-list {name} remark {r}" for r in acl.remarks]
             continue
         else:
@@ -228,10 +249,26 @@ def _std(a: Ace) -> str:
 def running_config(cfg: Config) -> tuple[str, dict]:
     """Text of ``show running-config`` and a JSON summary."""
     body = [
-        "Building configuration...", "", "Current configuration:", "!",
-        f"hostname {cfg.globals.hostname}", "!",
-        *_policy(cfg), *_isakmp_globals(cfg), "!", *_ipsec_globals(cfg), "!",
-        *_maps(cfg), *_interfaces(cfg), *_routes(cfg), "!", *_acls(cfg), "!", "end",
+        "Building configuration...",
+        "",
+        "Current configuration:",
+        "!",
+        f"hostname {cfg.globals.hostname}",
+        "!",
+        *_policy(cfg),
+        *_isakmp_globals(cfg),
+        "!",
+        *_ipsec_globals(cfg),
+        "!",
+        *_maps(cfg),
+        *_interfaces(cfg),
+        *_routes(cfg),
+        "!",
+        *_acls(cfg),
+        "!",
+        "end",
     ]
-    return "\n".join(body) + "\n", {"errors": [str(e) for e in cfg.errors],
-                                     "ignored": len(cfg.ignored)}
+    return "\n".join(body) + "\n", {
+        "errors": [str(e) for e in cfg.errors],
+        "ignored": len(cfg.ignored),
+    }

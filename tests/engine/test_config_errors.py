@@ -99,8 +99,10 @@ def test_submode_error(opener: str, line: str, message: str, column: int | None)
 
 def test_bad_line_changes_nothing_and_rest_loads() -> None:
     good = parse(BASE)
-    bad = parse(BASE.replace(" set transform-set ts\n", " set transform-set ts\n set pfs group99\n")
-                + "crypto isakmp keepalive 20 3 periodic\n")
+    bad = parse(
+        BASE.replace(" set transform-set ts\n", " set transform-set ts\n set pfs group99\n")
+        + "crypto isakmp keepalive 20 3 periodic\n"
+    )
     assert len(bad.errors) == 1
     assert bad.crypto_maps["M"].entries[10].pfs_group is None
     assert bad.crypto_maps == good.crypto_maps
@@ -111,8 +113,12 @@ def test_error_device_text() -> None:
     cfg = parse("crypto isakmp keepalive 5\n")
     err = cfg.errors[0]
     assert err.device_text() == (
-        "crypto isakmp keepalive 5\n" + " " * 24 + "^\n% Invalid input detected at '^' marker.")
-    assert str(err) == "t.cfg:1:25: % Invalid input detected at '^' marker. (crypto isakmp keepalive 5)"
+        "crypto isakmp keepalive 5\n" + " " * 24 + "^\n% Invalid input detected at '^' marker."
+    )
+    assert (
+        str(err)
+        == "t.cfg:1:25: % Invalid input detected at '^' marker. (crypto isakmp keepalive 5)"
+    )
 
 
 def test_base_model() -> None:
@@ -120,7 +126,11 @@ def test_base_model() -> None:
     assert cfg.errors == []
     ts = cfg.transform_sets["ts"]
     assert (ts.transforms, ts.esp_encr, ts.esp_integ, ts.mode) == (
-        ["esp-aes 256", "esp-sha-hmac"], "aes256", "hmac-sha1-96", "transport")
+        ["esp-aes 256", "esp-sha-hmac"],
+        "aes256",
+        "hmac-sha1-96",
+        "transport",
+    )
     assert cfg.entry_lifetime(cfg.crypto_maps["M"].entries[10]) == (3600, 4608000)
 
 
@@ -128,7 +138,12 @@ def test_abbreviated_config_commands() -> None:
     cfg = parse("cry isa pol 5\n auth pre\n enc aes 192\n gr 14\ncry ips trans T esp-3 esp-md5\n")
     pol = cfg.isakmp_policies[0]
     assert (pol.priority, pol.authentication, pol.encryption, pol.key_length, pol.group) == (
-        5, "pre-share", "aes", 192, 14)
+        5,
+        "pre-share",
+        "aes",
+        192,
+        14,
+    )
     assert cfg.transform_sets["T"].transforms == ["esp-3des", "esp-md5-hmac"]
 
 
@@ -142,7 +157,9 @@ def test_runtime_apply_line_modes_and_errors() -> None:
     assert err is not None and err.column == 9
     assert format_error(err, prompt(cfg, st)) == (
         "Router(config-crypto-map)#set peer 10.0.0.300\n"
-        + " " * (len("Router(config-crypto-map)#") + 9) + "^\n% Invalid input detected at '^' marker.")
+        + " " * (len("Router(config-crypto-map)#") + 9)
+        + "^\n% Invalid input detected at '^' marker."
+    )
     assert cfg.crypto_maps["M"].entries[20].peers == []  # unchanged
     assert apply_line(cfg, "set peer 10.0.0.3", st) is None
     assert apply_line(cfg, "set pfs group14", st) is None
@@ -152,7 +169,9 @@ def test_runtime_apply_line_modes_and_errors() -> None:
     e = cfg.crypto_maps["M"].entries[20]
     assert (str(e.peers[0]), e.pfs_group) == ("10.0.0.3", 14)
     assert cfg.errors == []  # runtime errors are returned, not recorded
-    assert apply_line(cfg, "no crypto map M 20", st) is None and 20 not in cfg.crypto_maps["M"].entries
+    assert (
+        apply_line(cfg, "no crypto map M 20", st) is None and 20 not in cfg.crypto_maps["M"].entries
+    )
     assert apply_line(cfg, "no crypto ipsec nat-transparency udp-encapsulation", st) is None
     assert cfg.globals.nat_transparency is False
 
@@ -163,9 +182,11 @@ def test_single_default_peer() -> None:
 
 
 def test_replay_last_wins() -> None:
-    cfg = parse("crypto ipsec security-association replay disable\n"
-                "crypto ipsec security-association replay window-size 256\n"
-                "crypto map M 1\n set security-association replay window-size 512\n")
+    cfg = parse(
+        "crypto ipsec security-association replay disable\n"
+        "crypto ipsec security-association replay window-size 256\n"
+        "crypto map M 1\n set security-association replay window-size 512\n"
+    )
     assert (cfg.globals.replay_disabled, cfg.globals.replay_window) == (False, 256)
     assert cfg.entry_replay_window(cfg.crypto_maps["M"].entries[1]) == 512
 
@@ -195,7 +216,10 @@ def test_acl_matching() -> None:
 
 
 def test_ipv6_acl() -> None:
-    cfg = parse("ipv6 access-list V6\n permit ipv6 2001:db8:1::/64 any\n permit tcp any host 2001:db8::1 eq 80\n")
+    cfg = parse(
+        "ipv6 access-list V6\n permit ipv6 2001:db8:1::/64 any\n"
+        " permit tcp any host 2001:db8::1 eq 80\n"
+    )
     acl = cfg.access_lists["V6"]
     assert acl.ipv6 and acl.matches("2001:db8:1::5", "2001:db8:9::1")
     assert acl.matches("2001:db8:7::1", "2001:db8::1", 6, 1234, 80)
@@ -203,16 +227,20 @@ def test_ipv6_acl() -> None:
 
 
 def test_selectors_and_lookup() -> None:
-    cfg = parse(BASE + "crypto map M 20 ipsec-isakmp\n set peer 10.0.0.3\n match address 102\n"
-                "access-list 102 deny ip host 192.168.1.5 any\n"
-                "access-list 102 permit ip 192.168.1.0 0.0.0.255 any\n")
+    cfg = parse(
+        BASE + "crypto map M 20 ipsec-isakmp\n set peer 10.0.0.3\n match address 102\n"
+        "access-list 102 deny ip host 192.168.1.5 any\n"
+        "access-list 102 permit ip 192.168.1.0 0.0.0.255 any\n"
+    )
     cfg.apply_interface_map({"GigabitEthernet0/0/0": "eth0", "GigabitEthernet0/0/1": "eth1"})
     intf = cfg.interface_by_ifname("eth0")
     assert intf.name == "GigabitEthernet0/0/0"
     assert cfg.interfaces["GigabitEthernet0/0/1"].ifname == "eth1"
     sel = cfg.protected_selectors()
     assert [(s.entry.seq, str(s.local), str(s.remote)) for s in sel] == [
-        (10, "192.168.1.0/24", "192.168.2.0/24"), (20, "192.168.1.0/24", "0.0.0.0/0")]
+        (10, "192.168.1.0/24", "192.168.2.0/24"),
+        (20, "192.168.1.0/24", "0.0.0.0/0"),
+    ]
     entry, ace = cfg.lookup_entry(intf, "192.168.1.9", "192.168.2.1")
     assert entry.seq == 10
     assert cfg.lookup_entry(intf, "192.168.1.9", "8.8.8.8")[0].seq == 20
@@ -220,9 +248,11 @@ def test_selectors_and_lookup() -> None:
 
 
 def test_key_longest_match() -> None:
-    cfg = parse("crypto isakmp key wide address 10.0.0.0 255.0.0.0\n"
-                "crypto isakmp key narrow address 10.1.0.0 255.255.0.0\n"
-                "crypto isakmp key byname hostname peer.example\n")
+    cfg = parse(
+        "crypto isakmp key wide address 10.0.0.0 255.0.0.0\n"
+        "crypto isakmp key narrow address 10.1.0.0 255.255.0.0\n"
+        "crypto isakmp key byname hostname peer.example\n"
+    )
     assert cfg.find_key("10.1.2.3").key == "narrow"
     assert cfg.find_key("10.2.2.3").key == "wide"
     assert cfg.find_key("peer.example").key == "byname"
@@ -233,8 +263,12 @@ def test_defaults() -> None:
     cfg = parse("crypto map M 1\n set peer 1.1.1.1\n")
     assert [p.priority for p in effective_policies(cfg)] == list(range(65507, 65515))
     assert [t.name for t in effective_transform_sets(cfg, cfg.crypto_maps["M"].entries[1])] == [
-        "#!default_transform_set_1", "#!default_transform_set_0"]
-    cfg2 = parse("no crypto isakmp default policy\nno crypto ipsec default transform-set\ncrypto map M 1\n")
+        "#!default_transform_set_1",
+        "#!default_transform_set_0",
+    ]
+    cfg2 = parse(
+        "no crypto isakmp default policy\nno crypto ipsec default transform-set\ncrypto map M 1\n"
+    )
     assert effective_policies(cfg2) == []
     assert effective_transform_sets(cfg2, cfg2.crypto_maps["M"].entries[1]) == []
     cfg3 = parse(BASE)
@@ -242,8 +276,10 @@ def test_defaults() -> None:
 
 
 def test_ignored_lines_are_recorded() -> None:
-    cfg = parse("version 15.2\nrouter ospf 1\n network 10.0.0.0 0.0.0.255 area 0\n"
-                "snmp-server community public RO\ncrypto isakmp invalid-spi-recovery\n")
+    cfg = parse(
+        "version 15.2\nrouter ospf 1\n network 10.0.0.0 0.0.0.255 area 0\n"
+        "snmp-server community public RO\ncrypto isakmp invalid-spi-recovery\n"
+    )
     assert [i.line for i in cfg.ignored] == [1, 2, 3, 4]
     assert cfg.globals.invalid_spi_recovery and cfg.errors == []
     assert ipaddress.ip_address("10.0.0.1")  # keep the import meaningful for readers
@@ -254,11 +290,54 @@ def test_fuzz_never_raises() -> None:
     import random
 
     rnd = random.Random(4)
-    words = ["crypto", "isakmp", "ipsec", "map", "M", "10", "set", "peer", "1.2.3.4", "policy",
-             "key", "address", "transform-set", "esp-aes", "256", "ah-sha-hmac", "match", "101",
-             "access-list", "permit", "deny", "ip", "tcp", "any", "host", "eq", "range", "interface",
-             "Gi0/0", "no", "!", "exit", "end", "2001:db8::1/64", "ipv6", "99999999999", "-", "\x00",
-             "é", "{", "[", "<x:WORD>", "default", "keepalive", "security-association", "replay"]
+    words = [
+        "crypto",
+        "isakmp",
+        "ipsec",
+        "map",
+        "M",
+        "10",
+        "set",
+        "peer",
+        "1.2.3.4",
+        "policy",
+        "key",
+        "address",
+        "transform-set",
+        "esp-aes",
+        "256",
+        "ah-sha-hmac",
+        "match",
+        "101",
+        "access-list",
+        "permit",
+        "deny",
+        "ip",
+        "tcp",
+        "any",
+        "host",
+        "eq",
+        "range",
+        "interface",
+        "Gi0/0",
+        "no",
+        "!",
+        "exit",
+        "end",
+        "2001:db8::1/64",
+        "ipv6",
+        "99999999999",
+        "-",
+        "\x00",
+        "é",
+        "{",
+        "[",
+        "<x:WORD>",
+        "default",
+        "keepalive",
+        "security-association",
+        "replay",
+    ]
     lines = [" ".join(rnd.choice(words) for _ in range(rnd.randint(0, 12))) for _ in range(1500)]
     cfg = parse_ios("\n".join(lines), "fuzz.cfg")
     assert len(cfg.errors) > 0
@@ -283,7 +362,9 @@ def test_apply_line_keeps_object_identity() -> None:
     assert cfg.interfaces["GigabitEthernet0/0/0"] is intf and intf.df_bit == "set"
 
 
-@pytest.mark.parametrize("opener,line", [("", c[0]) for c in ERROR_CASES] + [(c[0], c[1]) for c in SUBMODE_CASES])
+@pytest.mark.parametrize(
+    "opener,line", [("", c[0]) for c in ERROR_CASES] + [(c[0], c[1]) for c in SUBMODE_CASES]
+)
 def test_rejected_line_leaves_model_unchanged(opener: str, line: str) -> None:
     from dataclasses import asdict
 
@@ -346,20 +427,31 @@ end""".splitlines()
     assert err is not None and err.column == 0
 
 
-@pytest.mark.parametrize("typed,canonical", [
-    ("fastethernet0/0", "FastEthernet0/0"), ("gi0/0/1", "GigabitEthernet0/0/1"),
-    ("Serial1/2.151", "Serial1/2.151"), ("FastEthernet", "FastEthernet"), ("foo9", "foo9"),
-    ("e0", "Ethernet0"), ("t0", "t0"),  # ambiguous (Tunnel/TenGigabitEthernet): kept as typed
-])
+@pytest.mark.parametrize(
+    "typed,canonical",
+    [
+        ("fastethernet0/0", "FastEthernet0/0"),
+        ("gi0/0/1", "GigabitEthernet0/0/1"),
+        ("Serial1/2.151", "Serial1/2.151"),
+        ("FastEthernet", "FastEthernet"),
+        ("foo9", "foo9"),
+        ("e0", "Ethernet0"),
+        ("t0", "t0"),  # ambiguous (Tunnel/TenGigabitEthernet): kept as typed
+    ],
+)
 def test_interface_names(typed: str, canonical: str) -> None:
     cfg = parse(f"interface {typed}\n")
     assert list(cfg.interfaces) == [canonical]
 
 
 def test_aes_keyword_forms() -> None:
-    cfg = parse("crypto isakmp policy 1\n encryption aes256\ncrypto isakmp policy 2\n encryption aes 192\n")
+    cfg = parse(
+        "crypto isakmp policy 1\n encryption aes256\ncrypto isakmp policy 2\n encryption aes 192\n"
+    )
     assert [(p.encryption, p.key_length, p.cipher_name) for p in cfg.sorted_policies()] == [
-        ("aes", 256, "aes256"), ("aes", 192, "aes192")]
+        ("aes", 256, "aes256"),
+        ("aes", 192, "aes192"),
+    ]
 
 
 def test_interface_map_is_case_insensitive() -> None:
@@ -370,7 +462,9 @@ def test_interface_map_is_case_insensitive() -> None:
 
 
 def test_banner_text_is_skipped() -> None:
-    cfg = parse("banner motd ^C\ncrypto is fun\nset peer nothing\n^C\nbanner login #one line#\n"
-                "crypto isakmp nat keepalive 30\n")
+    cfg = parse(
+        "banner motd ^C\ncrypto is fun\nset peer nothing\n^C\nbanner login #one line#\n"
+        "crypto isakmp nat keepalive 30\n"
+    )
     assert cfg.errors == [] and cfg.globals.nat_keepalive == 30
     assert [i.line for i in cfg.ignored if i.mode == "banner"] == [1, 2, 3, 4, 5]

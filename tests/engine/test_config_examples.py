@@ -57,7 +57,12 @@ def test_antireplay_global_1024() -> None:
     assert cfg.isakmp_policies[0].encryption == "des"  # IOS default
     assert cfg.find_key("192.165.201.2").key == "cisco123"
     ts = cfg.transform_sets["basic"]
-    assert (ts.esp_encr, ts.esp_integ, ts.ah_integ, ts.mode) == ("des", "hmac-md5-96", None, "tunnel")
+    assert (ts.esp_encr, ts.esp_integ, ts.ah_integ, ts.mode) == (
+        "des",
+        "hmac-md5-96",
+        None,
+        "tunnel",
+    )
     entry = cfg.crypto_maps["mymap"].entries[10]
     assert [str(p) for p in entry.peers] == ["192.165.201.2"]
     assert entry.transform_sets == ["basic"] and entry.match_address == "101"
@@ -88,7 +93,11 @@ def test_antireplay_per_map_disable() -> None:
     assert [str(p) for p in m.entries[18].peers] == ["192.168.1.3"]  # seed inconsistency kept
     assert [str(p) for p in m.entries[19].peers] == ["192.168.1.4"]
     assert [m.entries[s].match_address for s in (17, 18, 19)] == ["170", "180", "190"]
-    assert [m.entries[s].transform_sets for s in (17, 18, 19)] == [["170cisco"], ["180cisco"], ["190cisco"]]
+    assert [m.entries[s].transform_sets for s in (17, 18, 19)] == [
+        ["170cisco"],
+        ["180cisco"],
+        ["190cisco"],
+    ]
     assert [k.key for k in cfg.isakmp_keys] == ["cisco170", "cisco180", "cisco190"]
     assert cfg.find_key("172.17.150.4").key == "cisco190"
     assert len(cfg.routes) == 3 and str(cfg.routes[2].next_hop) == "172.17.150.4"
@@ -97,10 +106,13 @@ def test_antireplay_per_map_disable() -> None:
     assert cfg.isakmp_policies[0].authentication == "pre-share"
 
 
-@pytest.mark.parametrize("router,local,peer,acl_src,acl_dst", [
-    ("a", "10.1.1.1", "10.2.2.2", "10.0.0.1/32", "10.0.2.2/32"),
-    ("b", "10.2.2.2", "10.1.1.1", "10.0.2.2/32", "10.0.0.1/32"),
-])
+@pytest.mark.parametrize(
+    "router,local,peer,acl_src,acl_dst",
+    [
+        ("a", "10.1.1.1", "10.2.2.2", "10.0.0.1/32", "10.0.2.2/32"),
+        ("b", "10.2.2.2", "10.1.1.1", "10.0.2.2/32", "10.0.0.1/32"),
+    ],
+)
 def test_invalid_spi_recovery_routers(router, local, peer, acl_src, acl_dst) -> None:
     """seed 000 L1492-1812: show running-config output of both routers."""
     cfg = load(f"s000_invalid_spi_router_{router}.cfg")
@@ -128,10 +140,13 @@ def test_routes_keep_masked_prefix() -> None:
     assert cfg.routes[0].prefix == net("10.0.0.0/8")
 
 
-@pytest.mark.parametrize("name,mode", [
-    ("s000_dpd_site_to_site.cfg", "periodic"),
-    ("s003_dpd_site_to_site.cfg", "periodic"),
-])
+@pytest.mark.parametrize(
+    "name,mode",
+    [
+        ("s000_dpd_site_to_site.cfg", "periodic"),
+        ("s003_dpd_site_to_site.cfg", "periodic"),
+    ],
+)
 def test_dpd_site_to_site(name: str, mode: str) -> None:
     """seed 000 L2414-2432 / seed 003 L185-208: keepalive 10 periodic, key with mask."""
     cfg = load(name)
@@ -144,7 +159,13 @@ def test_dpd_site_to_site(name: str, mode: str) -> None:
 
 def test_dpd_policies() -> None:
     p0 = load("s000_dpd_site_to_site.cfg").isakmp_policies[0]
-    assert (p0.encryption, p0.key_length, p0.group, p0.hash, p0.cipher_name) == ("aes", 128, 14, "sha", "aes128")
+    assert (p0.encryption, p0.key_length, p0.group, p0.hash, p0.cipher_name) == (
+        "aes",
+        128,
+        14,
+        "sha",
+        "aes128",
+    )
     p3 = load("s003_dpd_site_to_site.cfg")
     pol = p3.isakmp_policies[0]
     assert (pol.encryption, pol.group, pol.authentication) == ("3des", 2, "pre-share")
@@ -220,7 +241,10 @@ def test_ipv6_crypto_maps() -> None:
     assert str(gi.addresses_v6[0]) == "2001:db8:ffff::2/64"
     pre = load("s000_qos_preclassify_map.cfg").crypto_maps["CM_V6"].entries[10]
     assert (pre.match_address, pre.transform_sets, str(pre.peers[0])) == (
-        "ACL_IPV6_1", ["set1"], "2001:db8:ffff::1")
+        "ACL_IPV6_1",
+        ["set1"],
+        "2001:db8:ffff::1",
+    )
     grp = load("s000_qos_llq_group.cfg")
     e = grp.crypto_maps["cmap"].entries[1]
     assert str(e.peers[0]) == "2001:db8:ffff:1::e"  # "/64" on a peer address is dropped
@@ -237,8 +261,12 @@ def test_vti_ipv6() -> None:
     assert (ka.seconds, ka.retry, ka.mode) == (30, 30, "on-demand")
     assert cfg.ipsec_profiles["profile0"].transform_sets == ["Trans1"]
     t0 = cfg.interfaces["Tunnel0"]
-    assert t0.tunnel == {"source": "Ethernet2/0", "destination": "3FFE:2002::A8BB:CCFF:FE01:2C02",
-                         "mode": "ipsec ipv6", "protection": "profile0"}
+    assert t0.tunnel == {
+        "source": "Ethernet2/0",
+        "destination": "3FFE:2002::A8BB:CCFF:FE01:2C02",
+        "mode": "ipsec ipv6",
+        "protection": "profile0",
+    }
     ts = cfg.transform_sets["Trans1"]
     assert (ts.ah_integ, ts.esp_encr) == ("hmac-sha1-96", "aes128")
 
@@ -279,7 +307,11 @@ def test_transcripts_router_a_and_b() -> None:
     assert a.isakmp_policies == []
     assert a.transform_sets["test_transf"].mode == "tunnel"  # "crypto ipsec transform" abbreviated
     e = a.crypto_maps["testmap"].entries[10]
-    assert (str(e.peers[0]), e.match_address, e.transform_sets) == ("209.165.200.226", "101", ["test_transf"])
+    assert (str(e.peers[0]), e.match_address, e.transform_sets) == (
+        "209.165.200.226",
+        "101",
+        ["test_transf"],
+    )
     assert a.interfaces["FastEthernet1/2"].crypto_map == "testmap"
     b = load("s001_default_transform_set_router_b.cfg")
     assert b.crypto_maps["testmap"].entries[10].dynamic_map == "dyn_testmap"

@@ -72,29 +72,69 @@ def out(cmd: str, state: ShowState, cfg) -> str:
 # -- seed 000 ch. 4: invalid SPI recovery, Router A and B -------------------------------------
 
 
-def sa(spi: int, proto: str, direction: str, transform: str, conn: int, flow: int, kb: int, sec: int,
-       iv: int | None) -> IpsecSaEntryView:
-    return IpsecSaEntryView(spi, proto, direction, transform, conn_id=conn, flow_id=flow,
-                            crypto_map="testtag1", engine_type="Hardware", remaining_kb=kb,
-                            remaining_sec=sec, iv_size=iv)
+def sa(
+    spi: int,
+    proto: str,
+    direction: str,
+    transform: str,
+    conn: int,
+    flow: int,
+    kb: int,
+    sec: int,
+    iv: int | None,
+) -> IpsecSaEntryView:
+    return IpsecSaEntryView(
+        spi,
+        proto,
+        direction,
+        transform,
+        conn_id=conn,
+        flow_id=flow,
+        crypto_map="testtag1",
+        engine_type="Hardware",
+        remaining_kb=kb,
+        remaining_sec=sec,
+        iv_size=iv,
+    )
 
 
 def router_state(router: str) -> ShowState:
     """Views with the values of seed 000 L1137-1257."""
     if router == "a":
-        intf, local, peer, l_id, r_id = "FastEthernet0/0", "10.1.1.1", "10.2.2.2", "10.0.0.1", "10.0.2.2"
+        intf, local, peer, l_id, r_id = (
+            "FastEthernet0/0",
+            "10.1.1.1",
+            "10.2.2.2",
+            "10.0.0.1",
+            "10.0.2.2",
+        )
         spis = (0x249C5062, 0xB16D1587, 0x7AA69CB7, 0x1214F0D)
         life = ((4537831, 3595), (4537835, 3595), (4537835, 3594))
     else:
-        intf, local, peer, l_id, r_id = "FastEthernet1/0", "10.2.2.2", "10.1.1.1", "10.0.2.2", "10.0.0.1"
+        intf, local, peer, l_id, r_id = (
+            "FastEthernet1/0",
+            "10.2.2.2",
+            "10.1.1.1",
+            "10.0.2.2",
+            "10.0.0.1",
+        )
         spis = (0x7AA69CB7, 0x1214F0D, 0x249C5062, 0xB16D1587)
         life = ((4421281, 3593), (4421285, 3593), (4421285, 3592))
     h32 = "255.255.255.255"
-    flow = IpsecFlowView(intf, "testtag1", local, Ident(l_id, h32), Ident(r_id, h32), peer,
-                         counters=IpsecCounters(10, 10, 10, 10, 10, 10))
+    flow = IpsecFlowView(
+        intf,
+        "testtag1",
+        local,
+        Ident(l_id, h32),
+        Ident(r_id, h32),
+        peer,
+        counters=IpsecCounters(10, 10, 10, 10, 10, 10),
+    )
     flow.inbound_esp.append(sa(spis[0], "esp", "in", "esp-des esp-sha-hmac", 5123, 1, *life[0], 8))
     flow.inbound_ah.append(sa(spis[1], "ah", "in", "ah-sha-hmac", 5121, 1, *life[0], None))
-    flow.outbound_esp.append(sa(spis[2], "esp", "out", "esp-des esp-sha-hmac", 5124, 2, *life[1], 8))
+    flow.outbound_esp.append(
+        sa(spis[2], "esp", "out", "esp-des esp-sha-hmac", 5124, 2, *life[1], 8)
+    )
     flow.outbound_ah.append(sa(spis[3], "ah", "out", "ah-sha-hmac", 5122, 2, *life[2], None))
     isakmp = IsakmpSaView(dst=peer, src=local, state="QM_IDLE", conn_id=1, local=local, remote=peer)
     return ShowState([isakmp], [flow])
@@ -121,17 +161,25 @@ def test_ipsec_sa_masked_with_other_values() -> None:
 
 def test_isakmp_sa_matches_document() -> None:
     cfg = load_config(CONFIGS / "s000_invalid_spi_router_a.cfg")
-    assert norm(out("show crypto isakmp sa", router_state("a"), cfg)) == sample("isakmp_sa_router_a")
+    assert norm(out("show crypto isakmp sa", router_state("a"), cfg)) == sample(
+        "isakmp_sa_router_a"
+    )
 
 
 def test_after_clear_matches_document() -> None:
     """seed 000 L1265-1292: deleted ISAKMP SA row; flow kept with zero counters, no SAs."""
     cfg = load_config(CONFIGS / "s000_invalid_spi_router_b.cfg")
-    flow = IpsecFlowView("FastEthernet1/0", "testtag1", "10.2.2.2",
-                         Ident("10.0.2.2", "255.255.255.255"), Ident("10.0.0.1", "255.255.255.255"),
-                         "10.1.1.1")
-    deleted = IsakmpSaView(dst="10.2.2.2", src="10.1.1.1", state="MM_NO_STATE", conn_id=1,
-                           status="DELETED")
+    flow = IpsecFlowView(
+        "FastEthernet1/0",
+        "testtag1",
+        "10.2.2.2",
+        Ident("10.0.2.2", "255.255.255.255"),
+        Ident("10.0.0.1", "255.255.255.255"),
+        "10.1.1.1",
+    )
+    deleted = IsakmpSaView(
+        dst="10.2.2.2", src="10.1.1.1", state="MM_NO_STATE", conn_id=1, status="DELETED"
+    )
     state = ShowState([deleted], [flow])
     want = [ln.replace("10.2.2.2.", "10.2.2.2") for ln in sample("isakmp_sa_deleted")]  # seed typo
     assert norm(out("show crypto isakmp sa", state, cfg)) == want
@@ -143,8 +191,14 @@ def test_after_clear_matches_document() -> None:
 
 def test_session_matches_document() -> None:
     cfg = parse_ios("interface FastEthernet0/1\n ip address 172.0.0.1 255.255.255.0\n")
-    flow = IpsecFlowView("FastEthernet0/1", "m", "172.0.0.1", Ident("10.10.10.0", "255.255.255.0"),
-                         Ident("10.30.30.0", "255.255.255.0"), "172.0.0.2")
+    flow = IpsecFlowView(
+        "FastEthernet0/1",
+        "m",
+        "172.0.0.1",
+        Ident("10.10.10.0", "255.255.255.0"),
+        Ident("10.30.30.0", "255.255.255.0"),
+        "172.0.0.2",
+    )
     flow.inbound_esp.append(IpsecSaEntryView(1, "esp", "in"))
     flow.outbound_esp.append(IpsecSaEntryView(2, "esp", "out"))
     ike = IsakmpSaView(dst="172.0.0.2", src="172.0.0.1", local="172.0.0.1", remote="172.0.0.2")
@@ -152,18 +206,34 @@ def test_session_matches_document() -> None:
 
 
 def test_session_detail_matches_document() -> None:
-    cfg = parse_ios("crypto isakmp peer address 10.1.1.3\n"
-                    " description this is my peer at 10.1.1.3:500 Green\n")
+    cfg = parse_ios(
+        "crypto isakmp peer address 10.1.1.3\n description this is my peer at 10.1.1.3:500 Green\n"
+    )
     h = "255.255.255.255"
-    gre = IpsecFlowView("Tunnel0", "m", "10.1.1.4", Ident("10.1.1.4", h, 47), Ident("10.1.1.3", h, 47),
-                        "10.1.1.3")
-    ip = IpsecFlowView("Tunnel0", "m", "10.1.1.4", Ident("10.1.1.4", h), Ident("10.1.1.3", h), "10.1.1.3",
-                       counters=IpsecCounters(encrypt=4, decrypt=4, send_errors=1))
+    gre = IpsecFlowView(
+        "Tunnel0", "m", "10.1.1.4", Ident("10.1.1.4", h, 47), Ident("10.1.1.3", h, 47), "10.1.1.3"
+    )
+    ip = IpsecFlowView(
+        "Tunnel0",
+        "m",
+        "10.1.1.4",
+        Ident("10.1.1.4", h),
+        Ident("10.1.1.3", h),
+        "10.1.1.3",
+        counters=IpsecCounters(encrypt=4, decrypt=4, send_errors=1),
+    )
     for n, (d, p) in enumerate([("in", "esp"), ("in", "ah"), ("out", "esp"), ("out", "ah")]):
         getattr(ip, f"{'inbound' if d == 'in' else 'outbound'}_{p}").append(
-            IpsecSaEntryView(100 + n, p, d, remaining_kb=4605665, remaining_sec=2949))
-    ike = IsakmpSaView(dst="10.1.1.3", src="10.1.1.4", conn_id=3, local="10.1.1.4", remote="10.1.1.3",
-                       lifetime_remaining=22 * 3600 + 3 * 60 + 24)
+            IpsecSaEntryView(100 + n, p, d, remaining_kb=4605665, remaining_sec=2949)
+        )
+    ike = IsakmpSaView(
+        dst="10.1.1.3",
+        src="10.1.1.4",
+        conn_id=3,
+        local="10.1.1.4",
+        remote="10.1.1.3",
+        lifetime_remaining=22 * 3600 + 3 * 60 + 24,
+    )
     state = ShowState([ike], [gre, ip])
     assert norm(out("show crypto session detail", state, cfg)) == sample("session_detail")
 
@@ -175,9 +245,12 @@ def test_isakmp_peer_matches_document() -> None:
 
 def test_default_policy_and_transform_sets_match_document() -> None:
     cfg = parse_ios("")
-    assert norm(out("show crypto isakmp default policy", ShowState(), cfg)) == sample("isakmp_default_policy")
+    assert norm(out("show crypto isakmp default policy", ShowState(), cfg)) == sample(
+        "isakmp_default_policy"
+    )
     assert norm(out("show crypto ipsec default transform-set", ShowState(), cfg)) == sample(
-        "ipsec_default_transform_set")
+        "ipsec_default_transform_set"
+    )
     off = parse_ios("no crypto isakmp default policy\nno crypto ipsec default transform-set\n")
     assert out("show crypto isakmp default policy", ShowState(), off) == ""  # seed 001 L2541-2546
     assert out("show crypto ipsec default transform-set", ShowState(), off) == ""
@@ -193,10 +266,13 @@ def test_isakmp_policy_user_and_default() -> None:
     cfg = load_config(CONFIGS / "s000_dpd_site_to_site.cfg")
     text = out("show crypto isakmp policy", ShowState(), cfg)
     assert norm(text)[:6] == [
-        "Global IKE policy", "Protection suite of priority 1",
+        "Global IKE policy",
+        "Protection suite of priority 1",
         "encryption algorithm: AES - Advanced Encryption Standard (128 bit key.)",
-        "hash algorithm: Secure Hash Standard", "authentication method: Pre-Shared Key",
-        "Diffie-Hellman group: #14 (2048 bit)"]
+        "hash algorithm: Secure Hash Standard",
+        "authentication method: Pre-Shared Key",
+        "Diffie-Hellman group: #14 (2048 bit)",
+    ]
     assert "Default protection suite" not in text
     none = out("show crypto isakmp policy", ShowState(), parse_ios(""))
     assert norm(none).count("Default protection suite of priority 65507") == 1
@@ -205,36 +281,48 @@ def test_isakmp_policy_user_and_default() -> None:
 def test_transform_set_show() -> None:
     cfg = load_config(CONFIGS / "s000_df_bit.cfg")
     assert norm(out("show crypto ipsec transform-set", ShowState(), cfg)) == [
-        "Transform set exampleset: { ah-md5-hmac }", "will negotiate = { Tunnel, },",
-        "{ esp-des }", "will negotiate = { Tunnel, },"]
+        "Transform set exampleset: { ah-md5-hmac }",
+        "will negotiate = { Tunnel, },",
+        "{ esp-des }",
+        "will negotiate = { Tunnel, },",
+    ]
 
 
 # -- dispatcher -----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("cmd,same_as", [
-    ("sh cry isa sa", "show crypto isakmp sa"),
-    ("sh crypto ipsec sa", "show crypto ipsec sa"),
-    ("show cry ips sa det", "show crypto ipsec sa detail"),
-    ("sh cry ses", "show crypto session"),
-    ("sh cry map", "show crypto map"),
-    ("sh cry ipsec sa peer 10.2.2.2", "show crypto ipsec sa"),
-    ("show crypto ipsec sa map testtag1", "show crypto ipsec sa"),
-])
+@pytest.mark.parametrize(
+    "cmd,same_as",
+    [
+        ("sh cry isa sa", "show crypto isakmp sa"),
+        ("sh crypto ipsec sa", "show crypto ipsec sa"),
+        ("show cry ips sa det", "show crypto ipsec sa detail"),
+        ("sh cry ses", "show crypto session"),
+        ("sh cry map", "show crypto map"),
+        ("sh cry ipsec sa peer 10.2.2.2", "show crypto ipsec sa"),
+        ("show crypto ipsec sa map testtag1", "show crypto ipsec sa"),
+    ],
+)
 def test_abbreviations(cmd: str, same_as: str) -> None:
     cfg = load_config(CONFIGS / "s000_invalid_spi_router_a.cfg")
     st = router_state("a")
     assert out(cmd, st, cfg) == out(same_as, st, cfg)
 
 
-@pytest.mark.parametrize("cmd,error", [
-    ("show crypto foo", "ipseca-71a#show crypto foo\n" + " " * 23 + "^\n"
-                        "% Invalid input detected at '^' marker."),
-    ("show crypto", "% Incomplete command."),
-    ("sh cr i sa", '% Ambiguous command:  "sh cr i"'),
-    ("show crypto ipsec sa peer", "% Incomplete command."),
-    ("show crypto isakmp sa | frobnicate x", None),
-])
+@pytest.mark.parametrize(
+    "cmd,error",
+    [
+        (
+            "show crypto foo",
+            "ipseca-71a#show crypto foo\n" + " " * 23 + "^\n"
+            "% Invalid input detected at '^' marker.",
+        ),
+        ("show crypto", "% Incomplete command."),
+        ("sh cr i sa", '% Ambiguous command:  "sh cr i"'),
+        ("show crypto ipsec sa peer", "% Incomplete command."),
+        ("show crypto isakmp sa | frobnicate x", None),
+    ],
+)
 def test_dispatch_errors(cmd: str, error: str | None) -> None:
     cfg = load_config(CONFIGS / "s000_invalid_spi_router_a.cfg")
     reply = dispatch(cmd, ShowState(), config=cfg)
@@ -246,8 +334,12 @@ def test_dispatch_errors(cmd: str, error: str | None) -> None:
 def test_output_modifiers() -> None:
     cfg = load_config(CONFIGS / "s000_invalid_spi_router_a.cfg")
     text = out("show crypto ipsec sa | include ^ +spi:", router_state("a"), cfg)
-    assert norm(text) == ["spi: 0x249C5062(614223970)", "spi: 0xB16D1587(2976716167)",
-                          "spi: 0x7AA69CB7(2057739447)", "spi: 0x1214F0D(18960141)"]
+    assert norm(text) == [
+        "spi: 0x249C5062(614223970)",
+        "spi: 0xB16D1587(2976716167)",
+        "spi: 0x7AA69CB7(2057739447)",
+        "spi: 0x1214F0D(18960141)",
+    ]
     begin = out("show crypto ipsec sa | begin outbound esp", router_state("a"), cfg)
     assert norm(begin)[0] == "outbound esp sas:"
 
@@ -277,26 +369,51 @@ def test_adapter_from_runner_objects() -> None:
     cfg = load_config(CONFIGS / "s000_invalid_spi_router_a.cfg")
     k = bytes(8)
     pair = IpsecSaPair(
-        peer="10.2.2.2", local="10.1.1.1", mode="tunnel",
-        inbound=(SaKeys(0x1111, "ah", None, b"", "hmac-sha1-96", bytes(20)),
-                 SaKeys(0x2222, "esp", "des", k, "hmac-sha1-96", bytes(20))),
-        outbound=(SaKeys(0x3333, "ah", None, b"", "hmac-sha1-96", bytes(20)),
-                  SaKeys(0x4444, "esp", "des", k, "hmac-sha1-96", bytes(20))),
+        peer="10.2.2.2",
+        local="10.1.1.1",
+        mode="tunnel",
+        inbound=(
+            SaKeys(0x1111, "ah", None, b"", "hmac-sha1-96", bytes(20)),
+            SaKeys(0x2222, "esp", "des", k, "hmac-sha1-96", bytes(20)),
+        ),
+        outbound=(
+            SaKeys(0x3333, "ah", None, b"", "hmac-sha1-96", bytes(20)),
+            SaKeys(0x4444, "esp", "des", k, "hmac-sha1-96", bytes(20)),
+        ),
         local_ts=TrafficSelector(ipaddress.ip_network("10.0.0.1/32")),
         remote_ts=TrafficSelector(ipaddress.ip_network("10.0.2.2/32")),
-        lifetime_seconds=3600, lifetime_kilobytes=4608000, created=0.0,
-        crypto_map="testtag1", crypto_map_seq=10)
+        lifetime_seconds=3600,
+        lifetime_kilobytes=4608000,
+        created=0.0,
+        crypto_map="testtag1",
+        crypto_map_seq=10,
+    )
     sadb = SaDatabase()
     sadb.install(pair, 0.0, interface="FastEthernet0/0")
-    ike = IkeSaUp(("10.2.2.2", 500), ("10.1.1.1", 500), b"i" * 8, b"r" * 8, "main", True, "des",
-                  "sha1", "psk", 1, 86400, False, 1)
+    ike = IkeSaUp(
+        ("10.2.2.2", 500),
+        ("10.1.1.1", 500),
+        b"i" * 8,
+        b"r" * 8,
+        "main",
+        True,
+        "des",
+        "sha1",
+        "psk",
+        1,
+        86400,
+        False,
+        1,
+    )
     state = views_from_runner({"config": cfg, "sadb": sadb, "ike_sas": {1: ike}, "now": 5.0})
     text = out("show crypto ipsec sa", state, cfg)
     assert mask(norm(text))[:18] == mask(sample("ipsec_sa_router_a"))[:18]
     assert "spi: 0x4444(17476)" in text and "transform: esp-des esp-sha-hmac ," in text
     assert "sa timing: remaining key lifetime (k/sec): (4608000/3595)" in text
     assert norm(out("show crypto isakmp sa", state, cfg)) == sample("isakmp_sa_router_a")
-    reply = dispatch("show crypto session", {"config": cfg, "sadb": sadb, "ike_sas": {1: ike}, "now": 5.0})
+    reply = dispatch(
+        "show crypto session", {"config": cfg, "sadb": sadb, "ike_sas": {1: ike}, "now": 5.0}
+    )
     assert reply["ok"] and "Session status: UP-ACTIVE" in reply["output"]
 
 
@@ -347,13 +464,37 @@ def test_adapter_uses_live_ike_states() -> None:
             return self.sas
 
     cfg = load_config(CONFIGS / "s000_invalid_spi_router_a.cfg")
-    up = IsakmpSa(b"i" * 8, b"r" * 8, True, "main", ("10.1.1.1", 500), ("10.2.2.2", 500), b"k", [],
-                  conn_id=1, created=0.0, state="established",
-                  proposal=Phase1Proposal("aes128", "sha1", "pre-share", 5, 86400))
+    up = IsakmpSa(
+        b"i" * 8,
+        b"r" * 8,
+        True,
+        "main",
+        ("10.1.1.1", 500),
+        ("10.2.2.2", 500),
+        b"k",
+        [],
+        conn_id=1,
+        created=0.0,
+        state="established",
+        proposal=Phase1Proposal("aes128", "sha1", "pre-share", 5, 86400),
+    )
     up.expires_at = 100.0
-    half = IsakmpSa(b"j" * 8, b"", True, "main", ("10.1.1.1", 500), ("10.3.3.3", 500), b"k", [],
-                    conn_id=2, created=0.0, state="mm_sent3")
-    state = views_from_runner({"config": cfg, "sadb": None, "ike": FakeIke([up, half]), "now": 40.0})
+    half = IsakmpSa(
+        b"j" * 8,
+        b"",
+        True,
+        "main",
+        ("10.1.1.1", 500),
+        ("10.3.3.3", 500),
+        b"k",
+        [],
+        conn_id=2,
+        created=0.0,
+        state="mm_sent3",
+    )
+    state = views_from_runner(
+        {"config": cfg, "sadb": None, "ike": FakeIke([up, half]), "now": 40.0}
+    )
     rows = norm(out("show crypto isakmp sa", state, cfg))
     assert rows[1:] == ["/ 10.2.2.2 10.1.1.1 QM_IDLE 1 0", "/ 10.3.3.3 10.1.1.1 MM_SA_SETUP 2 0"]
     detail = norm(out("show crypto isakmp sa detail", state, cfg))
@@ -365,15 +506,23 @@ def test_vti_generated_crypto_map() -> None:
     cfg = load_config(CONFIGS / "s000_vti_ipv6.cfg")
     text = out("show crypto map", ShowState(), cfg)
     assert norm(text) == [
-        'Crypto Map IPv6 "Tunnel0-head-0" 65536 ipsec-isakmp', "Profile name: profile0",
-        "Security association lifetime: 4608000 kilobytes/3600 seconds", "PFS (Y/N): N",
-        "Transform sets={", "Trans1: { ah-sha-hmac esp-aes },", "}",
-        "Interfaces using crypto map Tunnel0-head-0:", "Tunnel0"]
+        'Crypto Map IPv6 "Tunnel0-head-0" 65536 ipsec-isakmp',
+        "Profile name: profile0",
+        "Security association lifetime: 4608000 kilobytes/3600 seconds",
+        "PFS (Y/N): N",
+        "Transform sets={",
+        "Trans1: { ah-sha-hmac esp-aes },",
+        "}",
+        "Interfaces using crypto map Tunnel0-head-0:",
+        "Tunnel0",
+    ]
 
 
 def test_detailed_spelling_and_ipv6_filter() -> None:
     cfg = load_config(CONFIGS / "s000_invalid_spi_router_a.cfg")
     st = router_state("a")
-    assert out("show crypto ipsec sa detailed", st, cfg) == out("show crypto ipsec sa detail", st, cfg)
+    assert out("show crypto ipsec sa detailed", st, cfg) == out(
+        "show crypto ipsec sa detail", st, cfg
+    )
     assert out("show crypto ipsec sa ipv6 detail", st, cfg) == ""  # IPv4 flows only
     assert "##pkts replay failed (rcv): 0" in out("show crypto ipsec sa det", st, cfg)

@@ -1,6 +1,6 @@
 """Engine (IOS crypto map) against the strongSwan reference peer, both directions.
 
-Topology ``interop-engine-sw.yaml``::
+Topologies ``interop-engine-sw*.yaml`` (``-nat``: s2 behind a PAT box)::
 
     h1 --- r1 (engine, IOS) ===[IKEv1 MM PSK, ESP in UDP 4500]=== s2 (strongSwan) --- h2
 
@@ -95,3 +95,21 @@ def test_strongswan_initiates_aggressive_mode(lab) -> None:  # type: ignore[no-u
     log = sw.initiate(lab.node("s2"), "net", timeout=10)
     assert any("generating AGGRESSIVE request" in line for line in log), log
     _check_tunnel(lab)
+
+
+@pytest.mark.topology("topologies/interop-engine-sw-nat.yaml")
+def test_strongswan_behind_pat(lab) -> None:  # type: ignore[no-untyped-def]
+    """Real NAT-T: s2 behind PAT initiates; r1 talks to the PAT's public address."""
+    s2, r1 = lab.node("s2"), lab.node("r1")
+    sw.initiate(s2, "net", timeout=10)
+    ike = sw.list_sas(s2)["engine"]
+    assert ike["nat-local"] is True and (ike["local-port"], ike["remote-port"]) == (4500, 4500)
+    with lab.capture("r1:eth0") as cap:
+        assert lab.node("h2").ping(lab.addr("h1"), count=PINGS).received == PINGS
+        esp = wait_esp(cap, 2 * PINGS)
+    assert {p[IP].src for p in esp} == {"203.0.113.254", "203.0.113.1"}   # PAT public side
+    keys = {k["spi"]: k for k in sw.export_keys(s2)}
+    for p in esp:
+        payload = bytes(p[UDP].payload)
+        assert ICMP in IP(decrypt_esp(payload, keys[int.from_bytes(payload[:4], "big")]).inner)
+    assert "203.0.113.254" in r1.cli("show crypto isakmp sa")

@@ -58,7 +58,7 @@ class NodeContext:
             kw["stdout"] = log
             kw.setdefault("stderr", subprocess.STDOUT)
         try:
-            return nsexec.popen_in(self.netns, argv, mount_ns=mount_ns, **kw)
+            return nsexec.popen_in(self.netns, argv, mount_ns=mount_ns, keep=self.node_dir, **kw)
         except FileNotFoundError as exc:
             raise LabError(f"node {self.node}: command not found: {argv[0]}") from exc
         finally:

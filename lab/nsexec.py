@@ -21,6 +21,8 @@ CLONE_NEWNS = 0x00020000
 CLONE_NEWNET = 0x40000000
 MS_REC = 0x4000
 MS_PRIVATE = 1 << 18
+MS_BIND = 4096
+MS_SHARED = 1 << 20
 MNT_DETACH = 2
 NETNS_DIR = Path("/var/run/netns")
 
@@ -47,31 +49,46 @@ def enter_netns(netns: str) -> None:
         os.close(fd)
 
 
-def private_mounts() -> None:
-    """Unshare the mount namespace: private /run tmpfs and a per-netns /sys."""
+def private_mounts(keep: Path | None = None) -> None:
+    """Unshare the mount namespace: private /run tmpfs and a per-netns /sys.
+
+    ``keep`` (a directory, typically the node's run directory) stays visible
+    at the same path even when it lives under /run (``/run/ipsec-lab/...``).
+    """
     _check(_libc.unshare(CLONE_NEWNS), "unshare(CLONE_NEWNS)")
     _check(_libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None), "mount --make-rprivate /")
+    keep_fd = None
+    if keep is not None and Path(keep).resolve().is_relative_to("/run"):
+        keep = Path(keep).resolve()
+        keep_fd = os.open(keep, os.O_PATH | os.O_DIRECTORY)
     _check(_libc.mount(b"tmpfs", b"/run", b"tmpfs", 0, b"mode=0755"), "mount tmpfs /run")
+    if keep_fd is not None and keep is not None:
+        keep.mkdir(parents=True, exist_ok=True)
+        _check(_libc.mount(f"/proc/self/fd/{keep_fd}".encode(), str(keep).encode(), None,
+                           MS_BIND, None), f"bind {keep}")
+        os.close(keep_fd)
     if _libc.umount2(b"/sys", MNT_DETACH) == 0:
         _libc.mount(b"sysfs", b"/sys", b"sysfs", 0, None)
 
 
-def preexec(netns: str, mount_ns: bool = False) -> Callable[[], None]:
-    """Return a ``preexec_fn`` that enters ``netns`` (and private mounts)."""
+def preexec(netns: str, mount_ns: bool = False, keep: Path | None = None
+            ) -> Callable[[], None]:
+    """Return a ``preexec_fn`` that enters ``netns`` (and private mounts keeping ``keep``)."""
 
     def _fn() -> None:
         enter_netns(netns)
         if mount_ns:
-            private_mounts()
+            private_mounts(keep)
 
     return _fn
 
 
-def popen_in(netns: str, argv: list[str], *, mount_ns: bool = False,
+def popen_in(netns: str, argv: list[str], *, mount_ns: bool = False, keep: Path | None = None,
              **kw: object) -> subprocess.Popen:
     """Start ``argv`` inside ``netns`` in a new session."""
     kw.setdefault("start_new_session", True)
-    return subprocess.Popen(argv, preexec_fn=preexec(netns, mount_ns), **kw)  # type: ignore[arg-type]
+    return subprocess.Popen(argv, preexec_fn=preexec(netns, mount_ns, keep),  # type: ignore
+                            **kw)
 
 
 def run_in(netns: str, argv: list[str], *, node: str = "", check: bool = True,
@@ -80,7 +97,8 @@ def run_in(netns: str, argv: list[str], *, node: str = "", check: bool = True,
            mount_ns: bool = False, text: bool = True) -> subprocess.CompletedProcess:
     """Run ``argv`` inside ``netns`` and wait; raise :class:`LabCommandError` on rc != 0."""
     try:
-        proc = popen_in(netns, argv, mount_ns=mount_ns, stdin=subprocess.PIPE,
+        proc = popen_in(netns, argv, mount_ns=mount_ns, keep=Path(cwd) if cwd else None,
+                        stdin=subprocess.PIPE,
                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=cwd,
                         text=text)
     except FileNotFoundError as exc:
@@ -106,8 +124,6 @@ def _kill_group(proc: subprocess.Popen) -> None:
         pass
 
 
-MS_BIND = 4096
-MS_SHARED = 1 << 20
 _rundir_ready = False
 
 

@@ -30,3 +30,16 @@ def test_popen_logs_to_node_dir(lab) -> None:
     p = ctx.popen(["sh", "-c", "echo hello; echo oops >&2"], log_name="demo")
     assert p.wait(timeout=10) == 0
     assert (ctx.node_dir / "demo.log").read_text() == "hello\noops\n"
+
+
+def test_private_mounts_keep_a_node_dir_under_run() -> None:
+    from lab import Lab
+
+    with Lab.up("topologies/nat-static.yaml") as lab:        # default workdir: /run/ipsec-lab/...
+        ctx = lab.node("h1").ctx
+        assert str(ctx.node_dir).startswith("/run/")
+        (ctx.node_dir / "daemon.conf").write_text("x")
+        r = ctx.run(["sh", "-c", "cat daemon.conf; echo; echo y > out; ls /run | wc -l"],
+                    mount_ns=True)
+        assert r.stdout.split() == ["x", "1"]             # only the kept path's root on /run
+        assert (ctx.node_dir / "out").read_text() == "y\n"

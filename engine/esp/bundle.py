@@ -33,6 +33,24 @@ class OutboundBundle:
         packet = self.esp.protect(inner)
         return packet if self.ah is None else self.ah.insert(packet)
 
+    @property
+    def tunnel(self) -> bool:
+        return self.sas[0].tunnel
+
+    def overhead(self, inner_len: int) -> int:
+        """Bytes the bundle adds to an inner packet (AH adds its header to ESP's packet)."""
+        if self.esp is None:
+            return self.ah.overhead(inner_len)  # type: ignore[union-attr]
+        extra = self.ah._ah_len if self.ah is not None else 0
+        return self.esp.overhead(inner_len) + extra
+
+    def max_inner_len(self, mtu: int) -> int:
+        """Largest inner packet that fits ``mtu`` once protected (pre-fragmentation size)."""
+        n = mtu
+        while n > 0 and n + self.overhead(n) > mtu:
+            n -= 1
+        return n
+
     def protect_many(self, packets: Iterable[bytes]) -> list[bytes | EspError]:
         out: list[bytes | EspError] = []
         for p in packets:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import ipaddress
 import logging
 import os
 import selectors
@@ -26,13 +27,13 @@ from engine.clock import Clock
 from engine.config.model import Config, ConfigError
 from engine.control import ControlServer
 from engine.dataplane import packet as pk
+from engine.dataplane.output import Outbound
 from engine.dataplane.policy import ENGINE_MARK, PolicyRouting
 from engine.dataplane.sockets import Sockets, recv_udp, send_udp
+from engine.dataplane.syslog import SyslogSink
 from engine.ike.events import (
     ChildSaDown, ChildSaUp, IkeSaDown, IkeSaUp, Log, NegotiationFailed, PacketSelector,
 )
-from engine.dataplane.output import Outbound
-from engine.dataplane.syslog import SyslogSink
 from engine.sadb import SaDatabase, SaEntry
 
 log = logging.getLogger("engine")
@@ -86,6 +87,7 @@ class Runner:
         self.ike_sas: dict[tuple[bytes, bytes], IkeSaUp] = {}
         self.pending: dict[pk.FlowKey, deque[tuple[float, bytes]]] = {}
         self.orphans: deque[tuple[float, bytes, str, Any]] = deque()
+        self._traffic_seen: dict[tuple[str, bool], float] = {}
         self._draining = False
         self.last_acquire: dict[Any, float] = {}
         self.syslog = SyslogSink(self.name, args.syslog, self.clock)
@@ -361,14 +363,82 @@ class Runner:
         return None
 
     def _protect_send(self, entry: SaEntry, pkt: bytes) -> None:
+        """Protect and send one inner packet, honouring the tunnel's path MTU.
+
+        Too big for the tunnel: DF set (IPv4, df-bit not ``clear``) or IPv6 →
+        ICMP "fragmentation needed"/"packet too big" with the usable MTU goes
+        back through the TUN (RFC 1191 §4, RFC 4443 §3.2) and the packet is
+        dropped; otherwise pre-fragment (IOS default ``before-encryption``)
+        or protect and post-fragment the outer packet.
+        """
+        assert self.out is not None
+        peer = entry.pair.peer
+        limit = self._inner_limit(entry, self.out.mtu_to(peer))
+        pieces = [pkt]
+        if len(pkt) > limit:
+            pieces = self._too_big(entry, pkt, limit)
         try:
-            outer = entry.out_bundle.protect(pkt)
+            outers = [entry.out_bundle.protect(p) for p in pieces]
         except Exception as exc:
             self.stats["protect_errors"] += 1
-            log.warning("protect failed on SA to %s: %s", entry.pair.peer, exc)
+            log.warning("protect failed on SA to %s: %s", peer, exc)
             return
-        assert self.out is not None
-        self.out.send_outer(outer, entry.pair.peer)
+        for outer in outers:
+            self.out.send_outer(outer, peer)
+        self._note_traffic(peer, inbound=False)
+
+    def _inner_limit(self, entry: SaEntry, mtu: int) -> int:
+        cache = entry.limits
+        limit = cache.get(mtu)
+        if limit is None:
+            b = entry.out_bundle
+            first = b.esp or b.ah
+            room = mtu - (b.ah._ah_len if b.esp is not None and b.ah is not None else 0)
+            limit = cache[mtu] = first.max_inner_len(room)
+        return limit
+
+    def _too_big(self, entry: SaEntry, pkt: bytes, limit: int) -> list[bytes]:
+        from engine.esp.fragment import fragment_ipv4, icmp_frag_needed, icmpv6_packet_too_big
+
+        intf = self._interface_for_map(entry.pair.crypto_map)
+        df_policy = self.config.effective_df_bit(intf) if intf else self.config.globals.df_bit
+        router = ipaddress.ip_address(entry.pair.local).packed
+        v4 = pkt[0] >> 4 == 4
+        if not v4 or (pkt[6] & 0x40 and df_policy != "clear"):
+            self.stats["pmtu_icmp_sent"] += 1
+            if v4 and len(router) == 4:
+                icmp = icmp_frag_needed(pkt, limit, router)
+            elif not v4 and len(router) == 16:
+                icmp = icmpv6_packet_too_big(pkt, max(limit, 1280), router)
+            else:
+                return []
+            self._to_tun(icmp)
+            return []
+        frag = self.config.effective_fragmentation(intf) if intf else "before-encryption"
+        if frag == "before-encryption":
+            self.stats["prefragmented"] += 1
+            return fragment_ipv4(pkt, limit, ignore_df=True)
+        return [pkt]  # after-encryption: the outer packet is fragmented on send
+
+    def _to_tun(self, pkt: bytes) -> None:
+        if self.tun_fd is None:
+            return
+        try:
+            os.write(self.tun_fd, pkt)
+        except OSError as exc:
+            self.stats["tun_write_errors"] += 1
+            log.debug("TUN write failed: %s", exc)
+
+    def _note_traffic(self, peer: str, inbound: bool) -> None:
+        """Tell IKE about traffic once a second per peer and direction (on-demand DPD)."""
+        if self.ike is None or not hasattr(self.ike, "note_traffic"):
+            return
+        tag = (peer, inbound)
+        real = time.monotonic()
+        if real - self._traffic_seen.get(tag, -1e9) < 1.0:
+            return
+        self._traffic_seen[tag] = real
+        self._ike_call("note_traffic", peer, self.clock.now(), inbound)
 
     def _queue(self, key: pk.FlowKey, pkt: bytes) -> None:
         q = self.pending.setdefault(key, deque())
@@ -496,12 +566,13 @@ class Runner:
             self.stats[f"in_invalid_spi_{kind}"] += 1
             self._invalid_spi(pkt, kind, spi, udp)
             return
-        _entry, bundle = hit
+        entry, bundle = hit
         if udp is None:
             inner = bundle.unprotect(pkt)
         else:  # UDP payload without marker: outer addresses from the socket
             (src, _sport), local = udp
             inner = bundle.unprotect(pkt, src, local)
+        self._note_traffic(entry.pair.peer, inbound=True)
         if not inner:
             return
         assert self.tun_fd is not None

@@ -70,6 +70,7 @@ class SaEntry:
     interface: str | None = None  # IOS interface name (show output)
     out_bundle: Any = None  # engine.esp.OutboundBundle
     in_bundle: Any = None  # engine.esp.InboundBundle
+    limits: dict[int, int] = field(default_factory=dict)  # path MTU → largest inner packet
 
     @property
     def spi_in(self) -> int:

@@ -221,6 +221,10 @@ def _number_ike(events: list[dict[str, Any]]) -> None:
 def decode_pcap(path: str | Path, keys: list[dict[str, Any]] | None = None,
                 names: dict[str, str] | None = None) -> dict[str, Any]:
     """Decode ``path`` into ``{"lanes", "names", "events", "total", "error"}``."""
+    # Link-layer bindings must be registered before reading, or scapy returns Raw.
+    import scapy.layers.inet  # noqa: F401
+    import scapy.layers.inet6  # noqa: F401
+    import scapy.layers.l2  # noqa: F401
     from scapy.utils import PcapReader
 
     keys = keys or []

@@ -45,6 +45,7 @@ def wire(ladder: dict[str, Any], inner: tuple[str, str], outer: tuple[str, str]
     return {
         "main_mode": sum(1 for e in between if e.get("exch_type") == 2),
         "quick_mode": sum(1 for e in between if e.get("exch_type") == 32),
+        "quick_mode_exchanges": len({e["msgid"] for e in between if e.get("exch_type") == 32}),
         "esp": sum(1 for e in between if e.get("cls") == "esp" or "ESP" in e.get("label", "")),
         "ah": sum(1 for e in between if e.get("cls") == "ah"),
         "esp_out": sum(1 for e in between if e["src"] == outer[0]

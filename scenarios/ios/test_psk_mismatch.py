@@ -45,9 +45,8 @@ def test_mismatched_psk_no_sa(ev, peer: str) -> None:
         with ev.collecting(lab, nodes=("r1",) + ((far,) if peer == "engine" else ())):
             r1 = lab.node("r1")
             with ev.capture(lab, "isp:eth0"):
-                with ev.step(f"h1 pings h2 {PINGS} times (r1 starts Main Mode)"):
-                    res = lab.node("h1").ping(lab.addr("h2"), count=PINGS, interval=0.5,
-                                              wait=2)
+                with ev.step(f"h1 pings {INNER[1]} {PINGS} times (r1 starts Main Mode)"):
+                    res = lab.node("h1").ping(INNER[1], count=PINGS, interval=0.5, wait=2)
                     ev.note(res.output)
             ev.check("no echo replies", res.received, 0)
             w = _ipsec.wire(ev.last_ladder(), INNER, OUTER)

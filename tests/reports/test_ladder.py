@@ -59,3 +59,19 @@ def test_topology_svg_marks_nat_and_addresses() -> None:
     svg = topology_svg(topo)
     assert svg.startswith("<svg") and "NAT/PAT" in svg and "stroke-dasharray" in svg
     assert "203.0.113.100/24, fd00::1/64" in svg and ">lan<" in svg
+
+
+def test_decode_in_fresh_interpreter(tmp_path) -> None:
+    """Regression: without scapy's l2 bindings loaded, pcaps decoded as Raw (0 events)."""
+    import os
+    import subprocess
+    import sys
+
+    from reports.scenario import ROOT
+
+    pcap = write_pcap(tmp_path / "f.pcap")
+    code = ("import sys; from reports.ladder import decode_pcap; "
+            "print(len(decode_pcap(sys.argv[1])['events']))")
+    res = subprocess.run([sys.executable, "-c", code, str(pcap)], capture_output=True,
+                         text=True, env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=60)
+    assert res.stdout.strip() == "10", res.stderr

@@ -46,6 +46,10 @@ Findings and quirks (5.9.8, kernel-libipsec, kernel without ESP):
   on a direct link, both float to 4500 and VICI reports ``nat-remote`` /
   ``nat-any`` (between two charons each sees the other "behind NAT"). The
   engine needs RFC 3947/3948 NAT-T for any interop.
+* libipsec does ESP in tunnel mode only: an AH child fails with "IPsec SA:
+  protocol not supported", ``mode = transport`` with "IPsec SA: unsupported
+  mode" (both verified), so AH and transport-mode scenarios can only run
+  engine against engine.
 * libipsec raises no acquire on traffic (``start_action = trap`` only logs
   "could not find an outbound IPsec SA"); to initiate use ``start_action =
   start`` or :func:`initiate`.

@@ -33,6 +33,7 @@ _KEY_HEAD = re.compile(r"^(?P<kind>encryption|integrity) (?P<role>initiator|resp
 # keymat_v1.c derive_ike_keys, DBG4(DBG_IKE): the phase-1 encryption key.
 _KA_HEAD = re.compile(r"^encryption key (?P<kind>Ka) => (?P<len>\d+) bytes @")
 _HEX_ROW = re.compile(r"^\s*\d+: ((?:[0-9A-F]{2} ?)+)")
+_RESTART = "Starting IKE charon daemon"
 # Quick Mode initiators generate requests (msgs 1, 3), responders parse them.
 _QM = re.compile(r"^(?P<dir>generating|parsed) QUICK_MODE request ")
 _ESTABLISHED = re.compile(r"^CHILD_SA (?P<name>\S+)\{\d+\} established with SPIs "
@@ -121,6 +122,9 @@ def parse_log(text: str) -> list[ChildKeys]:
                     current = None
                 continue
             current = None
+        if msg.startswith(_RESTART):       # a restarted charon reuses unique ids
+            pending.clear()
+            continue
         if (k := _KEY_HEAD.match(msg)) is not None:
             current, hexbuf = (ike, f"{k['kind']} {k['role']}", int(k["len"])), ""
             continue

@@ -95,3 +95,13 @@ def test_parse_ike_log_named_and_unnamed_prefix() -> None:
     s1 = parse_ike_log((DATA / "charon-s1-ike-ka.log").read_text())
     s2 = parse_ike_log((DATA / "charon-s2-ike-ka.log").read_text())
     assert s1 == s2 == {1: bytes.fromhex("6b6e63b0d1a25d13f3d86286499692e4")}
+
+
+def test_parse_log_restart_forgets_pending_state() -> None:
+    # Keys of an exchange cut short by a restart must not pair with the
+    # "established" line of a new IKE_SA that reuses unique id 1.
+    s1 = (DATA / "charon-s1-keys.log").read_text().splitlines()
+    cut = next(i for i, line in enumerate(s1) if "established with SPIs" in line)
+    restart = "2026-11-25T03:31:00.000 00[DMN] Starting IKE charon daemon (strongSwan 5.9.8)"
+    assert parse_log("\n".join(s1[:cut] + [restart] + s1[cut:])) == []
+    assert len(parse_log("\n".join(s1))) == 1

@@ -71,11 +71,15 @@ def _result(ev: dict[str, Any]) -> dict[str, Any]:
     scn = ev.get("scenario") or {}
     checks = [{"name": i["name"], "outcome": i["outcome"], "observed": i["observed"],
                "expected": i["expected"]} for i in ev.get("items", []) if i["kind"] == "check"]
+    reason = ev.get("reason", "")
+    failed = [c["name"] for c in checks if c["outcome"] == "failed"]
+    if failed and "ChecksFailed" in reason:
+        reason = "failed checks: " + "; ".join(failed)
     return {"id": ev["nodeid"], "slug": ev.get("slug") or slug(ev["nodeid"]),
             "seed": scn.get("seed"), "lines": scn.get("lines"), "section": scn.get("section"),
             "claim": scn.get("claim"), "feature": scn.get("feature"),
             "chapter": scn.get("chapter", ""), "peer": ev.get("peer") or "engine",
-            "outcome": ev.get("outcome", "error"), "reason": ev.get("reason", ""),
+            "outcome": ev.get("outcome", "error"), "reason": reason,
             "duration_s": ev.get("duration_s"), "ran": True, "checks": checks}
 
 
@@ -194,7 +198,7 @@ def _group_steps(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for it in items:
         if it["kind"] == "step":
             steps.append({**it, "items": []})
-        elif it["kind"] != "topology":
+        elif it["kind"] not in ("topology", "config"):
             steps[-1]["items"].append(it)
     return [s for s in steps if s["index"] >= 0 or s["items"]]
 
@@ -218,6 +222,7 @@ def build(out: Path | None = None) -> dict[str, Any]:
             r=r, ev=ev, scn=ev.get("scenario") or {}, excerpt=_excerpt(ev.get("scenario") or {}),
             topo_path=topo_path, topo_svg=topo_svg, steps=_group_steps(items),
             checks=[i for i in items if i["kind"] == "check"],
+            configs=[i for i in items if i["kind"] == "config"],
             attachments=[i for i in items if i["kind"] == "attach"],
             longrepr=ev.get("longrepr", "") or r.get("collect_error", ""),
             peer_titles=PEER_TITLES, up="../")

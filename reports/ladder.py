@@ -25,8 +25,9 @@ PAYLOADS = {1: "SA", 2: "P", 3: "T", 4: "KE", 5: "ID", 6: "CERT", 7: "CR", 8: "H
 #: RFC 2408 §3.14.1 notify message types used by the documents (+ RFC 3706 DPD).
 NOTIFIES = {1: "INVALID-PAYLOAD-TYPE", 4: "INVALID-COOKIE", 9: "INVALID-MESSAGE-ID",
             11: "INVALID-SPI", 14: "NO-PROPOSAL-CHOSEN", 16: "PAYLOAD-MALFORMED",
-            18: "INVALID-ID-INFORMATION", 23: "INVALID-HASH-INFORMATION", 24: "AUTHENTICATION-FAILED", 24576: "RESPONDER-LIFETIME",
-            24578: "INITIAL-CONTACT", 36136: "R-U-THERE", 36137: "R-U-THERE-ACK"}
+            18: "INVALID-ID-INFORMATION", 23: "INVALID-HASH-INFORMATION",
+            24: "AUTHENTICATION-FAILED", 24576: "RESPONDER-LIFETIME", 24578: "INITIAL-CONTACT",
+            36136: "R-U-THERE", 36137: "R-U-THERE-ACK"}
 
 #: Engine algorithm names (engine/crypto/algorithms.py) → scapy names.
 SCAPY_CRYPT = {"null": "NULL", "des": "DES", "3des": "3DES", "aes128": "AES-CBC",

@@ -121,7 +121,7 @@ def ladder_svg(ladder: dict[str, Any]) -> str:
     if not lanes or not events:
         return ""
     names = ladder.get("names") or {}
-    lw, left, top, rowh = 210, 90, 56, 34
+    lw, left, top, rowh = 340, 90, 56, 34
     x = {a: left + i * lw + lw / 2 for i, a in enumerate(lanes)}
     width = left + len(lanes) * lw + 10
     height = top + len(events) * rowh + 20
@@ -152,7 +152,7 @@ def ladder_svg(ladder: dict[str, Any]) -> str:
         label = ev.get("label", "")
         sub = ev.get("inner") or ev.get("detail") or ""
         mid = (x1 + x2) / 2
-        out.append(_t(mid, y - 5, label, 11, fill=color))
+        out.append(_t(mid, y - 5, label[:70], 11, fill=color))
         if sub:
             out.append(_t(mid, y + 13, sub[:90], 9, fill="#57606a"))
         out.append("</g>")

@@ -52,6 +52,9 @@ def wire(ladder: dict[str, Any], inner: tuple[str, str], outer: tuple[str, str]
                        and (e.get("cls") in ("esp", "ah"))),
         "udp_encap": sum(1 for e in between if "UDP-encap" in e.get("label", "")),
         "clear_inner": sum(1 for e in ev if {e["src"], e["dst"]} == set(inner)),
+        "decrypted_icmp": sum(1 for e in between if str(e.get("inner", "")).startswith(
+            f"decrypted: {inner[0]} → {inner[1]} ICMP") or str(e.get("inner", "")).startswith(
+            f"decrypted: {inner[1]} → {inner[0]} ICMP")),
         "protocols": sorted({e.get("cls", "?") for e in between}),
     }
 

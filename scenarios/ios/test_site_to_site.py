@@ -115,6 +115,9 @@ def _tunnel(ev, lab, peer: str, far: str, initiator: str) -> None:
         ev.check("ESP in UDP 4500 on the wire", w["udp_encap"], f">= {2 * res.received}",
                  ok=w["udp_encap"] >= 2 * res.received > 0)
     ev.check("no cleartext host-to-host packets between the gateways", w["clear_inner"], 0)
+    ev.check("ESP decrypted with the exported keys carries the echoes and replies",
+             w["decrypted_icmp"], 2 * res.received,
+             how="reports.ladder: scapy SecurityAssociation with `lab keys` / strongSwan keys")
     after = ev.show(r1, "show crypto isakmp sa", label="after traffic")
     ev.check("show crypto isakmp sa: QM_IDLE with the peer",
              [s for s in _ipsec.isakmp_states(after) if s[2] == "QM_IDLE"],

@@ -279,6 +279,7 @@ class Lab:
                 futures = {n.name: pool.submit(n.stop_daemon) for n in running}
             errors += [f"node {name}: stopping daemon: {f.exception()}"
                        for name, f in futures.items() if f.exception() is not None]
+        self.faults.close()
         errors += destroy(self.state)
         _unregister(self)
         if errors:
@@ -329,6 +330,47 @@ class Lab:
             raise LabError(f"{spec!r}: node {node} has no interface {ifname!r}")
         return n, ifname
 
+    def peer_of(self, spec: str) -> tuple[str, str]:
+        """(netns, ifname) at the other end of the point-to-point link of ``node:if``."""
+        node, ifname = self._iface(spec)
+        for link in self.topo.links:
+            for me, other in ((link.a, link.b), (link.b, link.a)):
+                if (me.node, me.ifname) == (node.name, ifname):
+                    return names.node_ns(self.run, other.node), other.ifname
+        raise LabError(f"{spec} is on a segment (bridge), not a point-to-point link")
+
+    def sender_of(self, netns: str, ifname: str) -> tuple[str, str]:
+        """(netns, ifname) whose transmitted frames arrive on ``ifname`` in ``netns``."""
+        for link in self.topo.links:
+            for me, other in ((link.a, link.b), (link.b, link.a)):
+                if (names.node_ns(self.run, me.node), me.ifname) == (netns, ifname):
+                    return names.node_ns(self.run, other.node), other.ifname
+        for i, seg in enumerate(self.topo.segments):
+            for j, m in enumerate(seg.members):
+                if (names.node_ns(self.run, m.iface.node), m.iface.ifname) == (netns, ifname):
+                    return names.bridge_ns(self.run), names.bridge_port(i, j)
+        raise LabError(f"no interface {ifname} in {netns}")
+
+    def inject(self, spec: str, packets: Any) -> int:
+        """Deliver IP packets so they *arrive* on ``node:if`` (e.g. replay a captured ESP packet).
+
+        ``packets``: one or a list of scapy packets (an Ether layer is replaced)
+        or raw IPv4/IPv6 bytes. The frames are sent from the other end of the
+        link with the receiving interface's MAC as destination. Returns the count.
+        """
+        from lab.impair import inject_frame, mac_of
+
+        node, ifname = self._iface(spec)
+        src_ns, src_if = self.sender_of(node.netns, ifname)
+        dst_mac, src_mac = mac_of(node.netns, ifname), mac_of(src_ns, src_if)
+        if not isinstance(packets, (list, tuple)):
+            packets = [packets]
+        for pkt in packets:
+            raw = _l3_bytes(pkt)
+            ethertype = b"\x86\xdd" if raw[0] >> 4 == 6 else b"\x08\x00"
+            inject_frame(src_ns, src_if, dst_mac + src_mac + ethertype + raw)
+        return len(packets)
+
     def capture(self, spec: str, *, pcap: str | Path | None = None, count: int | None = None
                 ) -> Capture:
         """Capture on ``node:ifname`` (context manager); packets are decoded with scapy."""
@@ -341,6 +383,19 @@ class Lab:
         self.state.captures.append(str(pcap))
         self.state.save()
         return Capture(node.netns, ifname, Path(pcap), count=count, label=spec)
+
+
+def _l3_bytes(pkt: Any) -> bytes:
+    """IPv4/IPv6 bytes of a scapy packet (Ether stripped) or of raw bytes."""
+    if isinstance(pkt, (bytes, bytearray)):
+        return bytes(pkt)
+    from scapy.layers.inet import IP
+    from scapy.layers.inet6 import IPv6
+
+    for layer in (IP, IPv6):
+        if layer in pkt:
+            return bytes(pkt[layer])
+    raise LabError(f"inject: not an IP packet: {pkt!r}")
 
 
 class _Adopted:

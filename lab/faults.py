@@ -14,6 +14,7 @@ from lab.errors import LabError
 
 if TYPE_CHECKING:
     from lab.api import Lab
+    from lab.impair import Impairment
 
 
 class Faults:
@@ -23,6 +24,8 @@ class Faults:
         self.lab = lab
         self._loss: dict[str, dict[tuple[str, str], float]] = {}  # netns -> {(if, dir): %}
         self._rebinds: dict[str, int] = {}
+        self._impairs: dict[tuple[str, str], Impairment] = {}
+        self._queue_num = 1000
 
     def _set_link(self, spec: str, **kw: object) -> None:
         from pyroute2 import IPRoute
@@ -133,6 +136,64 @@ class Faults:
         t = names.NFT_TABLE
         nat.load(n.netns, f"table inet {t}\ndelete table inet {t}\n" + ruleset, node)
         self.nat_flush(node)
+
+    def impair(self, spec: str, *, direction: str = "in", delay: float = 0.0,
+               jitter: float = 0.0, duplicate: float = 0.0, reorder: float = 0.0,
+               match: str = "", seed: int | None = None) -> Impairment:
+        """Delay / duplicate / reorder packets on ``node:if`` (NFQUEUE, see lab.impair).
+
+        Args:
+            direction: "in" (packets arriving on the interface) or "out" (packets
+                it sends; applied where they arrive, at the other end of the link).
+            delay, jitter: seconds. duplicate, reorder: percent of packets.
+            match: nft expression selecting packets, e.g. ``"meta l4proto esp"``
+                or ``"udp dport 4500"`` (default: all IP packets).
+        Returns:
+            the running :class:`Impairment` (``.stats``); replaced by the next
+            call for the same interface, removed by :meth:`clear_impair`.
+        """
+        from lab.impair import Impairment, Policy, mac_of
+
+        node, ifname = self.lab._iface(spec)
+        label = spec if direction == "in" else f"{spec} (out)"
+        if direction == "out":
+            netns, ifname = self.lab.peer_of(spec)
+        elif direction == "in":
+            netns = node.netns
+        else:
+            raise LabError(f"impair direction must be in/out, not {direction!r}")
+        for name, value in (("duplicate", duplicate), ("reorder", reorder)):
+            if not 0 <= value <= 100:
+                raise LabError(f"impair {name} must be within 0..100 percent, not {value}")
+        if delay < 0 or jitter < 0:
+            raise LabError("impair delay/jitter must not be negative")
+        self.clear_impair(label)
+        old = self._impairs.pop((netns, ifname), None)
+        if old is not None:
+            old.stop()
+        inject_ns, inject_if = self.lab.sender_of(netns, ifname)
+        self._queue_num += 1
+        imp = Impairment(netns, ifname, self._queue_num,
+                         Policy(delay, jitter, duplicate, reorder, seed), inject_ns, inject_if,
+                         mac_of(netns, ifname), match=match, label=label)
+        self._impairs[(netns, ifname)] = imp
+        return imp
+
+    def clear_impair(self, spec: str | None = None) -> None:
+        """Stop the impairments of ``node:if``, both directions (every one if None)."""
+        for key, imp in list(self._impairs.items()):
+            if spec is None or imp.label in (spec, f"{spec} (out)"):
+                imp.stop()
+                del self._impairs[key]
+
+    def close(self) -> None:
+        """Stop fault machinery living in this process (called by Lab.down)."""
+        for imp in self._impairs.values():
+            try:
+                imp.stop()
+            except Exception:  # teardown: the namespace may already be gone
+                pass
+        self._impairs.clear()
 
     def kill_daemon(self, node: str) -> None:
         """SIGKILL the node's daemon (no restart)."""

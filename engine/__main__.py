@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 from pathlib import Path
@@ -96,8 +97,14 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    profile = os.environ.get("ENGINE_PROFILE")  # developer aid: cProfile dump path
     try:
-        runner.run()
+        if profile:
+            import cProfile
+
+            cProfile.runctx("runner.run()", globals(), {"runner": runner}, profile)
+        else:
+            runner.run()
     finally:
         runner.close()
     return 0

@@ -45,6 +45,7 @@ ACQUIRE_RETRY = 1.0  # real seconds between acquires of one flow
 NON_ESP_MARKER = b"\x00\x00\x00\x00"  # RFC 3948 §2.2
 ORPHAN_MAX = 64  # inbound packets with an unknown SPI held while IKE catches up
 ORPHAN_HOLD = 0.5  # real seconds they are held
+SERVICE_EVERY = 0.05  # real seconds between housekeeping runs when nothing is due
 
 
 def load_config(path: Path, dialect: str, ifmap: dict[str, str]) -> tuple[Config, list[str]]:
@@ -88,6 +89,7 @@ class Runner:
         self.pending: dict[pk.FlowKey, deque[tuple[float, bytes]]] = {}
         self.orphans: deque[tuple[float, bytes, str, Any]] = deque()
         self._traffic_seen: dict[tuple[str, bool], float] = {}
+        self._next_mtu_refresh = 0.0
         self._draining = False
         self.last_acquire: dict[Any, float] = {}
         self.syslog = SyslogSink(self.name, args.syslog, self.clock)
@@ -173,7 +175,12 @@ class Runner:
             pass
 
     def run(self) -> None:
-        """Serve until :meth:`stop`; then send IKE DELETEs where possible."""
+        """Serve until :meth:`stop`; then send IKE DELETEs where possible.
+
+        Housekeeping (:meth:`_service`) runs when a timer is due and at most
+        every ``SERVICE_EVERY`` real seconds otherwise, not after every batch.
+        """
+        next_service = 0.0
         while self._running:
             deadlines = [d for d in (self._ike_timer(), self.sadb.next_deadline()) if d]
             timeout = self.clock.real_until(min(deadlines)) if deadlines else 1.0
@@ -186,7 +193,13 @@ class Runner:
                 except Exception:
                     self.stats["loop_errors"] += 1
                     log.exception("error in handler")
-            self._service(self.clock.now())
+            real = time.monotonic()
+            due = timeout <= 0 or real >= next_service
+            if not due and deadlines:
+                due = self.clock.now() >= min(deadlines)
+            if due:
+                self._service(self.clock.now())
+                next_service = real + SERVICE_EVERY
         self._shutdown_ike()
 
     def _ike_timer(self) -> float | None:
@@ -208,6 +221,11 @@ class Runner:
         self._lifetimes(now)
         self._expire_pending(now)
         self._retry_orphans(expire_only=True)
+        if self.out is not None and time.monotonic() >= self._next_mtu_refresh:
+            self._next_mtu_refresh = time.monotonic() + 2.0
+            for e in self.sadb.entries:
+                e.mtu = self.out.mtu_to(e.pair.peer)
+                e.inner_limit = self._inner_limit(e, e.mtu)
 
     def _ike_call(self, method: str, *args: Any) -> Any:
         if self.ike is None:
@@ -320,19 +338,38 @@ class Runner:
     # -- data path: outbound (TUN → ESP) -----------------------------------------------
 
     def _on_tun(self, _mask: int) -> None:
-        assert self.tun_fd is not None
+        """Fast path: option-less IPv4 flows already mapped to a pair skip the
+        generic lookup (``sadb.fast``); the first packet of a flow fills it."""
+        assert self.tun_fd is not None and self.sockets is not None
+        read, fd = os.read, self.tun_fd
+        fast = self.sadb.fast
+        send = self.sockets.raw_out.sendto
+        peers: set[str] = set()
         for _ in range(BATCH):
             try:
-                pkt = os.read(self.tun_fd, 65535)
+                pkt = read(fd, 65535)
             except BlockingIOError:
-                return
+                break
             try:
-                self.outbound_packet(pkt)
+                key = pk.fast_key(pkt)
+                entry = fast.get(key) if key is not None else None
+                if entry is None or entry.dead or len(pkt) > entry.inner_limit:
+                    self.outbound_packet(pkt, key)
+                    continue
+                outer = entry.out_bundle.protect(pkt)
+                if len(outer) <= entry.mtu:
+                    send(outer, (entry.pair.peer, 0))
+                    self.stats["tx_packets"] += 1
+                else:
+                    self.out.send_outer(outer, entry.pair.peer)  # type: ignore[union-attr]
+                peers.add(entry.pair.peer)
             except Exception as exc:
                 self.stats["out_errors"] += 1
                 log.warning("outbound packet dropped: %s: %s", type(exc).__name__, exc)
+        for peer in peers:
+            self._note_traffic(peer, inbound=False)
 
-    def outbound_packet(self, pkt: bytes) -> None:
+    def outbound_packet(self, pkt: bytes, fkey: bytes | None = None) -> None:
         """Protect ``pkt`` with its SA, or acquire one; never send it clear if protected."""
         key = pk.flow_key(pkt)
         if key is None:
@@ -340,6 +377,8 @@ class Runner:
             return
         entry = self.sadb.outbound(key)
         if entry is not None:
+            if fkey is not None and len(self.sadb.fast) < 65536:
+                self.sadb.fast[fkey] = entry
             self._protect_send(entry, pkt)
             return
         match = self._crypto_lookup(key)
@@ -373,7 +412,8 @@ class Runner:
         """
         assert self.out is not None
         peer = entry.pair.peer
-        limit = self._inner_limit(entry, self.out.mtu_to(peer))
+        entry.mtu = self.out.mtu_to(peer)
+        limit = entry.inner_limit = self._inner_limit(entry, entry.mtu)
         pieces = [pkt]
         if len(pkt) > limit:
             pieces = self._too_big(entry, pkt, limit)
@@ -459,6 +499,7 @@ class Runner:
         sel = PacketSelector(key.src, key.dst, key.proto, key.sport or None,
                              key.dport or None, interface=intf.name)
         self._ike_call("acquire", sel, now)
+        self._flush_ike(now)
 
     def _release_pending(self, entry: SaEntry) -> None:
         for key in [k for k in self.pending if entry.matches_outbound(k)]:
@@ -473,9 +514,10 @@ class Runner:
     # -- data path: inbound (ESP/AH → TUN) ---------------------------------------------
 
     def _on_raw(self, sock: socket.socket, proto: str) -> None:
+        recv = sock.recv
         for _ in range(BATCH):
             try:
-                pkt = sock.recv(65535)
+                pkt = recv(65535)
             except BlockingIOError:
                 return
             self._inbound_guarded(pkt, proto)
@@ -485,11 +527,11 @@ class Runner:
             try:
                 data, src, local = recv_udp(sock)
             except BlockingIOError:
-                return
+                break
             except OSError as exc:
                 self.stats["udp_rx_errors"] += 1
                 log.warning("UDP %d receive: %s", port, exc)
-                return
+                break
             local = local or "0.0.0.0"
             now = self.clock.now()
             if port == 4500:
@@ -535,11 +577,10 @@ class Runner:
             spi = struct.unpack_from("!I", pkt, 0)[0] if len(pkt) >= 8 else None
             kind = "esp"
         else:
-            hdr = pk.ipv4_header(pkt)
-            if hdr is None:
+            if len(pkt) < 28 or pkt[0] >> 4 != 4:
                 self.stats["in_malformed"] += 1
                 return
-            ihl = hdr[0]
+            ihl = (pkt[0] & 0x0F) * 4
             off = ihl + 4 if proto == "ah" else ihl
             spi = struct.unpack_from("!I", pkt, off)[0] if len(pkt) >= off + 8 else None
             kind = proto
@@ -677,7 +718,7 @@ class Runner:
             return {"ok": False, "error": format_error(err)}
         if self.policy is not None:
             self.policy.install(self.config)
-        self.sadb._flow_cache.clear()
+        self.sadb.invalidate()
         self._ike_call("update_config", self.config) if hasattr(self.ike, "update_config") \
             else None
         return _ok("", None)

@@ -71,6 +71,8 @@ class SaEntry:
     out_bundle: Any = None  # engine.esp.OutboundBundle
     in_bundle: Any = None  # engine.esp.InboundBundle
     limits: dict[int, int] = field(default_factory=dict)  # path MTU → largest inner packet
+    mtu: int = 1500  # path MTU towards the peer (refreshed by the runner)
+    inner_limit: int = 0  # largest inner packet protected without MTU handling
 
     @property
     def spi_in(self) -> int:
@@ -120,6 +122,8 @@ class SaDatabase:
     entries: list[SaEntry] = field(default_factory=list)
     by_spi: dict[tuple[str, int], tuple[SaEntry, Any]] = field(default_factory=dict)
     _flow_cache: dict[FlowKey, SaEntry] = field(default_factory=dict)
+    #: fast path: raw header bytes (``fast_key``) → pair, filled by the runner
+    fast: dict[bytes, SaEntry] = field(default_factory=dict)
     counters: dict[str, int] = field(default_factory=lambda: {
         "installed": 0, "removed": 0, "invalid_spi": 0, "no_sa": 0})
 
@@ -150,9 +154,14 @@ class SaDatabase:
         outer = "ah" if "ah" in p_in else "esp"
         self.by_spi[(outer, p_in[outer].spi)] = (entry, entry.in_bundle)
         self.entries.append(entry)
-        self._flow_cache.clear()
+        self.invalidate()
         self.counters["installed"] += 1
         return entry
+
+    def invalidate(self) -> None:
+        """Forget every cached flow → pair decision (SAs or config changed)."""
+        self._flow_cache.clear()
+        self.fast.clear()
 
     def remove(self, entry: SaEntry) -> None:
         entry.dead = True
@@ -161,7 +170,7 @@ class SaDatabase:
             self.counters["removed"] += 1
         for k in [k for k, v in self.by_spi.items() if v[0] is entry]:
             del self.by_spi[k]
-        self._flow_cache.clear()
+        self.invalidate()
 
     def remove_spis(self, spis: Iterable[int]) -> list[SaEntry]:
         """Remove every pair having any of ``spis`` (inbound or outbound)."""

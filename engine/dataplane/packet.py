@@ -64,3 +64,13 @@ def ipv4_header(pkt: bytes) -> tuple[int, int, str, str] | None:
         return None
     return (ihl, pkt[9], ipaddress.IPv4Address(pkt[12:16]).compressed,
             ipaddress.IPv4Address(pkt[16:20]).compressed)
+
+
+def fast_key(pkt: bytes) -> bytes | None:
+    """Raw-bytes flow key of an option-less IPv4 packet (protocol, addresses,
+    TCP/UDP ports of first fragments); None for anything else (slow path)."""
+    if len(pkt) < 24 or pkt[0] != 0x45:
+        return None
+    if pkt[9] in (PROTO_TCP, PROTO_UDP) and not (pkt[6] & 0x1F or pkt[7]):
+        return pkt[9:10] + pkt[12:24]
+    return pkt[9:10] + pkt[12:20]

@@ -34,6 +34,14 @@ SCENARIO = Scenario(
 PINGS = 4
 
 
+def _bad_message_lines(log) -> list[str]:
+    """IOS logs this when a Main Mode message does not decrypt (inferred: the documents
+    show no failure log; real IOS prints it for a pre-shared key mismatch)."""
+    text = log.read_text(errors="replace") if log and log.exists() else ""
+    return [ln.split(": ", 1)[-1] for ln in text.splitlines()
+            if "%CRYPTO-4-IKMP_BAD_MESSAGE" in ln and "10.1.1.1" in ln][:3]
+
+
 def test_mismatched_psk_no_sa(ev, peer: str) -> None:
     topo = HERE / f"{peer}-badkey.yaml"
     far = far_name(peer)
@@ -68,6 +76,15 @@ def test_mismatched_psk_no_sa(ev, peer: str) -> None:
             sess = ev.show(r1, "show crypto session", label="after traffic")
             ev.check("show crypto session: not UP-ACTIVE",
                      "UP-ACTIVE" in _ipsec.session_status(sess), False)
+            if peer == "engine":
+                r2_txt = ev.show(lab.node(far), "show crypto isakmp sa", label="after traffic")
+                ev.check(f"{far} show crypto isakmp sa: no QM_IDLE",
+                         [s for s in _ipsec.isakmp_states(r2_txt) if s[2] == "QM_IDLE"], [])
+                log = lab.node(far).log_path
+                ev.wait_for(f"{far} log: %CRYPTO-4-IKMP_BAD_MESSAGE from 10.1.1.1",
+                            lambda: _bad_message_lines(log), bool,
+                            expected="a %CRYPTO-4-IKMP_BAD_MESSAGE line naming 10.1.1.1",
+                            within=3.0)
             if peer == "strongswan":
                 ev.check("strongSwan has no CHILD_SA", _ipsec.strongswan_child(lab.node(far)),
                          None)

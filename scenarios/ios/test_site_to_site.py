@@ -89,6 +89,7 @@ def _tunnel(ev, lab, peer: str, far: str, initiator: str) -> None:
     # engine peer: h2 is 10.0.2.2; strongSwan peer: s2 owns 10.0.2.2 and initiates by swanctl
     pinger, target = ("h2", INNER[0]) if (initiator == "far" and peer == "engine") else (
         "h1", INNER[1])
+    ev.show(r1, "show running-config", label="as the engine loaded it")
     before = ev.show(r1, "show crypto isakmp sa", label="before traffic")
     ev.check("no IKE SA before traffic", [s for s in _ipsec.isakmp_states(before)
                                          if s[2] == "QM_IDLE"], [])

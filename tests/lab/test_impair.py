@@ -17,7 +17,7 @@ def test_delay_adds_to_rtt_and_clears(lab) -> None:
     h2 = lab.addr("h2")
     imp = lab.faults.impair("r1:eth0", direction="out", delay=0.1)
     r = lab.h1.ping(h2, count=3, interval=0.05)
-    assert r.received == 3 and 100 <= r.rtt_avg_ms < 300 and imp.stats.seen == 3
+    assert r.received == 3 and 100 <= r.rtt_avg_ms < 300 and imp.stats.seen >= 3
     lab.faults.clear_impair("r1:eth0")
     assert lab.h1.ping(h2, count=3, interval=0.05).rtt_avg_ms < 50
     rules = lab.isp.exec(["iptables-legacy", "-w", "-t", "raw", "-S", "PREROUTING"]).stdout

@@ -37,7 +37,7 @@ from .events import (
     PacketSelector,
 )
 from .payloads import DeletePayload, Header, NotificationPayload, Payload
-from .policy import CryptoPolicy
+from .policy import CryptoPolicy, is_default_set
 from .quickmode import QmPolicy, QuickMode
 from .registry import IKE_PORT, NATT_PORT, ExchangeType, Flags, NotifyType, ProtocolId
 from .sa import IsakmpSa, Retransmit, new_cookie, policies_from_config
@@ -45,6 +45,7 @@ from .sa import IsakmpSa, Retransmit, new_cookie, policies_from_config
 MM, AM = ExchangeType.IDENTITY_PROTECTION, ExchangeType.AGGRESSIVE
 QM, INFO = ExchangeType.QUICK_MODE, ExchangeType.INFORMATIONAL
 ZERO = b"\x00" * 8
+RECOVERY_RATE = 5  # invalid-SPI recovery Phase 1 negotiations started per second, at most
 DONE_EXCHANGE_KEEP = 120.0  # seconds a finished Quick Mode is kept for duplicate detection
 
 
@@ -98,6 +99,7 @@ class IkeEngine:
         self._child_conn = 2000
         self._cur: IsakmpSa | None = None
         self._dead_peers: set[str] = set()  # for crypto map peer failover
+        self._recovery_starts: list[float] = []  # invalid-SPI recovery Phase 1 starts
         self.policy = CryptoPolicy(
             config, self.local_addresses[0] if self.local_addresses else "0.0.0.0"
         )
@@ -161,7 +163,8 @@ class IkeEngine:
         peer = self.policy.entry_peer(entry, self._dead_peers)
         if peer is None:
             return False
-        policy = self.policy.entry_policy(cmap, entry, ace)
+        local = self.policy.local_for(intf, cmap, peer)
+        policy = self.policy.entry_policy(cmap, entry, ace, local, peer)
         rekey_of: tuple[int, ...] = ()
         for c in self._children:
             if (
@@ -178,7 +181,6 @@ class IkeEngine:
                 rekey_of = c.pair.inbound_spis
             elif selector.rekey_spi is None and not c.rekeyed:
                 return True  # a live pair already covers this flow
-        local = self.policy.local_for(intf, cmap, peer)
         self._start_child(peer, local, policy, now, rekey_of)
         return True
 
@@ -200,14 +202,35 @@ class IkeEngine:
                 return True
         return False
 
-    def send_invalid_spi(self, peer: str, spi: int, proto: str, now: float) -> bool:
-        """Tell ``peer`` an ESP/AH packet arrived with an unknown SPI (RFC 2408 §3.14.1)."""
-        sa = self._established_to(peer)
-        if sa is None:
-            return False
+    def send_invalid_spi(
+        self, peer: str, spi: int, proto: str, now: float, local: str | None = None
+    ) -> bool:
+        """Tell ``peer`` an ESP/AH packet arrived with an unknown SPI (RFC 2408 §3.14.1,
+        notify INVALID-SPI, protocol ESP/AH, the SPI).  Without an ISAKMP SA, and with
+        ``crypto isakmp invalid-spi-recovery``, first start Main Mode to the peer
+        (seed 000 L1014-1018) - at most one per peer and RECOVERY_RATE per second.
+
+        Returns True when the notify was sent or queued.
+        """
         pid = ProtocolId.IPSEC_AH if proto == "ah" else ProtocolId.IPSEC_ESP
         n = NotificationPayload(NotifyType.INVALID_SPI, pid, spi.to_bytes(4, "big"))
-        self._send(sa, info.build_protected(sa, [n]))
+        sa = self._established_to(peer)
+        if sa is not None:
+            self._send(sa, info.build_protected(sa, [n]))
+            return True
+        if not getattr(self.config.globals, "invalid_spi_recovery", False):
+            return False
+        sa = self._negotiating_to(peer)
+        if sa is None:
+            self._recovery_starts = [t for t in self._recovery_starts if t > now - 1.0]
+            if len(self._recovery_starts) >= RECOVERY_RATE:
+                return False  # DoS guard (seed 000 L990-992)
+            self._recovery_starts.append(now)
+            sa = self._start_phase1(peer, local or self.policy.local_towards(peer), now)
+            if sa is None:
+                return False
+        if len(sa.pending_notifies) < 8:
+            sa.pending_notifies.append(n)
         return True
 
     def note_traffic(self, peer: str, now: float, inbound: bool) -> None:
@@ -261,16 +284,28 @@ class IkeEngine:
         if sa is not None:
             self._start_qm(sa, policy, now, rekey_of)
             return
-        for sa in self._sas.values():  # a Phase 1 already under way to this peer
+        sa = self._negotiating_to(peer)
+        if sa is not None:  # a Phase 1 already under way to this peer
+            if all(p[0] != policy for p in sa.pending_acquires):
+                sa.pending_acquires.append((policy, rekey_of))
+            return
+        sa = self._start_phase1(peer, local, now)
+        if sa is not None:
+            sa.pending_acquires.append((policy, rekey_of))
+
+    def _negotiating_to(self, peer: str) -> IsakmpSa | None:
+        for sa in self._sas.values():
             if sa.peer[0] == peer and not sa.established and not sa.deleted and sa.initiator:
-                if all(p[0] != policy for p in sa.pending_acquires):
-                    sa.pending_acquires.append((policy, rekey_of))
-                return
+                return sa
+        return None
+
+    def _start_phase1(self, peer: str, local: str, now: float) -> IsakmpSa | None:
+        """Main Mode (or Aggressive Mode when ``crypto isakmp peer`` says so) to ``peer``."""
         psk = self.policy.psk_for(peer)
         if psk is None:
             self._log(4, "IKMP_NO_PRESHARED_KEY", f"No pre-shared key with {peer}!")
             self._events.append(NegotiationFailed("no pre-shared key", peer, 1))
-            return
+            return None
         cp = self.config.find_peer(peer)
         mode = "aggressive" if cp is not None and cp.aggressive_mode else "main"
         self._conn_id += 1
@@ -286,7 +321,6 @@ class IkeEngine:
             self._conn_id,
             now,
         )
-        sa.pending_acquires.append((policy, rekey_of))
         sa.initial_contact_sent = not any(s.peer[0] == peer for s in self._sas.values())
         self._sas[sa.icookie] = sa
         try:
@@ -298,8 +332,9 @@ class IkeEngine:
         except (IkeError, UnknownAlgorithm, DhError) as e:
             del self._sas[sa.icookie]
             self._events.append(NegotiationFailed(getattr(e, "reason", str(e)), peer, 1))
-            return
+            return None
         self._send(sa, data, expect_reply=True, now=now)
+        return sa
 
     def _start_qm(
         self, sa: IsakmpSa, policy: QmPolicy, now: float, rekey_of: tuple[int, ...]
@@ -534,6 +569,9 @@ class IkeEngine:
             )
             self._send(sa, info.build_protected(sa, [n]))
         self._schedule_dpd(sa, now)
+        notes, sa.pending_notifies = sa.pending_notifies, []
+        for n in notes:
+            self._send(sa, info.build_protected(sa, [n]))
         pending, sa.pending_acquires = sa.pending_acquires, []
         for policy, rekey_of in pending:
             self._start_qm(sa, policy, now, rekey_of)
@@ -618,7 +656,7 @@ class IkeEngine:
             ):
                 old.rekeyed = True
         self._children.append(rec)
-        if any(o.name.startswith("#$!default") for o in [qm.chosen] if o is not None):
+        if qm.chosen is not None and is_default_set(qm.chosen.name):
             self._log(5, "IPSEC_DEFAULT_TRANSFORM", "Using Default IPsec transform-set")
         self._events.append(ChildSaUp(pair, qm.rekey_of))
         # Forget the exchange after a while; keep it for duplicate detection meanwhile.
@@ -668,7 +706,8 @@ class IkeEngine:
             spi = int.from_bytes(n.spi, "big")
             for c in list(self._children):
                 if spi in c.pair.outbound_spis and c.pair.peer == sa.peer[0]:
-                    self._delete_child(c, "peer reported INVALID-SPI", now, notify_peer=False)
+                    # IOS deletes the pair and tells the peer (DELETE of our inbound SPIs).
+                    self._delete_child(c, "peer reported INVALID-SPI", now, notify_peer=True)
         elif t == NotifyType.INITIAL_CONTACT:
             for other in list(self._sas.values()):
                 if other is not sa and other.peer[0] == sa.peer[0]:

@@ -11,15 +11,16 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
+from engine.config.model import effective_transform_sets
+
 from .events import PacketSelector, TrafficSelector
 from .quickmode import Offer, QmPolicy
 from .sa import IsakmpSa
 
-# IOS default transform sets (used when a map entry names none; seed 001 L2617-2619).
-DEFAULT_OFFERS = [
-    Offer("#$!default_transform_set_1", "tunnel", "aes128", "hmac-sha1-96", None),
-    Offer("#$!default_transform_set_0", "tunnel", "3des", "hmac-sha1-96", None),
-]
+
+def is_default_set(name: str) -> bool:
+    """IOS default transform sets are named ``#$!default_transform_set_N``."""
+    return name.startswith("#")
 
 
 class CryptoPolicy:
@@ -75,31 +76,56 @@ class CryptoPolicy:
                 return str(addrs[0].ip)
         return self.fallback_address
 
-    def offers(self, entry) -> list[Offer]:
-        offers = []
-        for name in entry.transform_sets:
-            ts = self.config.transform_sets.get(name)
-            if ts is not None:
-                offers.append(Offer(name, ts.mode, ts.esp_encr, ts.esp_integ, ts.ah_integ))
-        return offers
+    def local_towards(self, peer: str) -> str:
+        """A local address for an IKE SA not tied to a crypto map entry (invalid-SPI
+        recovery): an interface with a crypto map first, same address family."""
+        v6 = ipaddress.ip_address(peer).version == 6
+        intfs = sorted(
+            self.config.interfaces.values(), key=lambda i: not (i.crypto_map or i.crypto_map_v6)
+        )
+        for intf in intfs:
+            addrs = intf.addresses_v6 if v6 else intf.addresses
+            if addrs:
+                return str(addrs[0].ip)
+        return self.fallback_address
+
+    def offers(self, entry, local_ts, remote_ts, local: str, peer: str) -> list[Offer]:
+        """The entry's transform sets in order (seed 001 L2563-2566: the defaults when
+        none is configured).  Default sets are transport mode, used as tunnel mode
+        unless the traffic is between the peers themselves (seed 001 Table 8)."""
+        host_to_host = local_ts.network == ipaddress.ip_network(
+            local
+        ) and remote_ts.network == ipaddress.ip_network(peer)
+        out = []
+        for ts in effective_transform_sets(self.config, entry):
+            mode = ts.mode
+            if is_default_set(ts.name) and not host_to_host:
+                mode = "tunnel"
+            out.append(Offer(ts.name, mode, ts.esp_encr, ts.esp_integ, ts.ah_integ))
+        return out
+
+    def make_policy(self, cmap, entry, local_ts, remote_ts, local: str, peer: str) -> QmPolicy:
+        secs, kbs = self.config.entry_lifetime(entry)
+        return QmPolicy(
+            self.offers(entry, local_ts, remote_ts, local, peer),
+            entry.pfs_group,
+            secs,
+            kbs,
+            local_ts,
+            remote_ts,
+            cmap.name,
+            entry.seq,
+        )
 
     @staticmethod
     def ts(net, ace, port_match) -> TrafficSelector:
         port = port_match.low if port_match is not None and port_match.op == "eq" else 0
         return TrafficSelector(net, ace.protocol or 0, port)
 
-    def entry_policy(self, cmap, entry, ace) -> QmPolicy:
-        secs, kbs = self.config.entry_lifetime(entry)
-        return QmPolicy(
-            self.offers(entry) or list(DEFAULT_OFFERS),
-            entry.pfs_group,
-            secs,
-            kbs,
-            self.ts(ace.src, ace, ace.src_port),
-            self.ts(ace.dst, ace, ace.dst_port),
-            cmap.name,
-            entry.seq,
-        )
+    def entry_policy(self, cmap, entry, ace, local: str, peer: str) -> QmPolicy:
+        local_ts = self.ts(ace.src, ace, ace.src_port)
+        remote_ts = self.ts(ace.dst, ace, ace.dst_port)
+        return self.make_policy(cmap, entry, local_ts, remote_ts, local, peer)
 
     def responder_policy(
         self, sa: IsakmpSa, remote: TrafficSelector, local: TrafficSelector
@@ -121,14 +147,14 @@ class CryptoPolicy:
                         dyn = self.dynamic_map(entry.dynamic_map)
                         for e in dyn.ordered() if dyn is not None else []:
                             # Dynamic template: any peer; no ACL = accept the peer's IDs.
-                            pol = self.match_acl(dyn, e, remote, local, dynamic=True)
+                            pol = self.match_acl(sa, dyn, e, remote, local, dynamic=True)
                             if pol is not None:
                                 pol.initiate = False
                                 return pol
                         continue
                     if not any(p.address == peer_ip for p in entry.peers):
                         continue
-                    pol = self.match_acl(cmap, entry, remote, local)
+                    pol = self.match_acl(sa, cmap, entry, remote, local)
                     if pol is not None:
                         return pol
         return None
@@ -137,11 +163,13 @@ class CryptoPolicy:
         maps = getattr(self.config, "dynamic_maps", {}) or {}
         return maps.get(name) or self.config.crypto_maps.get(name)
 
-    def match_acl(self, cmap, entry, remote, local, dynamic: bool = False) -> QmPolicy | None:
+    def match_acl(
+        self, sa: IsakmpSa, cmap, entry, remote, local, dynamic: bool = False
+    ) -> QmPolicy | None:
         acl = self.config.access_lists.get(entry.match_address or "")
         if acl is None:
             if dynamic and not entry.match_address:
-                return self.entry_policy_noacl(cmap, entry, remote, local)
+                return self.make_policy(cmap, entry, local, remote, sa.local[0], sa.peer[0])
             return None
         for ace in acl.permits:
             if (
@@ -151,31 +179,8 @@ class CryptoPolicy:
                 and remote.network.subnet_of(ace.dst)
                 and (ace.protocol is None or ace.protocol == local.protocol)
             ):
-                secs, kbs = self.config.entry_lifetime(entry)
-                return QmPolicy(
-                    self.offers(entry) or list(DEFAULT_OFFERS),
-                    entry.pfs_group,
-                    secs,
-                    kbs,
-                    local,
-                    remote,
-                    cmap.name,
-                    entry.seq,
-                )
+                return self.make_policy(cmap, entry, local, remote, sa.local[0], sa.peer[0])
         return None
-
-    def entry_policy_noacl(self, cmap, entry, remote, local) -> QmPolicy:
-        secs, kbs = self.config.entry_lifetime(entry)
-        return QmPolicy(
-            self.offers(entry) or list(DEFAULT_OFFERS),
-            entry.pfs_group,
-            secs,
-            kbs,
-            local,
-            remote,
-            cmap.name,
-            entry.seq,
-        )
 
     def psk_for(self, peer: str) -> bytes | None:
         cp = self.config.find_peer(peer)

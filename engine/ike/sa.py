@@ -11,6 +11,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine.config.model import effective_policies
 from engine.crypto import algorithms as alg
 from engine.crypto import dh
 
@@ -39,18 +40,7 @@ from .registry import (
     ProtocolId,
 )
 
-# IOS default ISAKMP policies (seed 001, "Default protection suite", L2649-2697):
-# (priority, cipher, prf, auth, group)
-DEFAULT_POLICIES = [
-    (65507, "aes128", "sha1", "rsa-sig", 5),
-    (65508, "aes128", "sha1", "pre-share", 5),
-    (65509, "aes128", "md5", "rsa-sig", 5),
-    (65510, "aes128", "md5", "pre-share", 5),
-    (65511, "3des", "sha1", "rsa-sig", 2),
-    (65512, "3des", "sha1", "pre-share", 2),
-    (65513, "3des", "md5", "rsa-sig", 2),
-    (65514, "3des", "md5", "pre-share", 2),
-]
+# No Life Duration attribute: IOS assumes its default ISAKMP lifetime (RFC 2409 gives none).
 DEFAULT_LIFETIME = 86400
 
 
@@ -68,16 +58,14 @@ class Phase1Proposal:
 
 
 def policies_from_config(config: Any) -> list[Phase1Proposal]:
-    """The configured policies in priority order, or the IOS defaults when none."""
-    pols = config.sorted_policies()
-    if not pols:
-        return [
-            Phase1Proposal(c, h, a, g, DEFAULT_LIFETIME, p, True)
-            for p, c, h, a, g in DEFAULT_POLICIES
-        ]
+    """Policies in priority order: the configured ones, else the IOS defaults
+    65507-65514 unless ``no crypto isakmp default policy`` (seed 001 L2411-2476)."""
+    default = not config.isakmp_policies
     return [
-        Phase1Proposal(p.cipher_name, p.prf_name, p.authentication, p.group, p.lifetime, p.priority)
-        for p in pols
+        Phase1Proposal(
+            p.cipher_name, p.prf_name, p.authentication, p.group, p.lifetime, p.priority, default
+        )
+        for p in effective_policies(config)
     ]
 
 
@@ -121,7 +109,7 @@ def transform_to_proposal(t: Transform) -> Phase1Proposal:
     auth = {AuthMethod.PSK: "pre-share", AuthMethod.RSA_SIG: "rsa-sig"}.get(
         a[IkeAttr.AUTH_METHOD], "other"
     )
-    lifetime = DEFAULT_LIFETIME  # RFC 2409 §4.5? no default given; IOS assumes 86400
+    lifetime = DEFAULT_LIFETIME
     ltype = a.get(IkeAttr.LIFE_TYPE)
     if ltype == LifeType.SECONDS and isinstance(a.get(IkeAttr.LIFE_DURATION), int):
         lifetime = a[IkeAttr.LIFE_DURATION]
@@ -235,6 +223,7 @@ class IsakmpSa:
     phase2_ivs: dict[int, bytes] = field(default_factory=dict)
     used_msgids: set[int] = field(default_factory=set)
     pending_acquires: list[Any] = field(default_factory=list)
+    pending_notifies: list[Any] = field(default_factory=list)  # sent once established
     initial_contact_sent: bool = False
     offered_lifetime: int = 0  # responder: the lifetime the initiator proposed
 

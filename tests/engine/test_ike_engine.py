@@ -600,3 +600,47 @@ def test_no_double_rekey_when_both_sides_have_timers():
     _up(w)
     w.advance(99)
     assert len(w.of("a", ChildSaUp)) == 2 and len(w.of("b", ChildSaUp)) == 2
+
+
+def test_invalid_spi_recovery_starts_phase1_then_notifies():
+    """seed 000 L1014-1018: with invalid-spi-recovery, B (which lost its SAs) starts Main
+    Mode to A and sends INVALID-SPI under it; A deletes the stale pair (and says so)."""
+    c1, c2 = pair_configs()
+    c2.globals.invalid_spi_recovery = True
+    w = wire(c1, c2)
+    ca, cb = _up(w)
+    stale = cb.pair.inbound[0].spi
+    w.b.clear_isakmp(w.now)  # B forgets everything, A keeps its SAs
+    w.b._children.clear()
+    w.pump()
+    w.events_a.clear()
+    w.now += 10
+    assert w.b.send_invalid_spi(R1_OUT, stale, "esp", w.now)
+    assert w.b.send_invalid_spi(R1_OUT, stale, "esp", w.now)  # queued on the same Phase 1
+    w.pump()
+    assert len(w.b.isakmp_sas()) == 1 and w.b.isakmp_sas()[0].initiator
+    # B's new Main Mode carries INITIAL-CONTACT (it has no other SA with A), which already
+    # clears A's stale pair (IOS does the same); the INVALID-SPI notify follows under it.
+    assert [e.reason for e in w.of("a", ChildSaDown)] in (
+        ["initial contact"],
+        ["peer reported INVALID-SPI"],
+    )
+    assert not w.a.child_sas()
+    assert w.b.isakmp_sas()[0].pending_notifies == []  # delivered
+
+
+def test_invalid_spi_without_recovery_needs_an_sa():
+    c1, c2 = pair_configs()
+    w = wire(c1, c2)
+    assert not w.b.send_invalid_spi(R1_OUT, 0x1234, "esp", 0)
+    assert not w.b.datagrams_to_send(0)
+
+
+def test_invalid_spi_recovery_rate_limit():
+    c1, c2 = pair_configs()
+    c2.globals.invalid_spi_recovery = True
+    b = IkeEngine(c2, [R2_OUT])
+    c2.isakmp_keys[0].address = ipaddress.ip_network("0.0.0.0/0")
+    started = [b.send_invalid_spi(f"10.9.0.{i}", 0x1000 + i, "esp", 0.0) for i in range(1, 9)]
+    assert started == [True] * 5 + [False] * 3
+    assert b.send_invalid_spi("10.9.0.7", 0x2000, "esp", 1.5)  # next second: allowed again

@@ -1,0 +1,115 @@
+"""NAT-D payloads on the wire (RFC 3947 §3.2, seed 000 L2838-2845) and bad NAT-D input.
+
+Back-to-back IkeEngines (tests/engine/ike_helpers.Wire); raw ISAKMP bytes are
+walked here so that the checks do not trust the engine's own decoder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+
+import pytest
+
+from engine.ike import IkeEngine
+from engine.ike.events import ChildSaUp, IkeSaUp
+from engine.ike.natt import natd_hash
+from tests.engine.ike_helpers import R1_OUT, R2_OUT, Wire, pair_configs, ping
+
+NAT_D, NAT_D_DRAFT, VID = 20, 130, 13
+RFC3947_VID = bytes.fromhex("4a131c81070358455c5728f20e95452f")
+
+
+def payloads(msg: bytes) -> list[tuple[int, bytes]]:
+    """(type, body) of each payload of a plain ISAKMP message (RFC 2408 §3.1-3.2)."""
+    out, np, off = [], msg[16], 28
+    while np and off + 4 <= len(msg):
+        nxt, _res, plen = struct.unpack_from("!BBH", msg, off)
+        out.append((np, msg[off + 4:off + plen]))
+        np, off = nxt, off + plen
+    return out
+
+
+def with_natd_bodies(msg: bytes, bodies: list[bytes]) -> bytes:
+    """``msg`` with its NAT-D payload bodies replaced (lengths fixed up)."""
+    out, np, off, i = bytearray(msg[:28]), msg[16], 28, 0
+    while np and off + 4 <= len(msg):
+        nxt, res, plen = struct.unpack_from("!BBH", msg, off)
+        body = msg[off + 4:off + plen]
+        if np in (NAT_D, NAT_D_DRAFT) and i < len(bodies):
+            body, i = bodies[i], i + 1
+        out += struct.pack("!BBH", nxt, res, 4 + len(body)) + body
+        np, off = nxt, off + plen
+    struct.pack_into("!I", out, 24, len(out))
+    return bytes(out)
+
+
+def sha1(data: bytes) -> bytes:
+    return hashlib.sha1(data).digest()
+
+
+def negotiate(w: Wire) -> None:
+    assert ping(w)
+    w.pump()
+    w.advance(30)
+
+
+def test_vendor_ids_and_natd_order_without_nat() -> None:
+    c1, c2 = pair_configs(hash_="sha")
+    w = Wire(IkeEngine(c1, [R1_OUT]), IkeEngine(c2, [R2_OUT]))
+    negotiate(w)
+    mm = [(who, data, src, dst) for who, data, src, dst in w.log if data[18] == 2]
+    mm1, mm2, mm3, mm4 = (m[1] for m in mm[:4])
+    assert RFC3947_VID in [b for t, b in payloads(mm1) if t == VID]  # MM1/MM2 (L2819-2822)
+    assert RFC3947_VID in [b for t, b in payloads(mm2) if t == VID]
+    icky, rcky = mm3[:8], mm3[8:16]
+    for msg, (src, dst) in ((mm3, ((R1_OUT, 500), (R2_OUT, 500))),
+                            (mm4, ((R2_OUT, 500), (R1_OUT, 500)))):
+        natd = [b for t, b in payloads(msg) if t == NAT_D]
+        # destination first, then source (L2840-2845)
+        assert natd == [natd_hash(sha1, icky, rcky, *dst), natd_hash(sha1, icky, rcky, *src)]
+    assert all(m[2][1] == 500 and m[3][1] == 500 for m in mm)  # no NAT: no float
+    assert not w.of("a", IkeSaUp)[0].nat_t
+    assert w.of("a", ChildSaUp)[0].pair.udp_encap is None  # ESP stays IP protocol 50
+
+
+def test_nat_t_disabled_sends_no_natt_vendor_id_or_natd() -> None:
+    c1, c2 = pair_configs(nat_t=False)
+    w = Wire(IkeEngine(c1, [R1_OUT]), IkeEngine(c2, [R2_OUT]))
+    negotiate(w)
+    first = [d for who, d, _s, _t in w.log if who == "a" and d[18] == 2]
+    assert all(RFC3947_VID not in [b for t, b in payloads(m) if t == VID] for m in first[:1])
+    assert all(not [t for t, _ in payloads(m) if t in (NAT_D, NAT_D_DRAFT)] for m in first[:2])
+    assert w.of("a", ChildSaUp) and w.of("b", ChildSaUp)
+
+
+@pytest.mark.parametrize("bodies", [
+    [b"", b""],                           # empty hashes
+    [b"\x01" * 7, b"\x02" * 7],           # shorter than SHA-1's 20 bytes
+    [b"\x01" * 21, b"\x02" * 64],         # longer
+], ids=["empty", "short", "long"])
+@pytest.mark.xfail(strict=True, reason="IKE engine accepts NAT-D of any length "
+                   "(docs/requests/ike.md, NAT-T helper 04:30)")
+def test_natd_wrong_length_dropped_and_counted(bodies: list[bytes]) -> None:
+    """A NAT-D whose length is not the negotiated hash's is malformed (RFC 3947 §3.2):
+    the message is dropped and counted, the genuine retransmission completes, and the
+    broken payload does not fake a NAT."""
+    c1, c2 = pair_configs(hash_="sha")
+    w = Wire(IkeEngine(c1, [R1_OUT]), IkeEngine(c2, [R2_OUT]))
+    state = {"done": False}
+
+    def drop(who: str, data: bytes) -> bool:
+        if who == "a" and data[18] == 2 and not state["done"] and any(
+                t == NAT_D for t, _ in payloads(data)):
+            state["done"] = True
+            w.b.receive_datagram(with_natd_bodies(data, bodies), (R1_OUT, 500),
+                                 (R2_OUT, 500), w.now)
+            return True
+        return False
+
+    w.drop = drop
+    negotiate(w)
+    assert state["done"]
+    assert w.b.counters.malformed >= 1
+    assert w.of("a", ChildSaUp) and w.of("b", ChildSaUp)
+    assert not w.of("b", IkeSaUp)[0].nat_t

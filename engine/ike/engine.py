@@ -321,7 +321,11 @@ class IkeEngine:
             self._conn_id,
             now,
         )
-        sa.initial_contact_sent = not any(s.peer[0] == peer for s in self._sas.values())
+        # RFC 2407 §4.6.3.3: INITIAL-CONTACT only when we hold no SA at all with the peer
+        # (an ISAKMP SA that merely expired leaves IPsec SAs the peer must keep).
+        sa.initial_contact_sent = not any(
+            s.peer[0] == peer for s in self._sas.values()
+        ) and not any(c.pair.peer == peer for c in self._children)
         self._sas[sa.icookie] = sa
         try:
             data = (

@@ -644,3 +644,20 @@ def test_invalid_spi_recovery_rate_limit():
     started = [b.send_invalid_spi(f"10.9.0.{i}", 0x1000 + i, "esp", 0.0) for i in range(1, 9)]
     assert started == [True] * 5 + [False] * 3
     assert b.send_invalid_spi("10.9.0.7", 0x2000, "esp", 1.5)  # next second: allowed again
+
+
+def test_new_phase1_after_expiry_keeps_peer_ipsec_sas():
+    """After the ISAKMP SA expires the IPsec SAs live on; the next Main Mode must not
+    carry INITIAL-CONTACT, or the peer would drop the pairs still in use."""
+    pol = [IsakmpPolicy(10, "aes", 128, "sha", "pre-share", 2, 100)]
+    w = wire(*pair_configs(policies=pol, sa_lifetime=3600))
+    ca, _ = _up(w)
+    w.advance(101)
+    assert w.of("a", IkeSaDown) and len(w.a.child_sas()) == len(w.b.child_sas()) == 1
+    from engine.ike import PacketSelector
+
+    sel = PacketSelector("192.168.1.10", "192.168.2.10", rekey_spi=ca.pair.inbound_spis[0])
+    assert w.a.acquire(sel, w.now)
+    w.pump()
+    assert len(w.of("a", IkeSaUp)) == 2 and len(w.of("b", ChildSaUp)) == 2
+    assert not w.of("b", ChildSaDown)  # the old pair survives until its own expiry

@@ -24,7 +24,7 @@ from pyroute2.netlink.exceptions import NetlinkError
 
 from lab import names, nat, nsexec
 from lab.errors import LabError, LabTimeout, NotSupported
-from lab.model import Node, Route, Topology
+from lab.model import NatRule, Node, Route, Topology
 from lab.state import RunState
 
 # pyroute2 forks helper children for IPRoute(netns=...) and stops them with
@@ -252,11 +252,23 @@ class Realizer:
         """
         ns = self.ns(node.name)
         for rule in node.nat:
-            if rule.type != "static" or "/" in (rule.external or "/"):
+            if rule.type != "static" or not rule.external:
+                continue
+            if "/" in rule.external:
+                self._proxy_arp_prefix(ns, rule)
                 continue
             ip = ipaddress.ip_address(rule.external)
             self.ipr[ns].addr("add", index=self._link_index(ns, rule.outside), address=str(ip),
                               prefixlen=ip.max_prefixlen, family=10 if ip.version == 6 else 2)
+
+    def _proxy_arp_prefix(self, ns: str, rule: NatRule) -> None:
+        """Answer ARP for a whole external prefix: proxy ARP + a route to it via inside."""
+        net = ipaddress.ip_network(rule.external or "", strict=False)
+        if net.version == 6:
+            raise LabError(f"{ns}: static NAT of an IPv6 prefix ({net}) is not supported; "
+                           "map single addresses")
+        self.ipr[ns].route("add", dst=str(net), oif=self._link_index(ns, rule.inside))
+        write_sysctls(ns, {f"net.ipv4.conf.{rule.outside}.proxy_arp": "1"})
 
     def close(self) -> None:
         for ipr in self.ipr.values():

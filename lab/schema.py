@@ -25,7 +25,7 @@ from pydantic import (
 from lab import model, yamlpos
 from lab.errors import TopologyError
 
-IFNAME_RE = re.compile(r"^[A-Za-z0-9_.-]{1,15}$")
+IFNAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,15}$")   # no "." (sysctl paths)
 NODE_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,31}$")
 PORTS_RE = re.compile(r"^(\d{1,5})-(\d{1,5})$")
 
@@ -76,6 +76,8 @@ class NatRuleIn(_Base):
                 _host(self.external))
             if a.network.prefixlen != b.network.prefixlen or a.version != b.version:
                 raise ValueError("static NAT 'internal' and 'external' must have the same size")
+            if a.version == 6 and a.network.prefixlen != 128:
+                raise ValueError("static NAT of IPv6 prefixes is not supported; map addresses")
         else:
             if self.internal or self.external:
                 raise ValueError("'internal'/'external' belong to static rules, not pat")

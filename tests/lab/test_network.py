@@ -190,3 +190,42 @@ def test_inline_topology_sysctls_mtu_dev_routes(lab_factory) -> None:
     assert a.ping("10.7.1.2", count=1).received == 1
     assert a.ping("fd07:1::2", count=1).received == 1
     assert lab.addresses()["fd07:1::2"] == "c"
+
+
+PREFIX_NAT = """\
+name: pfx
+nodes:
+  h1: {kind: host}
+  h2: {kind: host}
+  nat1:
+    kind: nat
+    nat:
+      - {type: static, inside: eth0, outside: eth1, internal: 192.168.20.0/28,
+         external: 198.51.100.32/28}
+  srv: {kind: host}
+segments:
+  - name: lan
+    members:
+      - {iface: h1:eth0, addr: 192.168.20.1/28}
+      - {iface: h2:eth0, addr: 192.168.20.2/28}
+      - {iface: nat1:eth0, addr: 192.168.20.14/28}
+links:
+  - {a: nat1:eth1, b: srv:eth0, a_addr: 198.51.100.1/24, b_addr: 198.51.100.100/24}
+routes:
+  h1: [{dst: default, via: 192.168.20.14}]
+  h2: [{dst: default, via: 192.168.20.14}]
+"""
+
+
+def test_static_nat_of_a_prefix(lab_factory) -> None:
+    from lab.schema import parse_topology
+
+    lab = lab_factory(parse_topology(PREFIX_NAT, "pfx.yaml"))
+    with lab.capture("srv:eth0") as cap:
+        assert lab.h2.ping("198.51.100.100", count=1).received == 1
+    assert {p[IP].src for p in cap.packets if ICMP in p and p[ICMP].type == 8} == {
+        "198.51.100.34"}
+    with lab.capture("h1:eth0") as cap:
+        assert lab.srv.ping("198.51.100.33", count=1).received == 1    # proxy ARP + DNAT
+    assert {p[IP].dst for p in cap.packets if ICMP in p and p[ICMP].type == 8} == {
+        "192.168.20.1"}

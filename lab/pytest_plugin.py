@@ -68,6 +68,7 @@ def lab_factory(request: pytest.FixtureRequest) -> Iterator[Callable[..., Any]]:
         lab = Lab.start(topology, **kw)
         labs.append(lab)
         request.node.lab_dirs = [str(x.workdir) for x in labs]
+        request.node.user_properties.append(("lab_run", f"{lab.run} {lab.workdir}"))
         return lab
 
     try:
@@ -112,6 +113,38 @@ def lab(request: pytest.FixtureRequest, lab_factory: Callable[..., Any]) -> Any:
     except NotSupported as exc:
         pytest.skip(str(exc))
     return lab_factory(marker.args[0], **marker.kwargs)
+
+
+@pytest.fixture(scope="module")
+def lab_module(request: pytest.FixtureRequest) -> Iterator[Any]:
+    """Module-scoped lab of the module's ``pytestmark = pytest.mark.topology(path)``.
+
+    For modules whose tests can share one bring-up (e.g. several show commands
+    against one tunnel). Torn down after the module's last test.
+
+    Yields:
+        a running :class:`lab.api.Lab`.
+    """
+    from lab.api import Lab
+    from lab.errors import NotSupported
+    from lab.realize import check_host
+
+    marker = request.node.get_closest_marker("topology")
+    if marker is None or not marker.args:
+        raise pytest.UsageError(f"{request.node.nodeid}: `lab_module` needs a module-level "
+                                "pytestmark = pytest.mark.topology('topologies/x.yaml')")
+    try:
+        check_host()
+    except NotSupported as exc:
+        pytest.skip(str(exc))
+    base = run_dir_for(request.config, request.node.nodeid)
+    shutil.rmtree(base, ignore_errors=True)
+    lab = Lab.start(_resolve(request.config, request, marker.args[0]), workdir=base,
+                    **marker.kwargs)
+    try:
+        yield lab
+    finally:
+        lab.down()
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)

@@ -25,8 +25,13 @@ from typing import Any
 
 from engine.clock import Clock
 from engine.config.model import Config, ConfigError
+from engine.esp.errors import ReplayError
 from engine.control import ControlServer
+from engine.dataplane import dplog
 from engine.dataplane import packet as pk
+from engine.dataplane.fragpolicy import Egress
+from engine.dataplane.idle import IdleTimers
+from engine.dataplane.natkeepalive import NatKeepalive
 from engine.dataplane.output import Outbound
 from engine.dataplane.policy import ENGINE_MARK, PolicyRouting
 from engine.dataplane.sockets import Sockets, recv_udp, send_udp
@@ -90,6 +95,10 @@ class Runner:
         self.orphans: deque[tuple[float, bytes, str, Any]] = deque()
         self._traffic_seen: dict[tuple[str, bool], float] = {}
         self._next_mtu_refresh = 0.0
+        self._log_limit: dict[Any, float] = {}
+        self.egress = Egress()
+        self.idle = IdleTimers()
+        self.natka = NatKeepalive(interval=config.globals.nat_keepalive)
         self._draining = False
         self.last_acquire: dict[Any, float] = {}
         self.syslog = SyslogSink(self.name, args.syslog, self.clock)
@@ -182,7 +191,8 @@ class Runner:
         """
         next_service = 0.0
         while self._running:
-            deadlines = [d for d in (self._ike_timer(), self.sadb.next_deadline()) if d]
+            deadlines = [d for d in (self._ike_timer(), self.sadb.next_deadline(),
+                                     self.idle.next_deadline(), self.natka.get_timer()) if d]
             timeout = self.clock.real_until(min(deadlines)) if deadlines else 1.0
             timeout = min(timeout if timeout is not None else 1.0, 1.0)
             if self.orphans or self.pending:
@@ -219,6 +229,8 @@ class Runner:
                 self._ike_call("handle_timer", now)
             self._flush_ike(now)
         self._lifetimes(now)
+        self._idle(now)
+        self._keepalives(now)
         self._expire_pending(now)
         self._retry_orphans(expire_only=True)
         if self.out is not None and time.monotonic() >= self._next_mtu_refresh:
@@ -277,17 +289,37 @@ class Runner:
             self.syslog.emit(ev)
         elif isinstance(ev, IkeSaUp):
             self.ike_sas[(ev.icookie, ev.rcookie)] = ev
+            if ev.nat_t and self._nat_local(ev.icookie):
+                self.natka.track(tuple(ev.local), tuple(ev.peer), now)
         elif isinstance(ev, IkeSaDown):
-            self.ike_sas.pop((ev.icookie, ev.rcookie), None)
+            up = self.ike_sas.pop((ev.icookie, ev.rcookie), None)
+            self.natka.untrack(tuple(ev.local), tuple(ev.peer))
+            if up is not None:
+                self.natka.untrack(tuple(up.local), tuple(up.peer))
         elif isinstance(ev, ChildSaUp):
             self._install(ev, now)
         elif isinstance(ev, ChildSaDown):
             self.last_acquire.clear()  # the next packet may acquire at once
             gone = self.sadb.remove_spis(ev.inbound_spis + ev.outbound_spis)
+            if self.policy is not None:
+                for e in gone:
+                    if not any(o.pair.local_ts == e.pair.local_ts and
+                               o.pair.remote_ts == e.pair.remote_ts for o in self.sadb.entries):
+                        self.policy.release_pair(e.pair)
             log.info("IPsec SA down (%s): %d pair(s) removed", ev.reason, len(gone))
         elif isinstance(ev, NegotiationFailed):
             self.stats["negotiation_failed"] += 1
             log.info("negotiation with %s failed (phase %d): %s", ev.peer, ev.phase, ev.reason)
+
+    def _nat_local(self, icookie: bytes) -> bool:
+        """Are we the side behind NAT on this ISAKMP SA (RFC 3947 §4)?"""
+        if self.ike is None or not hasattr(self.ike, "isakmp_sas"):
+            return False
+        for sa in self._ike_call("isakmp_sas") or ():
+            if getattr(sa, "icookie", None) == icookie or \
+                    getattr(sa, "cookies", (None,))[0] == icookie:
+                return bool(getattr(sa, "nat_local", False))
+        return False
 
     def _install(self, ev: ChildSaUp, now: float) -> None:
         pair = ev.pair
@@ -299,6 +331,9 @@ class Runner:
             window = ((window + 31) // 32) * 32
         new = self.sadb.install(pair, now, replay_window=min(window, 1024), df=df,
                                 interface=intf.name if intf else None)
+        new.replay_window = min(window, 1024)
+        if self.policy is not None:
+            self.policy.ensure_pair(pair)  # dynamic maps: route the SA's selectors in
         for old in self.sadb.entries:
             if old is not new and set(old.pair.inbound_spis) & set(ev.rekey_of):
                 old.rekey_requested = True
@@ -334,6 +369,42 @@ class Runner:
             log.info("IPsec SA to %s expired (in 0x%08x)", e.pair.peer, e.spi_in)
             self._ike_call("delete_child", e.spi_in, now)
             self.sadb.remove(e)
+
+    def _idle(self, now: float) -> None:
+        """SA idle timers (``set security-association idletime``, seed 000 L3606-3968)."""
+        if not self.sadb.entries:
+            return
+        for e, _setting in self.idle.poll(now, self.sadb.entries, self.config):
+            log.info("IPsec SA to %s idle: deleting (in 0x%08x)", e.pair.peer, e.spi_in)
+            if hasattr(self.ike, "idle_expired"):
+                self._ike_call("idle_expired", e.spi_in, now)
+            else:
+                self._ike_call("delete_child", e.spi_in, now)
+            self.sadb.remove(e)
+            self._flush_ike(now)
+
+    def _keepalives(self, now: float) -> None:
+        """NAT keepalives (RFC 3948 §2.3) for peerings where we are behind NAT."""
+        t = self.natka.get_timer()
+        if t is None or t > now or self.sockets is None:
+            return
+        self.natka.handle_timer(now)
+        for dg in self.natka.datagrams_to_send(now):
+            try:
+                send_udp(self.sockets.natt, dg.data, dg.dst, dg.src[0])
+                self.stats["natt_keepalives_tx"] += 1
+            except OSError as exc:
+                log.debug("NAT keepalive to %s failed: %s", dg.dst, exc)
+
+    def _rate_ok(self, tag: Any, every: float = 1.0) -> bool:
+        """True at most once per ``every`` real seconds per ``tag`` (log rate limit)."""
+        real = time.monotonic()
+        if real - self._log_limit.get(tag, -1e9) < every:
+            return False
+        if len(self._log_limit) > 4096:
+            self._log_limit.clear()
+        self._log_limit[tag] = real
+        return True
 
     # -- data path: outbound (TUN → ESP) -----------------------------------------------
 
@@ -404,26 +475,36 @@ class Runner:
     def _protect_send(self, entry: SaEntry, pkt: bytes) -> None:
         """Protect and send one inner packet, honouring the tunnel's path MTU.
 
-        Too big for the tunnel: DF set (IPv4, df-bit not ``clear``) or IPv6 →
-        ICMP "fragmentation needed"/"packet too big" with the usable MTU goes
-        back through the TUN (RFC 1191 §4, RFC 4443 §3.2) and the packet is
-        dropped; otherwise pre-fragment (IOS default ``before-encryption``)
-        or protect and post-fragment the outer packet.
+        Seed 000 Table 2 (``engine.dataplane.fragpolicy``): a DF packet too big
+        for the tunnel is dropped with ICMP "fragmentation needed" back
+        through the TUN (RFC 1191 §4); otherwise pre-fragment (IOS default
+        ``before-encryption``) or protect and post-fragment the outer packet.
         """
         assert self.out is not None
         peer = entry.pair.peer
         entry.mtu = self.out.mtu_to(peer)
         limit = entry.inner_limit = self._inner_limit(entry, entry.mtu)
-        pieces = [pkt]
-        if len(pkt) > limit:
-            pieces = self._too_big(entry, pkt, limit)
+        intf = self.config.interfaces.get(entry.interface or "")
+        g = self.config.globals
         try:
-            outers = [entry.out_bundle.protect(p) for p in pieces]
+            res = self.egress.process(
+                pkt, protect=entry.out_bundle.protect, max_inner=limit, mtu=entry.mtu,
+                df_mode=self.config.effective_df_bit(intf) if intf else g.df_bit,
+                fragmentation=self.config.effective_fragmentation(intf) if intf
+                else g.fragmentation,
+                tunnel=entry.pair.mode == "tunnel",
+                router=ipaddress.ip_address(entry.pair.local).packed)
         except Exception as exc:
             self.stats["protect_errors"] += 1
             log.warning("protect failed on SA to %s: %s", peer, exc)
             return
-        for outer in outers:
+        self.stats[f"egress_{res.decision.action}"] += 1
+        if res.icmp:
+            self.stats["pmtu_icmp_sent"] += 1
+            self._to_tun(res.icmp)
+        if res.pieces > 1:
+            self.stats["prefragmented"] += 1
+        for outer in res.packets:
             self.out.send_outer(outer, peer)
         self._note_traffic(peer, inbound=False)
 
@@ -431,34 +512,8 @@ class Runner:
         cache = entry.limits
         limit = cache.get(mtu)
         if limit is None:
-            b = entry.out_bundle
-            first = b.esp or b.ah
-            room = mtu - (b.ah._ah_len if b.esp is not None and b.ah is not None else 0)
-            limit = cache[mtu] = first.max_inner_len(room)
+            limit = cache[mtu] = entry.out_bundle.max_inner_len(mtu)
         return limit
-
-    def _too_big(self, entry: SaEntry, pkt: bytes, limit: int) -> list[bytes]:
-        from engine.esp.fragment import fragment_ipv4, icmp_frag_needed, icmpv6_packet_too_big
-
-        intf = self._interface_for_map(entry.pair.crypto_map)
-        df_policy = self.config.effective_df_bit(intf) if intf else self.config.globals.df_bit
-        router = ipaddress.ip_address(entry.pair.local).packed
-        v4 = pkt[0] >> 4 == 4
-        if not v4 or (pkt[6] & 0x40 and df_policy != "clear"):
-            self.stats["pmtu_icmp_sent"] += 1
-            if v4 and len(router) == 4:
-                icmp = icmp_frag_needed(pkt, limit, router)
-            elif not v4 and len(router) == 16:
-                icmp = icmpv6_packet_too_big(pkt, max(limit, 1280), router)
-            else:
-                return []
-            self._to_tun(icmp)
-            return []
-        frag = self.config.effective_fragmentation(intf) if intf else "before-encryption"
-        if frag == "before-encryption":
-            self.stats["prefragmented"] += 1
-            return fragment_ipv4(pkt, limit, ignore_df=True)
-        return [pkt]  # after-encryption: the outer packet is fragmented on send
 
     def _to_tun(self, pkt: bytes) -> None:
         if self.tun_fd is None:
@@ -605,14 +660,28 @@ class Runner:
                 return
             self.sadb.counters["invalid_spi"] += 1
             self.stats[f"in_invalid_spi_{kind}"] += 1
+            if udp is not None:
+                o_src, o_dst = udp[0][0], udp[1]
+            else:
+                o_src = socket.inet_ntoa(pkt[12:16])
+                o_dst = socket.inet_ntoa(pkt[16:20])
+            if self._rate_ok(("inv-spi", o_src, spi)):
+                self.syslog.emit(dplog.invalid_spi(o_dst, kind, spi, o_src))
             self._invalid_spi(pkt, kind, spi, udp)
             return
         entry, bundle = hit
-        if udp is None:
-            inner = bundle.unprotect(pkt)
-        else:  # UDP payload without marker: outer addresses from the socket
-            (src, _sport), local = udp
-            inner = bundle.unprotect(pkt, src, local)
+        try:
+            if udp is None:
+                inner = bundle.unprotect(pkt)
+            else:  # UDP payload without marker: outer addresses from the socket
+                (src, sport), local = udp
+                inner = bundle.unprotect(pkt, src, local)
+                self.natka.activity((local, 4500), (src, sport), self.clock.now())
+        except ReplayError:
+            self.stats["in_replay"] += 1
+            if self._rate_ok(("replay", spi)):
+                self.syslog.emit(dplog.replay_error(entry.pair.conn_id or 1))
+            return
         self._note_traffic(entry.pair.peer, inbound=True)
         if not inner:
             return
@@ -718,6 +787,9 @@ class Runner:
             return {"ok": False, "error": format_error(err)}
         if self.policy is not None:
             self.policy.install(self.config)
+            for e in self.sadb.entries:
+                self.policy.ensure_pair(e.pair)
+        self.natka.set_interval(self.config.globals.nat_keepalive, self.clock.now())
         self.sadb.invalidate()
         self._ike_call("update_config", self.config) if hasattr(self.ike, "update_config") \
             else None

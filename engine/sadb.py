@@ -72,6 +72,7 @@ class SaEntry:
     in_bundle: Any = None  # engine.esp.InboundBundle
     limits: dict[int, int] = field(default_factory=dict)  # path MTU → largest inner packet
     mtu: int = 1500  # path MTU towards the peer (refreshed by the runner)
+    replay_window: int = 64  # inbound anti-replay window (0 = disabled), for show
     inner_limit: int = 0  # largest inner packet protected without MTU handling
 
     @property

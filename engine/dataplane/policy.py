@@ -117,6 +117,7 @@ class PolicyRouting:
         self.table = table
         self.mark = mark
         self.installed: list[dict[str, object]] = []
+        self.dynamic: dict[tuple[str, str, int], dict[str, object]] = {}
 
     def install(self, config: Config) -> list[str]:
         """(Re)install rules for ``config``; return problems as messages."""
@@ -140,8 +141,67 @@ class PolicyRouting:
             log.warning("policy routing: %s", p)
         return problems
 
+    def ensure_pair(self, pair: object) -> bool:
+        """Route an SA's selectors into the TUN when no rule does yet.
+
+        Dynamic crypto maps have no ACL of their own: while the SA is up, its
+        traffic selectors (local → remote) must reach the engine (IOS installs
+        them like a reverse route). Returns True if a rule was added.
+        """
+        local, remote = pair.local_ts, pair.remote_ts  # type: ignore[attr-defined]
+        key = (str(local.network), str(remote.network), local.protocol)
+        if key in self.dynamic or self._covered(local.network, remote.network):
+            return False
+        family = socket.AF_INET6 if local.network.version == 6 else socket.AF_INET
+        kw: dict[str, object] = {"family": family, "priority": PRIO_BASE + 50 + len(self.dynamic),
+                                 "table": self.table}
+        kw.update(_net_fields("src", local.network, None))
+        kw.update(_net_fields("dst", remote.network, None))
+        if local.protocol:
+            kw["ip_proto"] = local.protocol
+        try:
+            with IPRoute() as ipr:
+                ipr.rule("add", **kw)
+        except NetlinkError as exc:
+            if exc.code != errno.EEXIST:
+                log.warning("dynamic SA rule %s: %s", kw, exc)
+                return False
+        self.dynamic[key] = kw
+        log.info("routing SA selectors %s -> %s into %s", key[0], key[1], self.tun)
+        return True
+
+    def release_pair(self, pair: object) -> None:
+        """Remove the rule :meth:`ensure_pair` added for this SA's selectors."""
+        local, remote = pair.local_ts, pair.remote_ts  # type: ignore[attr-defined]
+        kw = self.dynamic.pop((str(local.network), str(remote.network), local.protocol), None)
+        if kw is None:
+            return
+        try:
+            with IPRoute() as ipr:
+                ipr.rule("del", **kw)
+        except NetlinkError as exc:
+            if exc.code not in (errno.ENOENT, errno.ESRCH):
+                log.warning("ip rule del %s: %s", kw, exc)
+
+    def _covered(self, local: ipaddress._BaseNetwork, remote: ipaddress._BaseNetwork) -> bool:
+        """Does an installed permit rule already send local → remote to the TUN?"""
+        for kw in self.installed:
+            if kw.get("table") != self.table or "ip_proto" in kw:
+                continue
+            src = ipaddress.ip_network(f"{kw['src']}/{kw['src_len']}") if "src" in kw else None
+            dst = ipaddress.ip_network(f"{kw['dst']}/{kw['dst_len']}") if "dst" in kw else None
+            if src is not None and (src.version != local.version or not local.subnet_of(src)):
+                continue
+            if dst is not None and (dst.version != remote.version or not remote.subnet_of(dst)):
+                continue
+            return True
+        return False
+
     def remove(self) -> None:
         """Delete every rule this object installed (missing ones are fine)."""
+        for kw in list(self.dynamic.values()):
+            self.installed.append(kw)
+        self.dynamic.clear()
         if not self.installed:
             return
         with IPRoute() as ipr:

@@ -27,6 +27,7 @@ class Tunnel:
     key: str = "cisco123"
     lifetime: int | None = None  # IPsec SA seconds
     lifetime_kb: int | None = None
+    dynamic_responder: bool = False  # r2 uses ``crypto dynamic-map`` (no peer, no ACL)
 
     @property
     def id(self) -> str:
@@ -36,12 +37,16 @@ class Tunnel:
             parts.append(f"pfs{self.pfs}")
         if self.aggressive:
             parts.append("am")
+        if self.dynamic_responder:
+            parts.append("dyn")
         return "-".join(parts)
 
 
 def router_config(name: str, me: dict[str, str], peer: dict[str, str], t: Tunnel,
                   initiator: bool) -> str:
     """One router's IOS configuration."""
+    if t.dynamic_responder and not initiator:
+        return dynamic_config(name, me, t)
     lines = [f"hostname {name}", "!",
              "crypto isakmp policy 10", f" encr {t.encr}", f" hash {t.hash}",
              " authentication pre-share", f" group {t.group}",
@@ -69,6 +74,21 @@ def router_config(name: str, me: dict[str, str], peer: dict[str, str], t: Tunnel
         lines.append(f"access-list 101 permit ip {me['lan_net']} 0.0.0.255 "
                      f"{peer['lan_net']} 0.0.0.255")
     return "\n".join(lines + ["!", "end", ""])
+
+
+def dynamic_config(name: str, me: dict[str, str], t: Tunnel) -> str:
+    """Responder with a dynamic crypto map: any peer with the key, selectors from QM."""
+    return "\n".join([
+        f"hostname {name}", "!", "crypto isakmp policy 10", f" encr {t.encr}", f" hash {t.hash}",
+        " authentication pre-share", f" group {t.group}",
+        f"crypto isakmp key {t.key} address 0.0.0.0 0.0.0.0", "!",
+        f"crypto ipsec transform-set TS {t.transforms}", f" mode {t.mode}", "!",
+        "crypto dynamic-map DYN 10", " set transform-set TS", "!",
+        "crypto map VPN 10 ipsec-isakmp dynamic DYN", "!",
+        "interface GigabitEthernet0/0/0", f" ip address {me['wan']} 255.255.255.0",
+        " crypto map VPN", "!", "interface GigabitEthernet0/0/1",
+        f" ip address {me['lan']} 255.255.255.0", "!",
+        f"ip route 0.0.0.0 0.0.0.0 {me['gw']}", "!", "end", ""])
 
 
 TOPOLOGY = """\

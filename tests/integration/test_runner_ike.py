@@ -32,6 +32,7 @@ CASES = [
     Tunnel(transforms="ah-md5-hmac esp-des"),
     Tunnel(transforms="ah-sha-hmac"),
     Tunnel(mode="transport"),
+    Tunnel(dynamic_responder=True),
 ]
 
 

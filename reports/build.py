@@ -85,12 +85,21 @@ def _result(ev: dict[str, Any]) -> dict[str, Any]:
 
 def collect(out: Path) -> dict[str, Any]:
     """Merge every input into one model (results, errors, planned-but-missing)."""
-    evidence = [e for e in _load_json_dir(out / "evidence") if "nodeid" in e]
+    meta = {}
+    if (out / "run.json").is_file():
+        meta = json.loads((out / "run.json").read_text())
+    run_id = meta.get("run_id")
+
+    def ours(d: Any) -> bool:  # skip files a concurrent run left in the same directory
+        return not run_id or not isinstance(d, dict) or d.get("run_id") in (None, run_id)
+
+    evidence = [e for e in _load_json_dir(out / "evidence") if "nodeid" in e and ours(e)]
     by_id = {e["nodeid"]: e for e in evidence}
     planned: dict[str, dict[str, Any]] = {}
     for rows in _load_json_dir(out / "collected"):
         for row in rows if isinstance(rows, list) else []:
-            planned.setdefault(row["nodeid"], row)
+            if ours(row):
+                planned.setdefault(row["nodeid"], row)
     junit = _junit(out / "junit.xml")
     results = [_result(e) for e in evidence]
     for nodeid, row in planned.items():
@@ -108,7 +117,7 @@ def collect(out: Path) -> dict[str, Any]:
         r["ran"] = False
         results.append(r)
     for err in _load_json_dir(out / "collect-errors"):
-        if "nodeid" not in err:
+        if "nodeid" not in err or not ours(err):
             continue
         results.append({"id": err["nodeid"], "slug": slug(err["nodeid"]), "seed": None,
                         "lines": None, "section": None, "claim": None, "feature": None,
@@ -117,9 +126,6 @@ def collect(out: Path) -> dict[str, Any]:
                         "duration_s": None, "ran": False, "checks": [],
                         "collect_error": err["error"]})
     results.sort(key=lambda r: (r["seed"] or "~", r["lines"] or "", r["id"]))
-    meta = {}
-    if (out / "run.json").is_file():
-        meta = json.loads((out / "run.json").read_text())
     return {"results": results, "evidence": {e["nodeid"]: e for e in evidence}, "meta": meta}
 
 

@@ -27,6 +27,9 @@ from reports.scenario import ROOT, Scenario, ScenarioError, from_module
 
 #: Per-scenario wall-clock limit (seconds; 0 disables), enforced with SIGALRM.
 TIMEOUT_ENV = "LAB_SCENARIO_TIMEOUT"
+#: Set by reports.run: tags every file of one run, so that the builder ignores
+#: files a concurrent run wrote into the same output directory.
+RUN_ENV = "LAB_REPORT_RUN"
 DEFAULT_TIMEOUT = 300.0
 EV_KEY = pytest.StashKey[Evidence]()
 PHASES_KEY = pytest.StashKey[dict]()
@@ -109,14 +112,18 @@ def _worker() -> str:
     return os.environ.get("PYTEST_XDIST_WORKER", "main")
 
 
-def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config,
-                                  items: list[pytest.Item]) -> None:
+def _run_id() -> str:
+    return os.environ.get(RUN_ENV, "")
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Record what this worker will run (after -k/-m deselection)."""
     rows = []
-    for item in items:
+    for item in session.items:
         scn = _scenario_of(item)
         if scn is None:
             continue
-        rows.append({"nodeid": item.nodeid, "slug": slug(item.nodeid),
+        rows.append({"nodeid": item.nodeid, "slug": slug(item.nodeid), "run_id": _run_id(),
                      "scenario": scn.to_dict(), "peer": _peer_of(item)})
     if not rows:
         return
@@ -131,7 +138,8 @@ def pytest_collectreport(report: pytest.CollectReport) -> None:
     d = out_dir() / "collect-errors"
     d.mkdir(parents=True, exist_ok=True)
     (d / f"{slug(report.nodeid)}.json").write_text(json.dumps(
-        {"nodeid": report.nodeid, "error": str(report.longrepr)[-6000:]}, indent=1))
+        {"nodeid": report.nodeid, "run_id": _run_id(), "error": str(report.longrepr)[-6000:]},
+        indent=1))
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -189,8 +197,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):  # type
         phases.setdefault("longrepr", str(report.longrepr)[-12000:])
     if report.when == "teardown":
         _disarm_timeout()
-        rec.save(outcome=phases.get("outcome", "passed"), reason=phases.get("reason", ""),
-                 longrepr=phases.get("longrepr", ""), worker=_worker(),
+        rec.save(run_id=_run_id(), outcome=phases.get("outcome", "passed"),
+                 reason=phases.get("reason", ""), longrepr=phases.get("longrepr", ""),
+                 worker=_worker(),
                  duration_s=round(time.monotonic() - phases["t0"], 3), finished=time.time())
     return report
 

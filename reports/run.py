@@ -19,10 +19,12 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 from reports.build import build
 from reports.evidence import OUT_ENV, out_dir
+from reports.plugin import RUN_ENV
 from reports.scenario import ROOT
 
 #: Wall-clock limit of the whole pytest run (seconds); the report is built anyway.
@@ -77,11 +79,13 @@ def main(argv: list[str] | None = None) -> int:
     for name in ("junit.xml", "results.json", "index.html"):
         (out / name).unlink(missing_ok=True)
     started = time.time()
-    meta = {"started": dt.datetime.fromtimestamp(started, dt.timezone.utc).isoformat(
-        timespec="seconds"), "command": " ".join(["./lab.sh conformance", *user]).strip(),
-        "versions": versions()}
+    run_id = uuid.uuid4().hex[:12]
+    when = dt.datetime.fromtimestamp(started, dt.timezone.utc).isoformat(timespec="seconds")
+    command = " ".join(["./lab.sh conformance", *user]).strip()
+    meta = {"run_id": run_id, "started": when, "command": command, "versions": versions()}
     cmd = pytest_argv(out, user)
-    env = {**os.environ, OUT_ENV: str(out)}
+    env = {**os.environ, OUT_ENV: str(out), RUN_ENV: run_id}
+    (out / "run.json").write_text(json.dumps(meta, indent=1))  # a crash still leaves the id
     timeout = float(os.environ.get(TIMEOUT_ENV, "1800"))
     print("conformance: " + " ".join(cmd[1:]), flush=True)
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True)

@@ -2,7 +2,7 @@
 
 from reports.plugin import (  # noqa: F401  (pytest finds hooks and fixtures by name)
     ev,
-    pytest_collection_modifyitems,
+    pytest_collection_finish,
     pytest_collectreport,
     pytest_generate_tests,
     pytest_pycollect_makemodule,

@@ -50,6 +50,8 @@ def wire(ladder: dict[str, Any], inner: tuple[str, str], outer: tuple[str, str]
         "ah": sum(1 for e in between if e.get("cls") == "ah"),
         "esp_out": sum(1 for e in between if e["src"] == outer[0]
                        and (e.get("cls") in ("esp", "ah"))),
+        "esp_in": sum(1 for e in between if e["src"] == outer[1]
+                      and (e.get("cls") in ("esp", "ah"))),
         "udp_encap": sum(1 for e in between if "UDP-encap" in e.get("label", "")),
         "clear_inner": sum(1 for e in ev if {e["src"], e["dst"]} == set(inner)),
         "decrypted_icmp": sum(1 for e in between if str(e.get("inner", "")).startswith(

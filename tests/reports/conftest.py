@@ -12,7 +12,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 CONFTEST = '''from reports.plugin import (  # noqa: F401
-    ev, pytest_collection_modifyitems, pytest_collectreport, pytest_generate_tests,
+    ev, pytest_collection_finish, pytest_collectreport, pytest_generate_tests,
     pytest_pycollect_makemodule, pytest_runtest_call, pytest_runtest_makereport,
     pytest_runtest_setup)
 '''

@@ -125,3 +125,15 @@ def test_build_on_empty_dir(tmp_path) -> None:
     stats = build(tmp_path)
     assert stats["count"] == 0
     assert "no scenario results" in (tmp_path / "index.html").read_text()
+
+
+def test_build_ignores_files_of_a_concurrent_run(scenario_dir) -> None:
+    write, run, out = scenario_dir
+    write("test_demo.py", SCENARIO_MODULE)
+    assert run("-k", "test_passes").returncode == 0   # files without run_id: ours
+    (out / "run.json").write_text(json.dumps({"run_id": "mine"}))
+    ev = json.loads(next((out / "evidence").glob("*.json")).read_text())
+    (out / "evidence" / "foreign.json").write_text(json.dumps(
+        {**ev, "nodeid": "scn/test_other.py::test_x", "run_id": "theirs"}))
+    stats = build(out)
+    assert stats["count"] == 1 and stats["passed"] == 1   # -k deselected the rest

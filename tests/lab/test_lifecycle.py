@@ -150,3 +150,69 @@ def test_check_and_dot_commands(tmp_path: Path) -> None:
     assert r.returncode == 2
     assert r.stderr.strip() == f"lab: {bad}:3: nodes.h1.colour: unknown key 'colour'"
     assert lab_cli("dot", str(CHAIN)).stdout.startswith('graph "chain"')
+
+
+def _root_link_events(sock) -> list[str]:
+    """Names in RTM_NEWLINK messages queued on a root-namespace RTMGRP_LINK socket."""
+    import struct
+
+    names_seen = []
+    while True:
+        try:
+            data = sock.recv(1 << 16)
+        except BlockingIOError:
+            return names_seen
+        i = 0
+        while i + 16 <= len(data):
+            length, kind = struct.unpack_from("=IH", data, i)
+            if kind == 16:                                   # RTM_NEWLINK
+                j = i + 16 + 16                              # nlmsghdr + ifinfomsg
+                while j + 4 <= i + length:
+                    alen, atype = struct.unpack_from("=HH", data, j)
+                    if atype == 3:                           # IFLA_IFNAME
+                        names_seen.append(data[j + 4:j + alen].rstrip(b"\0").decode())
+                    j += (alen + 3) & ~3
+            i += (length + 3) & ~3
+
+
+def test_nothing_appears_in_root_namespace_even_briefly(tmp_path: Path) -> None:
+    import socket
+
+    sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0)    # NETLINK_ROUTE
+    sock.bind((0, 1))                                                # RTMGRP_LINK
+    sock.setblocking(False)
+    try:
+        with Lab.up(ROOT / "topologies" / "ten-nodes.yaml", workdir=tmp_path) as lab:
+            lab.faults.link_down("r3:eth1")
+            lab.faults.link_up("r3:eth1")
+        seen = _root_link_events(sock)
+    finally:
+        sock.close()
+    ours = {"eth0", "eth1", "eth2", "br0"} | {f"s0p{i}" for i in range(3)}
+    assert not ours & set(seen), seen
+
+
+def test_root_link_event_parser_sees_new_links() -> None:
+    """The detector above can fail: run it in a scratch namespace where a veth is made."""
+    import socket
+
+    from pyroute2 import IPRoute
+
+    from lab.nsexec import create_netns, remove_netns
+
+    ns = f"ilab-scratch-{secrets.token_hex(3)}"
+    create_netns(ns)
+    try:
+        box = []
+        realize.in_ns_thread(ns, lambda: box.append(
+            socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0)))
+        sock = box[0]
+        sock.bind((0, 1))
+        sock.setblocking(False)
+        with IPRoute(netns=ns) as ipr:
+            ipr.link("add", ifname="vA", kind="veth", peer="vB")
+        time.sleep(0.05)
+        assert {"vA", "vB"} <= set(_root_link_events(sock))
+        sock.close()
+    finally:
+        remove_netns(ns)

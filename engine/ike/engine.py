@@ -28,6 +28,7 @@ from .events import (
     ChildSaDown,
     ChildSaUp,
     Datagram,
+    Debug,
     Event,
     IkeSaDown,
     IkeSaUp,
@@ -37,6 +38,7 @@ from .events import (
     PacketSelector,
 )
 from .payloads import DeletePayload, Header, NotificationPayload, Payload
+from .peers import PeerTable
 from .policy import CryptoPolicy, is_default_set
 from .quickmode import QmPolicy, QuickMode
 from .registry import IKE_PORT, NATT_PORT, ExchangeType, Flags, NotifyType, ProtocolId
@@ -98,7 +100,8 @@ class IkeEngine:
         self._conn_id = 1000
         self._child_conn = 2000
         self._cur: IsakmpSa | None = None
-        self._dead_peers: set[str] = set()  # for crypto map peer failover
+        self.peers = PeerTable()  # crypto map peer lists: failover, default peer
+        self.debug = False  #: emit ``Debug`` events (IOS ``debug crypto isakmp``)
         self._recovery_starts: list[float] = []  # invalid-SPI recovery Phase 1 starts
         self.policy = CryptoPolicy(
             config, self.local_addresses[0] if self.local_addresses else "0.0.0.0"
@@ -157,10 +160,7 @@ class IkeEngine:
         if found is None:
             return False
         intf, cmap, entry, ace = found
-        peers = {str(p.address) for p in entry.peers if p.address is not None}
-        if peers and peers <= self._dead_peers:
-            self._dead_peers -= peers  # all tried: cycle through the list again
-        peer = self.policy.entry_peer(entry, self._dead_peers)
+        peer = self.peers.choose(cmap.name, entry)
         if peer is None:
             return False
         local = self.policy.local_for(intf, cmap, peer)
@@ -232,6 +232,23 @@ class IkeEngine:
         if len(sa.pending_notifies) < 8:
             sa.pending_notifies.append(n)
         return True
+
+    def idle_expired(self, spi: int, now: float, default: bool = False) -> bool:
+        """The data plane's idle timer fired for the pair with this SPI (seed 000
+        L3680-3683): delete it with DELETE; when it was the last pair with that peer,
+        delete the peer's ISAKMP SA too (with DELETE).  ``default``: the entry has
+        ``set security-association idletime N default`` (back to the default peer)."""
+        for c in list(self._children):
+            if spi in c.pair.inbound_spis or spi in c.pair.outbound_spis:
+                pair = c.pair
+                self._delete_child(c, "idle timer", now, notify_peer=True)
+                if not any(o.pair.peer == pair.peer for o in self._children):
+                    for sa in list(self._sas.values()):
+                        if sa.peer[0] == pair.peer:
+                            self._delete_isakmp(sa, "idle timer", now, notify_peer=True)
+                self.peers.idle_expired(pair.peer, pair.crypto_map, pair.crypto_map_seq, default)
+                return True
+        return False
 
     def note_traffic(self, peer: str, now: float, inbound: bool) -> None:
         """ESP/AH traffic with ``peer`` (from the data plane): drives on-demand DPD
@@ -536,7 +553,6 @@ class IkeEngine:
         assert sa.proposal is not None
         sa.established_at = now
         sa.expires_at = now + sa.proposal.lifetime
-        self._dead_peers.discard(sa.peer[0])
         if sa.proposal.default:
             self._log(6, "IKMP_POLICY_DEFAULT", "Using ISAKMP Default policies")
         self._events.append(
@@ -660,6 +676,7 @@ class IkeEngine:
             ):
                 old.rekeyed = True
         self._children.append(rec)
+        self.peers.established(pair.peer)
         if qm.chosen is not None and is_default_set(qm.chosen.name):
             self._log(5, "IPSEC_DEFAULT_TRANSFORM", "Using Default IPsec transform-set")
         self._events.append(ChildSaUp(pair, qm.rekey_of))
@@ -698,6 +715,11 @@ class IkeEngine:
             if seq is not None:
                 self._send(sa, info.build_protected(sa, [info.dpd_notify(sa, True, seq)]))
         elif t == NotifyType.R_U_THERE_ACK:
+            self._debug(
+                sa,
+                f"DPD/R_U_THERE_ACK received from peer {sa.peer[0]}, sequence "
+                f"0x{info.dpd_seq(n) or 0:X}",
+            )
             if info.dpd_seq(n) == sa.dpd_pending:
                 sa.dpd_pending = None
                 sa.dpd_failures = 0
@@ -797,7 +819,7 @@ class IkeEngine:
 
     def _fail_phase1(self, sa: IsakmpSa, reason: str, now: float) -> None:
         if sa.initiator:
-            self._dead_peers.add(sa.peer[0])  # the next acquire tries the next peer
+            self.peers.attempt_failed(sa.peer[0])  # the next acquire tries the next peer
         self._sas.pop(sa.icookie, None)
         sa.deleted = True
         mode = {"main": "Main", "aggressive": "Aggressive"}[sa.mode]
@@ -859,6 +881,8 @@ class IkeEngine:
 
     def _schedule_dpd(self, sa: IsakmpSa, now: float) -> None:
         ka = getattr(self.config.globals, "keepalive", None)
+        if ka is not None and sa.dpd_supported and sa.established_at == now:
+            self._debug(sa, "IKE_DPD is enabled, initializing timers")
         if ka is None or not sa.dpd_supported or ka.mode == "on-demand":
             sa.dpd_next = None  # on-demand: armed by outbound traffic (note_traffic)
             return
@@ -869,6 +893,10 @@ class IkeEngine:
         ``retry`` seconds, the peer is dead at the 5th expiry without ACK."""
         ka = self.config.globals.keepalive
         if sa.dpd_pending is None:
+            if ka.mode == "periodic" and now - sa.last_peer_activity < ka.seconds:
+                # seed 003 L47: no R-U-THERE when we heard from the peer within the interval.
+                sa.dpd_next = sa.last_peer_activity + ka.seconds
+                return
             if ka.mode == "on-demand":
                 if sa.last_outbound <= sa.last_peer_activity:
                     sa.dpd_next = None  # the peer answered: wait for new outbound traffic
@@ -881,8 +909,15 @@ class IkeEngine:
             sa.dpd_failures = 0
         else:
             sa.dpd_failures += 1
+            self._debug(
+                sa,
+                "incrementing error counter on sa, attempt "
+                f"{sa.dpd_failures} of {self.timing.dpd_retransmits + 1}: "
+                "reset_retransmission",
+            )
             if sa.dpd_failures > self.timing.dpd_retransmits:
-                self._dead_peers.add(sa.peer[0])
+                self._debug(sa, f"peer {sa.peer[0]} not responding!")
+                self.peers.dpd_dead(sa.peer[0])
                 self._delete_isakmp(sa, "peers alive", now, notify_peer=False, children=True)
                 return
         self._send(sa, info.build_protected(sa, [info.dpd_notify(sa, False, sa.dpd_pending)]))
@@ -959,6 +994,10 @@ class IkeEngine:
 
     def _send_plain_notify(self, icookie: bytes, rcookie: bytes, t: int, peer, local) -> None:
         self._out.append(Datagram(info.build_plain_notify(icookie, rcookie, t), local, peer))
+
+    def _debug(self, sa: IsakmpSa, text: str) -> None:
+        if self.debug:
+            self._events.append(Debug(f"ISAKMP:({sa.conn_id}):{text}"))
 
     def _log(self, severity: int, mnemonic: str, text: str) -> None:
         self._events.append(Log("CRYPTO", severity, mnemonic, text))

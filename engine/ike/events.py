@@ -179,13 +179,26 @@ class Log:
         return f"%{self.facility}-{self.severity}-{self.mnemonic}: {self.text}"
 
 
-Event = Union[IkeSaUp, IkeSaDown, ChildSaUp, ChildSaDown, NegotiationFailed, Log]
+@dataclass(frozen=True)
+class Debug:
+    """An IOS ``debug crypto isakmp`` line (only when ``IkeEngine.debug`` is set), e.g.
+    ``ISAKMP:(1001):IKE_DPD is enabled, initializing timers``."""
+
+    text: str
+    category: str = "isakmp"
+
+    def __str__(self) -> str:
+        return self.text
+
+
+Event = Union[IkeSaUp, IkeSaDown, ChildSaUp, ChildSaDown, NegotiationFailed, Log, Debug]
 
 __all__ = [
     "Address",
     "ChildSaDown",
     "ChildSaUp",
     "Datagram",
+    "Debug",
     "Event",
     "IkeSaDown",
     "IkeSaUp",

@@ -96,6 +96,10 @@ def _check_natd(sa: IsakmpSa, payloads: list[Payload]) -> None:
     if sa.natt is None:
         return
     received = find(payloads, NatDPayload)
+    size = sa.prf.digest_len
+    for p in received:
+        if len(p.data) != size:  # RFC 3947 §3.2: HASH of the negotiated hash algorithm
+            raise MalformedMessage(f"NAT-D payload of {len(p.data)} bytes, expected {size}")
     sa.nat_local, sa.nat_peer = natt.detect_nat(
         sa.prf.hash, sa.icookie, sa.rcookie, sa.local, sa.peer, received
     )

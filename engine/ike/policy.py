@@ -48,21 +48,6 @@ class CryptoPolicy:
                         return intf, cmap, entry, ace
         return None
 
-    @staticmethod
-    def entry_peer(entry, dead: set[str] | frozenset = frozenset()) -> str | None:
-        """IOS stateless failover: the ``default`` peer first, then configuration
-        order, skipping peers declared dead (DPD or failed negotiation); when every
-        peer is dead, start again from the first (seed 000 L2037-2042, seed 004)."""
-        peers = [
-            str(p.address)
-            for p in sorted(entry.peers, key=lambda p: not p.default)
-            if p.address is not None
-        ]
-        for p in peers:
-            if p not in dead:
-                return p
-        return peers[0] if peers else None
-
     def local_for(self, intf, cmap, peer: str) -> str:
         """Our IKE address towards ``peer``: the map's local-address interface or the
         interface the map is applied to, same address family as the peer."""

@@ -661,3 +661,30 @@ def test_new_phase1_after_expiry_keeps_peer_ipsec_sas():
     w.pump()
     assert len(w.of("a", IkeSaUp)) == 2 and len(w.of("b", ChildSaUp)) == 2
     assert not w.of("b", ChildSaDown)  # the old pair survives until its own expiry
+
+
+def test_idle_expired_deletes_pair_and_last_isakmp_sa():
+    w = wire(*pair_configs())
+    ca, _ = _up(w)
+    assert w.a.idle_expired(ca.pair.inbound_spis[0], w.now)
+    w.pump()
+    assert [e.reason for e in w.of("a", ChildSaDown)] == ["idle timer"]
+    assert w.of("b", ChildSaDown) and w.of("b", IkeSaDown)  # DELETEs for both reached b
+    assert not w.a.isakmp_sas() and not w.b.isakmp_sas()
+    assert not w.a.idle_expired(12345, w.now)
+
+
+def test_debug_lines_for_dpd():
+    from engine.ike.events import Debug
+
+    w = wire(*_keepalive_pair(Keepalive(10, 2, "periodic")))
+    w.a.debug = True
+    _up(w)
+    w.advance(11)
+    lines = [str(e) for e in w.events_a if isinstance(e, Debug)]
+    assert lines[0].endswith("):IKE_DPD is enabled, initializing timers")
+    assert any("DPD/R_U_THERE_ACK received from peer 10.0.0.2, sequence 0x1" in x for x in lines)
+    w.drop = lambda who, data: True
+    w.advance(30)
+    lines = [str(e) for e in w.events_a if isinstance(e, Debug)]
+    assert lines[-1].endswith("peer 10.0.0.2 not responding!")

@@ -677,6 +677,9 @@ class Runner:
                 (src, sport), local = udp
                 inner = bundle.unprotect(pkt, src, local)
                 self.natka.activity((local, 4500), (src, sport), self.clock.now())
+                encap = entry.pair.udp_encap
+                if encap is not None and (src != entry.pair.peer or sport != encap[1]):
+                    self._peer_moved(entry, src, sport, local)
         except ReplayError:
             self.stats["in_replay"] += 1
             if self._rate_ok(("replay", spi)):
@@ -692,6 +695,21 @@ class Runner:
             self.stats["tun_write_errors"] += 1
             if exc.errno not in (errno.EINVAL, errno.EAGAIN):
                 log.warning("TUN write failed: %s", exc)
+
+    def _peer_moved(self, entry: SaEntry, src: str, sport: int, local: str) -> None:
+        """Authenticated ESP-in-UDP from a new endpoint: the peer's NAT rebound."""
+        old = (entry.pair.peer, entry.pair.udp_encap[1] if entry.pair.udp_encap else 4500)
+        new = (src, sport)
+        moved = [e for e in self.sadb.entries
+                 if (e.pair.peer, e.pair.udp_encap[1] if e.pair.udp_encap else 0) == old]
+        for e in moved:
+            self.sadb.move_peer(e, src, sport)
+        self.natka.move((local, 4500), old, new)
+        if hasattr(self.ike, "peer_moved"):
+            self._ike_call("peer_moved", old, new)
+        self.stats["natt_peer_moved"] += 1
+        log.info("peer %s:%d now at %s:%d (NAT rebinding): %d SA pair(s) moved",
+                 old[0], old[1], src, sport, len(moved))
 
     def _invalid_spi(self, pkt: bytes, kind: str, spi: int, udp: Any) -> None:
         """``crypto isakmp invalid-spi-recovery``: tell the peer (rate-limited)."""

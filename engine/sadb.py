@@ -8,6 +8,7 @@ No sockets here; the runner feeds packets and the time.
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import logging
 from collections.abc import Iterable
@@ -185,6 +186,33 @@ class SaDatabase:
     def clear(self) -> None:
         for e in list(self.entries):
             self.remove(e)
+
+    def move_peer(self, entry: SaEntry, peer: str, port: int) -> None:
+        """NAT rebinding: send this pair's ESP-in-UDP to ``(peer, port)`` from now on.
+
+        The outbound SAs are rebuilt with the same keys, sequence numbers and
+        counters (RFC 3948 §2: the outer addresses/ports are not protected).
+        """
+        from engine.esp import OutboundBundle, OutboundSa
+
+        encap = entry.pair.udp_encap
+        if encap is None:
+            return
+        entry.pair = dataclasses.replace(entry.pair, peer=peer, udp_encap=(encap[0], port))
+        old = {sa.params.proto: sa for sa in entry.outbound}
+        new_params, new_sas = [], {}
+        for p in entry.params_out:
+            np_ = dataclasses.replace(p, remote=peer,
+                                      udp_encap=(p.udp_encap[0], port) if p.udp_encap else None)
+            sa = OutboundSa(np_, initial_seq=old[p.proto].seq)
+            sa.counters = old[p.proto].counters
+            new_params.append(np_)
+            new_sas[p.proto] = sa
+        entry.params_out = new_params
+        entry.outbound = [new_sas[x] for x in ("esp", "ah") if x in new_sas]
+        entry.out_bundle = OutboundBundle(new_sas.get("esp"), new_sas.get("ah"))
+        entry.limits.clear()
+        self.invalidate()
 
     # -- lookups ---------------------------------------------------------------------
 

@@ -23,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from lab import names, nsexec, realize
 from lab.capture import Capture
@@ -33,6 +33,9 @@ from lab.faults import Faults
 from lab.model import DAEMON_KINDS, Topology, topology_from_dict
 from lab.schema import load_topology
 from lab.state import RunState, state_root
+
+if TYPE_CHECKING:
+    from lab.syslog import SyslogCollector
 
 _LIVE: set["Lab"] = set()
 _LIVE_LOCK = threading.Lock()
@@ -370,6 +373,12 @@ class Lab:
             ethertype = b"\x86\xdd" if raw[0] >> 4 == 6 else b"\x08\x00"
             inject_frame(src_ns, src_if, dst_mac + src_mac + ethertype + raw)
         return len(packets)
+
+    def syslog(self, node: str, port: int = 514) -> "SyslogCollector":
+        """Syslog collector listening on udp/``port`` of ``node`` (context manager)."""
+        from lab.syslog import SyslogCollector
+
+        return SyslogCollector(self.node(node).netns, port, label=f"{node}:udp/{port}")
 
     def capture(self, spec: str, *, pcap: str | Path | None = None, count: int | None = None
                 ) -> Capture:

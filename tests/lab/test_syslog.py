@@ -27,6 +27,6 @@ def test_collector_receives_v4_and_v6(lab) -> None:
         lab.r1.exec(["python3", "-c", SEND, lab.addr("h2", 6), "<30>second"])
         log.wait_for("second", timeout=3)
         assert log.messages[0].src[0] == lab.addr("h1")
-X
+        assert log.messages[1].src[0] == "fd00:a1::1"      # r1: source of its egress link
         with pytest.raises(LabTimeout, match="never"):
             log.wait_for("never", timeout=0.2)

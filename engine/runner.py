@@ -436,7 +436,8 @@ class Runner:
                 peers.add(entry.pair.peer)
             except Exception as exc:
                 self.stats["out_errors"] += 1
-                log.warning("outbound packet dropped: %s: %s", type(exc).__name__, exc)
+                if self._rate_ok(("out-drop", type(exc).__name__)):
+                    log.warning("outbound packet dropped: %s: %s", type(exc).__name__, exc)
         for peer in peers:
             self._note_traffic(peer, inbound=False)
 
@@ -619,7 +620,10 @@ class Runner:
             self.inbound_packet(pkt, proto, udp, retry)
         except Exception as exc:
             self.stats["in_errors"] += 1
-            log.warning("inbound %s packet dropped: %s: %s", proto, type(exc).__name__, exc)
+            self.stats[f"in_drop_{type(exc).__name__}"] += 1
+            if self._rate_ok(("in-drop", proto, type(exc).__name__)):
+                log.warning("inbound %s packet dropped: %s: %s (further ones this second "
+                            "only counted)", proto, type(exc).__name__, exc)
 
     def inbound_packet(self, pkt: bytes, proto: str, udp: Any = None,
                        retry: bool = False) -> None:

@@ -57,6 +57,23 @@ def versions() -> dict[str, str]:
     return v
 
 
+def _prune(out: Path, max_age_s: float = 3600.0) -> None:
+    """Drop old per-run files. Files of the last hour stay: a concurrent run in the
+    same checkout may still be writing them (the builder filters by run id)."""
+    limit = time.time() - max_age_s
+    for name in STALE:
+        for entry in (out / name).glob("*") if (out / name).is_dir() else []:
+            try:
+                if entry.stat().st_mtime >= limit:
+                    continue
+                if entry.is_dir():
+                    shutil.rmtree(entry, ignore_errors=True)
+                else:
+                    entry.unlink(missing_ok=True)
+            except OSError:
+                continue
+
+
 def pytest_argv(out: Path, user: list[str]) -> list[str]:
     """The pytest command line: scenarios/, xdist, JUnit XML, plus the user's args."""
     argv = [sys.executable, "-m", "pytest", "-o", "addopts=", "-p", "no:cacheprovider",
@@ -74,10 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     user = list(sys.argv[1:] if argv is None else argv)
     out = out_dir()
     out.mkdir(parents=True, exist_ok=True)
-    for name in STALE:
-        shutil.rmtree(out / name, ignore_errors=True)
-    for name in ("junit.xml", "results.json", "index.html"):
-        (out / name).unlink(missing_ok=True)
+    _prune(out)
     started = time.time()
     run_id = uuid.uuid4().hex[:12]
     when = dt.datetime.fromtimestamp(started, dt.timezone.utc).isoformat(timespec="seconds")

@@ -91,7 +91,7 @@ def collect(out: Path) -> dict[str, Any]:
     run_id = meta.get("run_id")
 
     def ours(d: Any) -> bool:  # skip files a concurrent run left in the same directory
-        return not run_id or not isinstance(d, dict) or d.get("run_id") in (None, "", run_id)
+        return not run_id or not isinstance(d, dict) or d.get("run_id") == run_id
 
     evidence = [e for e in _load_json_dir(out / "evidence") if "nodeid" in e and ours(e)]
     by_id = {e["nodeid"]: e for e in evidence}

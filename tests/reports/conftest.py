@@ -36,8 +36,9 @@ def scenario_dir(tmp_path: Path):
         p.write_text(text)
         return p
 
-    def run(*args: str) -> subprocess.CompletedProcess:
-        env = {**os.environ, "PYTHONPATH": str(ROOT), "LAB_REPORT_OUT": str(out)}
+    def run(*args: str, run_id: str = "") -> subprocess.CompletedProcess:
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "LAB_REPORT_OUT": str(out),
+               "LAB_REPORT_RUN": run_id}
         env.pop("PYTEST_XDIST_WORKER", None)
         return subprocess.run(
             [sys.executable, "-m", "pytest", "-o", "addopts=", "-p", "no:cacheprovider",

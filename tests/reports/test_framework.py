@@ -130,7 +130,7 @@ def test_build_on_empty_dir(tmp_path) -> None:
 def test_build_ignores_files_of_a_concurrent_run(scenario_dir) -> None:
     write, run, out = scenario_dir
     write("test_demo.py", SCENARIO_MODULE)
-    assert run("-k", "test_passes").returncode == 0   # files without run_id: ours
+    assert run("-k", "test_passes", run_id="mine").returncode == 0
     (out / "run.json").write_text(json.dumps({"run_id": "mine"}))
     ev = json.loads(next((out / "evidence").glob("*.json")).read_text())
     (out / "evidence" / "foreign.json").write_text(json.dumps(

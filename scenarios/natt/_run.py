@@ -92,10 +92,31 @@ def encaps_settings(text: str) -> list[str]:
     return sorted(set(re.findall(r"in use settings =\{([^}]*)\}", text)))
 
 
+def sw_children(node: Any) -> list[dict[str, Any]]:
+    """Every CHILD_SA of a strongSwan node with its IKE_SA's endpoints.
+
+    Walks VICI ``list-sas`` events itself: ``strongswan.child_sas`` keys IKE_SAs by
+    connection name and loses all but one when several peers use one connection.
+    """
+    ctx = strongswan.node_ctx(node)
+    with strongswan.vici(ctx) as v:
+        events, _ = v.streamed("list-sas", "list-sa")
+    out = []
+    for event in events:
+        for name, sa in event.items():
+            if not isinstance(sa, dict):
+                continue
+            ike = strongswan._typed(sa)
+            for child in ike.get("child-sas", {}).values():
+                out.append(dict(child, ike=name, **{k: ike.get(k) for k in (
+                    "remote-host", "remote-port", "local-host", "local-port")}))
+    return out
+
+
 def far_counters(lab: Lab, case: Case) -> dict[str, int]:
     """Decapsulated/encapsulated packets at the responder (engine or strongSwan)."""
     if case.peer == "strongswan":
-        kids = strongswan.child_sas(lab.node(case.far))
+        kids = sw_children(lab.node(case.far))
         return {"decaps": sum(int(c.get("packets-in", 0)) for c in kids),
                 "encaps": sum(int(c.get("packets-out", 0)) for c in kids),
                 "sas": len(kids)}
@@ -107,4 +128,4 @@ def far_counters(lab: Lab, case: Case) -> dict[str, int]:
 
 __all__ = ["FAR_PUBLIC", "LANS", "PINGS", "capture_points", "captures", "current_peers",
            "encaps_settings", "far_counters", "host_of", "isakmp_peer", "lab_for", "ping",
-           "wire_of"]
+           "sw_children", "wire_of"]

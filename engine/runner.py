@@ -34,7 +34,7 @@ from engine.dataplane.idle import IdleTimers
 from engine.dataplane.natkeepalive import NatKeepalive
 from engine.dataplane.output import Outbound
 from engine.dataplane.policy import ENGINE_MARK, PolicyRouting
-from engine.dataplane.sockets import Sockets, recv_udp, send_udp
+from engine.dataplane.sockets import Sockets, recv6, recv_udp, send_udp
 from engine.dataplane.syslog import SyslogSink
 from engine.ike.events import (
     ChildSaDown, ChildSaUp, IkeSaDown, IkeSaUp, Log, NegotiationFailed, PacketSelector,
@@ -122,14 +122,15 @@ class Runner:
 
     def local_addresses(self) -> list[str]:
         """Addresses of the config's interfaces and of this namespace."""
-        addrs = [str(a.ip) for i in self.config.interfaces.values() for a in i.addresses]
+        addrs = [str(a.ip) for i in self.config.interfaces.values()
+                 for a in (*i.addresses, *i.addresses_v6)]
         try:
             from pyroute2 import IPRoute
 
             with IPRoute() as ipr:
-                for msg in ipr.get_addr(family=socket.AF_INET):
+                for msg in ipr.get_addr():
                     a = msg.get_attr("IFA_ADDRESS")
-                    if a and not a.startswith("127.") and a not in addrs:
+                    if a and not a.startswith(("127.", "::1", "fe80")) and a not in addrs:
                         addrs.append(a)
         except Exception as exc:  # netlink unavailable: config addresses only
             log.warning("cannot list addresses: %s", exc)
@@ -166,6 +167,12 @@ class Runner:
         self.sel.register(s.ah, selectors.EVENT_READ, lambda m: self._on_raw(s.ah, "ah"))
         self.sel.register(s.ike, selectors.EVENT_READ, lambda m: self._on_udp(s.ike, 500))
         self.sel.register(s.natt, selectors.EVENT_READ, lambda m: self._on_udp(s.natt, 4500))
+        if s.esp6 is not None:
+            self.sel.register(s.esp6, selectors.EVENT_READ, lambda m: self._on_raw6(s.esp6, "esp6"))
+            self.sel.register(s.ah6, selectors.EVENT_READ, lambda m: self._on_raw6(s.ah6, "ah6"))
+            self.sel.register(s.ike6, selectors.EVENT_READ, lambda m: self._on_udp(s.ike6, 500))
+            self.sel.register(s.natt6, selectors.EVENT_READ,
+                              lambda m: self._on_udp(s.natt6, 4500))
 
     # -- loop --------------------------------------------------------------------------
 
@@ -273,10 +280,12 @@ class Runner:
         if self.sockets is None:
             return
         try:
+            v6 = ":" in dst[0]
+            s = self.sockets
             if dst[1] == 4500 or src[1] == 4500:
-                send_udp(self.sockets.natt, NON_ESP_MARKER + data, dst, src[0])
+                send_udp(s.natt6 if v6 else s.natt, NON_ESP_MARKER + data, dst, src[0])
             else:
-                send_udp(self.sockets.ike, data, dst, src[0])
+                send_udp(s.ike6 if v6 else s.ike, data, dst, src[0])
             self.stats["ike_tx"] += 1
         except OSError as exc:
             self.stats["ike_tx_errors"] += 1
@@ -578,17 +587,26 @@ class Runner:
                 return
             self._inbound_guarded(pkt, proto)
 
+    def _on_raw6(self, sock: socket.socket, proto: str) -> None:
+        for _ in range(BATCH):
+            try:
+                data, src, local = recv6(sock)
+            except BlockingIOError:
+                return
+            self._inbound_guarded(data, proto, ((src[0], 0), local))
+
     def _on_udp(self, sock: socket.socket, port: int) -> None:
         for _ in range(BATCH):
             try:
-                data, src, local = recv_udp(sock)
+                data, src, local = recv_udp(sock) if sock.family == socket.AF_INET \
+                    else recv6(sock)
             except BlockingIOError:
                 break
             except OSError as exc:
                 self.stats["udp_rx_errors"] += 1
                 log.warning("UDP %d receive: %s", port, exc)
                 break
-            local = local or "0.0.0.0"
+            local = local or ("0.0.0.0" if sock.family == socket.AF_INET else "::")
             now = self.clock.now()
             if port == 4500:
                 if data == b"\xff":  # NAT keepalive (RFC 3948 §2.3)
@@ -635,6 +653,10 @@ class Runner:
         if proto == "esp-udp":
             spi = struct.unpack_from("!I", pkt, 0)[0] if len(pkt) >= 8 else None
             kind = "esp"
+        elif proto in ("esp6", "ah6"):  # raw IPv6 socket: no IP header, addresses in udp
+            kind = proto[:-1]
+            off = 4 if kind == "ah" else 0
+            spi = struct.unpack_from("!I", pkt, off)[0] if len(pkt) >= off + 8 else None
         else:
             if len(pkt) < 28 or pkt[0] >> 4 != 4:
                 self.stats["in_malformed"] += 1
@@ -652,8 +674,10 @@ class Runner:
             # pending IKE first so that the SA it completes is installed.
             self._draining = True
             try:
-                self._on_udp(self.sockets.ike, 500)
-                self._on_udp(self.sockets.natt, 4500)
+                for sock, port in ((self.sockets.ike, 500), (self.sockets.natt, 4500),
+                                   (self.sockets.ike6, 500), (self.sockets.natt6, 4500)):
+                    if sock is not None:
+                        self._on_udp(sock, port)
             finally:
                 self._draining = False
             hit = self.sadb.inbound(kind, spi)
@@ -665,7 +689,7 @@ class Runner:
             self.sadb.counters["invalid_spi"] += 1
             self.stats[f"in_invalid_spi_{kind}"] += 1
             if udp is not None:
-                o_src, o_dst = udp[0][0], udp[1]
+                o_src, o_dst = udp[0][0], udp[1] or "?"
             else:
                 o_src = socket.inet_ntoa(pkt[12:16])
                 o_dst = socket.inet_ntoa(pkt[16:20])
@@ -677,6 +701,8 @@ class Runner:
         try:
             if udp is None:
                 inner = bundle.unprotect(pkt)
+            elif proto != "esp-udp":  # IPv6 raw: payload only
+                inner = bundle.unprotect(pkt, udp[0][0], udp[1])
             else:  # UDP payload without marker: outer addresses from the socket
                 (src, sport), local = udp
                 inner = bundle.unprotect(pkt, src, local)

@@ -73,8 +73,11 @@ class Outbound:
         try:
             from pyroute2 import IPRoute
 
+            import socket as _s
+
+            fam = _s.AF_INET6 if ":" in dst else _s.AF_INET
             with IPRoute() as ipr:
-                routes = ipr.route("get", dst=dst)
+                routes = ipr.route("get", dst=dst, family=fam)
                 oif = routes[0].get_attr("RTA_OIF") if routes else None
                 if oif:
                     links = ipr.get_links(oif)
@@ -92,6 +95,9 @@ class Outbound:
             if len(packet) <= mtu:
                 self.sockets.send_ip(packet, dst)
                 self.stats["tx_packets"] += 1
+                return
+            if packet[0] >> 4 == 6:
+                self.stats["tx_v6_too_big"] += 1  # IPv6: Egress answers PTB before protect
                 return
             if struct.unpack_from("!H", packet, 6)[0] & 0x4000:
                 self.stats["tx_df_too_big"] += 1  # DF set: the packet cannot pass
@@ -111,8 +117,8 @@ class Outbound:
 
     def send_clear(self, packet: bytes, dst: str) -> None:
         """Forward a bypass packet unchanged (the engine's mark routes it via main)."""
-        if packet[0] >> 4 != 4:
-            self.stats["bypass_v6_dropped"] += 1
+        if packet[0] >> 4 == 6 and (packet[24] == 0xFF or packet[8:10] == b"\xfe\x80"):
+            self.stats["bypass_v6_local_dropped"] += 1  # link-local/multicast: not routed
             return
         self.send_outer(packet, dst)
 

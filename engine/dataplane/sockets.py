@@ -21,6 +21,9 @@ SO_MARK = getattr(socket, "SO_MARK", 36)
 UDP_ENCAP = 100  # linux/udp.h (not used: the kernel has no ESP decap here)
 
 _PKTINFO = struct.Struct("=I4s4s")  # struct in_pktinfo {ifindex; spec_dst; addr}
+_PKTINFO6 = struct.Struct("=16sI")  # struct in6_pktinfo {addr; ifindex}
+IPV6_RECVPKTINFO = getattr(socket, "IPV6_RECVPKTINFO", 49)
+IPV6_PKTINFO = getattr(socket, "IPV6_PKTINFO", 50)
 
 
 def _mark(s: socket.socket, mark: int) -> None:
@@ -56,6 +59,47 @@ def udp_socket(port: int, mark: int, address: str = "0.0.0.0") -> socket.socket:
     return s
 
 
+def raw_receiver6(proto: int, mark: int, rcvbuf: int = 4 << 20) -> socket.socket:
+    """Non-blocking raw IPv6 socket for ``proto``: payload only, addresses via pktinfo."""
+    s = socket.socket(socket.AF_INET6, socket.SOCK_RAW, proto)
+    _mark(s, mark)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    s.setsockopt(socket.IPPROTO_IPV6, IPV6_RECVPKTINFO, 1)
+    s.setblocking(False)
+    return s
+
+
+def raw_sender6(mark: int, sndbuf: int = 4 << 20) -> socket.socket:
+    """AF_INET6 IPPROTO_RAW socket: sends complete IPv6 packets (header included)."""
+    s = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_RAW)
+    _mark(s, mark)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, sndbuf)
+    return s
+
+
+def udp_socket6(port: int, mark: int) -> socket.socket:
+    """Non-blocking IPv6-only UDP socket on ``port`` with IPV6_RECVPKTINFO."""
+    s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    _mark(s, mark)
+    s.setsockopt(socket.IPPROTO_IPV6, IPV6_RECVPKTINFO, 1)
+    s.bind(("::", port))
+    s.setblocking(False)
+    return s
+
+
+def recv6(s: socket.socket, size: int = 65535) -> tuple[bytes, tuple[str, int], str | None]:
+    """One datagram/packet from an IPv6 socket: (data, (src, port), local address)."""
+    data, anc, _flags, src = s.recvmsg(size, socket.CMSG_SPACE(_PKTINFO6.size))
+    local = None
+    for level, ctype, cdata in anc:
+        if level == socket.IPPROTO_IPV6 and ctype == IPV6_PKTINFO and \
+                len(cdata) >= _PKTINFO6.size:
+            local = socket.inet_ntop(socket.AF_INET6, _PKTINFO6.unpack_from(cdata)[0])
+    return data, (src[0].split("%")[0], src[1]), local
+
+
 def recv_udp(s: socket.socket) -> tuple[bytes, tuple[str, int], str | None]:
     """One datagram: (data, (src ip, port), local address or None)."""
     data, anc, _flags, src = s.recvmsg(65535, socket.CMSG_SPACE(_PKTINFO.size))
@@ -68,7 +112,14 @@ def recv_udp(s: socket.socket) -> tuple[bytes, tuple[str, int], str | None]:
 
 
 def send_udp(s: socket.socket, data: bytes, dst: tuple[str, int], src: str | None) -> None:
-    """Send ``data`` to ``dst`` from local address ``src`` (IP_PKTINFO)."""
+    """Send ``data`` to ``dst`` from local address ``src`` (IP_PKTINFO / IPV6_PKTINFO)."""
+    if s.family == socket.AF_INET6:
+        anc6 = []
+        if src and src != "::":
+            anc6 = [(socket.IPPROTO_IPV6, IPV6_PKTINFO,
+                     _PKTINFO6.pack(socket.inet_pton(socket.AF_INET6, src), 0))]
+        s.sendmsg([data], anc6, 0, dst)
+        return
     anc = []
     if src and src != "0.0.0.0":
         anc = [(socket.IPPROTO_IP, IP_PKTINFO, _PKTINFO.pack(0, socket.inet_aton(src), b"\0" * 4))]
@@ -85,6 +136,11 @@ class Sockets:
     raw_out: socket.socket | None = None
     ike: socket.socket | None = None
     natt: socket.socket | None = None
+    esp6: socket.socket | None = None
+    ah6: socket.socket | None = None
+    raw_out6: socket.socket | None = None
+    ike6: socket.socket | None = None
+    natt6: socket.socket | None = None
     extra: list[socket.socket] = field(default_factory=list)
 
     @classmethod
@@ -95,14 +151,31 @@ class Sockets:
         s.raw_out = raw_sender(mark)
         s.ike = udp_socket(ike_port, mark)
         s.natt = udp_socket(natt_port, mark)
+        try:  # IPv6 is optional (disabled in some namespaces)
+            s.esp6 = raw_receiver6(50, mark)
+            s.ah6 = raw_receiver6(51, mark)
+            s.raw_out6 = raw_sender6(mark)
+            s.ike6 = udp_socket6(ike_port, mark)
+            s.natt6 = udp_socket6(natt_port, mark)
+        except OSError:
+            for sock in (s.esp6, s.ah6, s.raw_out6, s.ike6, s.natt6):
+                if sock is not None:
+                    sock.close()
+            s.esp6 = s.ah6 = s.raw_out6 = s.ike6 = s.natt6 = None
         return s
 
     def send_ip(self, packet: bytes, dst: str) -> None:
-        """Send a complete IPv4 packet (header included)."""
+        """Send a complete IPv4 or IPv6 packet (header included)."""
+        if packet[0] >> 4 == 6:
+            if self.raw_out6 is None:
+                raise OSError(97, "IPv6 unavailable")
+            self.raw_out6.sendto(packet, (dst, 0))
+            return
         assert self.raw_out is not None
         self.raw_out.sendto(packet, (dst, 0))
 
     def close(self) -> None:
-        for sock in (self.esp, self.ah, self.raw_out, self.ike, self.natt, *self.extra):
+        for sock in (self.esp, self.ah, self.raw_out, self.ike, self.natt, self.esp6, self.ah6,
+                     self.raw_out6, self.ike6, self.natt6, *self.extra):
             if sock is not None:
                 sock.close()

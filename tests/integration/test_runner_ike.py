@@ -169,3 +169,25 @@ def test_path_mtu(lab_factory, tmp_path: Path) -> None:
     finally:
         srv.kill()
         srv.wait()
+
+
+def test_ipv6_crypto_map(lab_factory) -> None:
+    """``ipv6 crypto map``: IKE and ESP over IPv6, clear ICMPv6 only inside."""
+    from scapy.layers.inet6 import ICMPv6EchoRequest, IPv6
+    from scapy.layers.ipsec import ESP
+
+    from tests.integration.helpers import topo
+
+    lab = lab_factory(topo("ee6-chain.yaml"))
+    h2 = lab.addr("h2", family=6)
+    with lab.capture("isp:eth0") as outside:
+        res = lab.node("h1").ping(h2, count=4, interval=0.2, wait=2)
+        time.sleep(0.3)
+    assert res.received == 4, res
+    esp = [p for p in outside.packets if IPv6 in p and ESP in p]
+    assert len(esp) == 8, [p.summary() for p in outside.packets]
+    assert not [p for p in outside.packets if ICMPv6EchoRequest in p]
+    flow = _active(lab, "r1")[0]
+    assert {p[ESP].spi for p in esp if p[IPv6].src == "fd00:a1::1"} == \
+        {x["spi"] for x in flow["outbound_esp"]}
+    assert flow["counters"]["encaps"] == 4 and flow["counters"]["decaps"] == 4

@@ -42,7 +42,15 @@ from .payloads import DeletePayload, Header, NotificationPayload, Payload
 from .peers import PeerTable
 from .policy import CryptoPolicy, is_default_set
 from .quickmode import QmPolicy, QuickMode
-from .registry import IKE_PORT, NATT_PORT, ExchangeType, Flags, NotifyType, ProtocolId
+from .registry import (
+    IKE_PORT,
+    NATT_PORT,
+    ExchangeType,
+    Flags,
+    IdType,
+    NotifyType,
+    ProtocolId,
+)
 from .sa import IsakmpSa, Retransmit, new_cookie, policies_from_config
 
 MM, AM = ExchangeType.IDENTITY_PROTECTION, ExchangeType.AGGRESSIVE
@@ -294,6 +302,7 @@ class IkeEngine(LivenessMixin):
         )
         # RFC 2407 §4.6.3.3: INITIAL-CONTACT only when we hold no SA at all with the peer
         # (an ISAKMP SA that merely expired leaves IPsec SAs the peer must keep).
+        sa.local_identity = self._identity(peer, mode)
         sa.initial_contact_sent = not any(
             s.peer[0] == peer for s in self._sas.values()
         ) and not any(c.pair.peer == peer for c in self._children)
@@ -500,8 +509,21 @@ class IkeEngine(LivenessMixin):
             self._conn_id,
             now,
         )
+        sa.local_identity = self._identity(src[0], "main")  # client-endpoint: initiators only
         self._sas[sa.icookie] = sa
         return sa
+
+    def _identity(self, peer: str, mode: str) -> tuple[int, bytes] | None:
+        """``set aggressive-mode client-endpoint`` (AM), else ``crypto isakmp identity
+        hostname`` (FQDN hostname.domain), else None = the address (IOS default)."""
+        cp = self.config.find_peer(peer)
+        if mode == "aggressive" and cp is not None and cp.aggressive_client_endpoint:
+            return phase1.identity_for(cp.aggressive_client_endpoint)
+        g = self.config.globals
+        if getattr(g, "isakmp_identity", "address") == "hostname":
+            name = g.hostname + (f".{g.domain_name}" if g.domain_name else "")
+            return IdType.FQDN, name.encode()
+        return None
 
     def _phase1_done(self, sa: IsakmpSa, now: float) -> None:
         assert sa.proposal is not None

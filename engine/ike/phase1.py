@@ -68,11 +68,26 @@ def _note_vendor_ids(sa: IsakmpSa, payloads: list[Payload], nat_t: bool) -> None
     sa.dpd_supported = sa.dpd_supported or VendorIds.DPD in vids
 
 
-def _id_payload(address: str) -> IdPayload:
-    """Phase 1 ID: the local address, protocol UDP port 500 (RFC 2407 §4.6.2, as IOS)."""
-    ip = ipaddress.ip_address(address)
+def _id_payload(sa: IsakmpSa) -> IdPayload:
+    """Phase 1 ID (RFC 2407 §4.6.2): ``sa.local_identity`` when set (``crypto isakmp
+    identity hostname``, aggressive-mode client-endpoint), else the local address;
+    protocol UDP, port 500, as IOS sends it."""
+    if sa.local_identity is not None:
+        id_type, data = sa.local_identity
+        return IdPayload(id_type, data, 17, 500)
+    ip = ipaddress.ip_address(sa.local[0])
     t = IdType.IPV6_ADDR if ip.version == 6 else IdType.IPV4_ADDR
     return IdPayload(t, ip.packed, 17, 500)
+
+
+def identity_for(text: str) -> tuple[int, bytes]:
+    """An identity string as (ID type, data): address, user@fqdn or fqdn."""
+    try:
+        ip = ipaddress.ip_address(text)
+    except ValueError:
+        kind = IdType.USER_FQDN if "@" in text else IdType.FQDN
+        return kind, text.encode()
+    return (IdType.IPV6_ADDR if ip.version == 6 else IdType.IPV4_ADDR), ip.packed
 
 
 def _dh_setup(sa: IsakmpSa) -> bytes:
@@ -210,7 +225,7 @@ def handle_mm4(sa: IsakmpSa, payloads: list[Payload]) -> None:
 
 def build_mm5(sa: IsakmpSa) -> bytes:
     """Initiator: HDR*, IDii, HASH_I [, N(INITIAL-CONTACT)]."""
-    idp = _id_payload(sa.local[0])
+    idp = _id_payload(sa)
     sa.id_i_b = idp.body
     out, sa.iv = sa.encrypt_message(
         MM, 0, [idp, HashPayload(_hash_i(sa)), *_initial_contact(sa)], sa.iv
@@ -225,7 +240,7 @@ def handle_mm5(sa: IsakmpSa, payloads: list[Payload]) -> bytes:
     sa.id_i_b = idp.raw[4:]
     _verify(_hash_i(sa), _need(payloads, HashPayload, "HASH"), "HASH_I")
     _peer_id(sa, idp)
-    mine = _id_payload(sa.local[0])
+    mine = _id_payload(sa)
     sa.id_r_b = mine.body
     out, sa.iv = sa.encrypt_message(MM, 0, [mine, HashPayload(_hash_r(sa))], sa.iv)
     sa.state = "established"
@@ -256,7 +271,7 @@ def build_am1(sa: IsakmpSa, nat_t: bool) -> bytes:
     sa.group = dh.group(offered[0].group)
     sa.dh_private, sa.gxi = sa.group.generate()
     sa.ni = os.urandom(NONCE_LEN)
-    idp = _id_payload(sa.local[0])
+    idp = _id_payload(sa)
     sa.id_i_b = idp.body
     sa.state = "am_sent1"
     return sa.plain_message(
@@ -283,7 +298,7 @@ def handle_am1(sa: IsakmpSa, payloads: list[Payload], nat_t: bool) -> bytes:
     sa.gxr = _dh_setup(sa)
     sa.nr = os.urandom(NONCE_LEN)
     sa.derive_keys()
-    mine = _id_payload(sa.local[0])
+    mine = _id_payload(sa)
     sa.id_r_b = mine.body
     sa.state = "am_sent2"
     return sa.plain_message(

@@ -225,6 +225,7 @@ class IsakmpSa:
     pending_acquires: list[Any] = field(default_factory=list)
     pending_notifies: list[Any] = field(default_factory=list)  # sent once established
     initial_contact_sent: bool = False
+    local_identity: tuple[int, bytes] | None = None  # Phase 1 ID; None: our address
     offered_lifetime: int = 0  # responder: the lifetime the initiator proposed
 
     # ----------------------------------------------------------------- helpers

@@ -688,3 +688,20 @@ def test_debug_lines_for_dpd():
     w.advance(30)
     lines = [str(e) for e in w.events_a if isinstance(e, Debug)]
     assert lines[-1].endswith("peer 10.0.0.2 not responding!")
+
+
+def test_isakmp_identity_hostname_and_client_endpoint():
+    c1, c2 = pair_configs()
+    c1.globals.isakmp_identity, c1.globals.hostname, c1.globals.domain_name = (
+        "hostname",
+        "RouterA",
+        "example.com",
+    )
+    w = wire(c1, c2)
+    _up(w)
+    assert w.of("b", IkeSaUp)[0].peer_id == "RouterA.example.com"
+    c1, c2 = pair_configs(aggressive=True)
+    c1.isakmp_peers[0].aggressive_client_endpoint = "user@example.com"
+    w = wire(c1, c2)
+    _up(w)
+    assert w.of("b", IkeSaUp)[0].peer_id == "user@example.com"

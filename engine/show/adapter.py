@@ -133,7 +133,9 @@ def _flow(cfg: Config, entry: Any, now: float, conn_base: int) -> IpsecFlowView:
 
 def _isakmp(ev: Any, now: float) -> IsakmpSaView:
     local, peer = tuple(ev.local), tuple(ev.peer)
-    dst, src = (peer[0], local[0]) if ev.initiator else (local[0], peer[0])
+    # seed 000 L1119-1131, L1314, L1379: each router prints dst = remote peer,
+    # src = its own address, whichever side initiated.
+    dst, src = peer[0], local[0]
     created = getattr(ev, "created", 0.0) or 0.0
     caps = "N" if getattr(ev, "nat_t", False) else ""
     return IsakmpSaView(
@@ -160,7 +162,7 @@ def _isakmp(ev: Any, now: float) -> IsakmpSaView:
 def _isakmp_live(sa: Any, now: float) -> IsakmpSaView:
     """View of a live ``engine.ike.sa.IsakmpSa`` (any state, not only established)."""
     local, peer = tuple(sa.local), tuple(sa.peer)
-    dst, src = (peer[0], local[0]) if sa.initiator else (local[0], peer[0])
+    dst, src = peer[0], local[0]  # seed 000 L1119-1131 (see _isakmp)
     prop = getattr(sa, "proposal", None)
     caps = ("D" if getattr(sa, "dpd_supported", False) else "") + (
         "N" if getattr(sa, "nat_detected", False) else ""

@@ -526,3 +526,23 @@ def test_detailed_spelling_and_ipv6_filter() -> None:
     )
     assert out("show crypto ipsec sa ipv6 detail", st, cfg) == ""  # IPv4 flows only
     assert "##pkts replay failed (rcv): 0" in out("show crypto ipsec sa det", st, cfg)
+
+
+def test_adapter_responder_prints_remote_as_dst() -> None:
+    """Seed 000 L1119-1131: Router B (the responder) prints dst = 10.1.1.1 (remote)."""
+    from engine.ike.sa import IsakmpSa, Phase1Proposal
+
+    class FakeIke:
+        def isakmp_sas(self):
+            return [sa]
+
+    cfg = load_config(CONFIGS / "s000_invalid_spi_router_a.cfg")
+    sa = IsakmpSa(
+        b"i" * 8, b"r" * 8, False, "main", ("10.2.2.2", 500), ("10.1.1.1", 500), b"k", [],
+        conn_id=1, created=0.0, state="established",
+        proposal=Phase1Proposal("aes128", "sha1", "pre-share", 5, 86400),
+    )
+    sa.expires_at = 100.0
+    state = views_from_runner({"config": cfg, "sadb": None, "ike": FakeIke(), "now": 1.0})
+    rows = norm(out("show crypto isakmp sa", state, cfg))
+    assert rows[1:] == ["/ 10.1.1.1 10.2.2.2 QM_IDLE 1 0"]

@@ -138,9 +138,9 @@ def ipsec_peers(node: Any) -> list[str]:
     """Remote endpoints that have IPsec SAs with a current outbound SPI."""
     text = node.cli("show crypto ipsec sa")
     out = []
-    pat = r"remote crypto endpt\.: ([\d.]+).*?current outbound spi: (0x[0-9A-Fa-f]+|0)"
+    pat = r"remote crypto endpt\.: ([\d.]+).*?current outbound spi: (?:0x)?([0-9A-Fa-f]+)"
     for m in re.finditer(pat, text, re.S):
-        if m.group(2) not in ("0", "0x0"):
+        if int(m.group(2), 16):
             out.append(m.group(1))
     return sorted(set(out))
 
@@ -200,3 +200,17 @@ def longest_gap(times: list[float], after: float | None = None) -> tuple[float, 
         if b - a > best[0]:
             best = (b - a, a, b)
     return best
+
+
+SERVICE = "192.168.2.10"  # service address present at every hub site (hubs/*.yaml)
+
+
+def add_service_address(lab: Any, hosts: tuple[str, ...]) -> None:
+    """Give every hub-site host the shared service address ``SERVICE``/32 on eth0."""
+    from pyroute2 import IPRoute
+
+    for name in hosts:
+        node = lab.node(name)
+        with IPRoute(netns=node.netns) as ipr:
+            idx = ipr.link_lookup(ifname="eth0")[0]
+            ipr.addr("add", index=idx, address=SERVICE, prefixlen=32)

@@ -38,7 +38,7 @@ from .events import (
     PacketSelector,
 )
 from .liveness import LivenessMixin
-from .payloads import DeletePayload, Header, NotificationPayload, Payload
+from .payloads import DeletePayload, Header, IdPayload, NotificationPayload, Payload
 from .peers import PeerTable
 from .policy import CryptoPolicy, is_default_set
 from .quickmode import QmPolicy, QuickMode
@@ -385,7 +385,7 @@ class IkeEngine(LivenessMixin):
         if sa is None:
             if hdr.rcookie != ZERO:
                 raise IkeError("Phase 1 message for an unknown SA", None)
-            sa = self._new_responder(hdr, src, dst, now)
+            sa = self._new_responder(hdr, data, src, dst, now)
             if sa is None:
                 return
             self._cur = sa
@@ -398,7 +398,7 @@ class IkeEngine(LivenessMixin):
             # A different first message under the same initiator cookie: the peer
             # restarted (or it is a forgery); start over like a new negotiation.
             self._sas.pop(sa.icookie, None)
-            sa = self._new_responder(hdr, src, dst, now)
+            sa = self._new_responder(hdr, data, src, dst, now)
             if sa is None:
                 return
             self._cur = sa
@@ -483,12 +483,14 @@ class IkeEngine(LivenessMixin):
             sa.local = (sa.local[0], NATT_PORT)
             sa.peer = (sa.peer[0], NATT_PORT)
 
-    def _new_responder(self, hdr: Header, src, dst, now: float) -> IsakmpSa | None:
+    def _new_responder(self, hdr: Header, data: bytes, src, dst, now: float) -> IsakmpSa | None:
         if hdr.exchange == AM and getattr(
             self.config.globals, "isakmp_aggressive_mode_disabled", False
         ):
             raise IkeError("aggressive mode disabled", NotifyType.INVALID_EXCHANGE_TYPE)
         psk = self.policy.psk_for(src[0])
+        if psk is None and hdr.exchange == AM:
+            psk = self._psk_by_identity(hdr, data)
         if psk is None:
             self._log(4, "IKMP_NO_PRESHARED_KEY", f"No pre-shared key with {src[0]}!")
             self._send_plain_notify(
@@ -512,6 +514,15 @@ class IkeEngine(LivenessMixin):
         sa.local_identity = self._identity(src[0], "main")  # client-endpoint: initiators only
         self._sas[sa.icookie] = sa
         return sa
+
+    def _psk_by_identity(self, hdr: Header, data: bytes) -> bytes | None:
+        """Aggressive Mode carries the initiator's ID in message 1: a key configured with
+        ``crypto isakmp key K hostname H`` matches an FQDN/user-FQDN identity."""
+        for p in info.parse_plain(hdr, data):
+            if isinstance(p, IdPayload) and p.id_type in (IdType.FQDN, IdType.USER_FQDN):
+                k = self.config.find_key(p.data.decode("utf-8", "replace"))
+                return k.key.encode() if k is not None else None
+        return None
 
     def _identity(self, peer: str, mode: str) -> tuple[int, bytes] | None:
         """``set aggressive-mode client-endpoint`` (AM), else ``crypto isakmp identity

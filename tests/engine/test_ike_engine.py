@@ -705,3 +705,14 @@ def test_isakmp_identity_hostname_and_client_endpoint():
     w = wire(c1, c2)
     _up(w)
     assert w.of("b", IkeSaUp)[0].peer_id == "user@example.com"
+
+
+def test_aggressive_mode_key_by_hostname():
+    from engine.config.model import IsakmpKey
+
+    c1, c2 = pair_configs(aggressive=True)
+    c1.isakmp_peers[0].aggressive_client_endpoint = "branch1.example.com"
+    c2.isakmp_keys = [IsakmpKey("cisco123", hostname="branch1.example.com")]
+    w = wire(c1, c2)
+    _up(w)
+    assert w.of("b", IkeSaUp)[0].peer_id == "branch1.example.com"

@@ -53,7 +53,7 @@ __all__ = [
 
 
 def load_config(path: str | Path, dialect: str = "ios") -> Config:
-    """Parse a configuration file of ``dialect`` (``ios``; ``ar`` later).
+    """Parse a configuration file of ``dialect`` (``ios`` or ``ar``).
 
     Never raises for bad lines: they land in ``Config.errors``.  Raises
     ``OSError`` if the file cannot be read and ``ValueError`` for an
@@ -64,4 +64,8 @@ def load_config(path: str | Path, dialect: str = "ios") -> Config:
         from engine.config.ios import parse_ios
 
         return parse_ios(text, str(path))
-    raise ValueError(f"unknown config dialect {dialect!r} (known: ios)")
+    if dialect == "ar":
+        from engine.config.ar import parse_ar
+
+        return parse_ar(text, str(path))
+    raise ValueError(f"unknown config dialect {dialect!r} (known: ios, ar)")

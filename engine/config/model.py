@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass, field
-from typing import Literal, Union
+from typing import Any, Literal, Union
 
 IpNetwork = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
 IpAddress = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
@@ -440,6 +440,9 @@ class Config:
     #: Lines accepted only after undoing a PDF-extraction artefact (joined or
     #: wrapped commands); ``message`` says what was done.  Not device errors.
     warnings: list[ConfigError] = field(default_factory=list)
+    #: Allied Telesis AR objects (``engine.config.ar_model.ArState``) when
+    #: ``dialect == "ar"``; the fields above are derived from them.
+    ar: Any = None
 
     # -- lookups -----------------------------------------------------------------
 

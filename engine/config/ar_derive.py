@@ -1,0 +1,290 @@
+"""AR570S objects (``Config.ar``) → the shared model IKE and the runner read.
+
+Mapping (seed 002; see spec/seed002-a-ar-overview.md §1.3-1.9):
+
+* ISAKMP policy ``name`` (PEER, KEY, ENCALG, HASHALG, GROUP, EXPIRYSECONDS,
+  MODE) → one ``IsakmpPolicy`` (priority = creation order, pre-shared key
+  authentication by default, L2613), one ``IsakmpKey`` (the ENCO key's value
+  for that peer, ``0.0.0.0/0`` for PEER=ANY) and, for MODE=AGGRESSIVE with a
+  fixed peer, an ``IsakmpPeer`` with ``aggressive_mode``.
+* SA specs + bundle spec → transform sets ``bundle<id>-<n>``: one per
+  comma candidate and per OR choice, AND-ed specs combined (ESP + AH) in one
+  set, offered in the bundle string's order (L2083-2103).
+* IPsec policies of an interface, in lookup order, → crypto map ``<interface>``
+  with one entry per ACTION=IPSEC policy (seq = 10 × position).  The entry's
+  ACL ``ar-<policy>`` first *denies* the selectors of every PERMIT/DENY policy
+  before it (first match wins, L147-151, L747-749: such traffic is not this
+  entry's) and then permits the policy's own selectors.  PEER=DYNAMIC/ANY
+  becomes a dynamic map ``ar-dyn-<policy>`` (responder only, L593-597).
+* The SPD itself (PERMIT = bypass, DENY = drop, implicit deny-all at the end
+  once an interface has a policy, L736-753) is answered by ``spd_lookup``.
+* ENABLE IPSEC / ENABLE ISAKMP (L391-411): no crypto maps are applied while
+  the IPsec module is disabled; ``Globals.isakmp_enabled`` follows ISAKMP.
+* AR defaults: bundle lifetime 28800 s, unlimited kbytes (L2105-2115); NAT-T
+  off unless a policy sets NATTRAVERSAL (L1142-1144); DPDMODE=BOTH → on-demand
+  DPD with DPDIDLETIMEOUT (L2631-2643).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import itertools
+from dataclasses import dataclass
+
+from engine.config.ar_model import ArIpsecPolicy, ArState, BundleSpec
+from engine.config.model import (
+    AccessList,
+    Ace,
+    Config,
+    CryptoMap,
+    CryptoMapEntry,
+    CryptoPeer,
+    Interface,
+    IpNetwork,
+    IsakmpKey,
+    IsakmpPeer,
+    IsakmpPolicy,
+    Keepalive,
+    PortMatch,
+    TransformSet,
+)
+
+#: "Unlimited" kilobyte lifetime (EXPIRYKBYTES default, L2105-2109): the
+#: largest value a 4-byte SA Life Duration carries.
+UNLIMITED_KB = 2**32 - 1
+
+#: AR ENCALG → (IOS encryption word, AES key bits) for ``IsakmpPolicy``.
+_IKE_ENC = {
+    "DES": ("des", None),
+    "3DESOUTER": ("3des", None),
+    "AES128": ("aes", 128),
+    "AES192": ("aes", 192),
+    "AES256": ("aes", 256),
+}
+#: AR ENCALG / HASHALG → ``engine/crypto/algorithms.py`` names (ESP/AH).
+_ESP_ENC = {"DES": "des", "3DESOUTER": "3des", "AES128": "aes128", "AES192": "aes192",
+            "AES256": "aes256", "NULL": "null"}  # fmt: skip
+_INTEG = {"SHA": "hmac-sha1-96", "MD5": "hmac-md5-96"}
+#: IOS transform words for show output of the derived transform sets.
+_IOS_ENC = {"DES": "esp-des", "3DESOUTER": "esp-3des", "AES128": "esp-aes",
+            "AES192": "esp-aes 192", "AES256": "esp-aes 256", "NULL": "esp-null"}  # fmt: skip
+_IOS_ESP_HASH = {"SHA": "esp-sha-hmac", "MD5": "esp-md5-hmac"}
+_IOS_AH_HASH = {"SHA": "ah-sha-hmac", "MD5": "ah-md5-hmac"}
+_PROTO = {"ESP": 50, "GRE": 47, "ICMP": 1, "OSPF": 89, "RSVP": 46, "TCP": 6, "UDP": 17}
+
+
+def derive(cfg: Config) -> None:
+    """Rebuild every derived part of ``cfg`` from ``cfg.ar`` (in place)."""
+    ar: ArState = cfg.ar
+    cfg.dialect = "ar"
+    cfg.isakmp_policies = []
+    cfg.isakmp_keys = []
+    cfg.isakmp_peers = []
+    cfg.transform_sets = {}
+    cfg.access_lists = {}
+    cfg.crypto_maps = {}
+    cfg.dynamic_maps = {}
+    for intf in cfg.interfaces.values():
+        intf.crypto_map = None
+    g = cfg.globals
+    g.isakmp_enabled = ar.isakmp_enabled
+    g.default_policies_enabled = False
+    g.default_transform_sets_enabled = False
+    g.sa_lifetime_seconds = 28800
+    g.sa_lifetime_kilobytes = UNLIMITED_KB
+    g.df_bit = "clear"  # DFBIT default CLEAR (L2275-2285)
+    g.nat_transparency = any(p.natt for p in ar.isakmp_policies)
+    g.keepalive = None
+    _isakmp(cfg, ar)
+    for bundle in ar.bundles.values():
+        for ts in bundle_transform_sets(ar, bundle):
+            cfg.transform_sets[ts.name] = ts
+    if ar.ipsec_enabled:
+        for ifname in ar.interfaces():
+            _crypto_map(cfg, ar, ifname)
+
+
+def _isakmp(cfg: Config, ar: ArState) -> None:
+    for prio, p in enumerate(ar.isakmp_policies, start=1):
+        enc, bits = _IKE_ENC[p.encalg]
+        cfg.isakmp_policies.append(IsakmpPolicy(
+            prio, enc, bits, p.hashalg.lower(),
+            "pre-share" if p.authtype == "PRESHARED" else "rsa-sig",
+            p.group if p.group in (1, 2) else 1,  # group 0 (512-bit) has no engine group
+            p.expiry_seconds,
+        ))  # fmt: skip
+        key = ar.enco_keys.get(p.key) if p.key is not None else None
+        addr: ipaddress.IPv4Network | ipaddress.IPv6Network | None = None
+        host = None
+        if p.peer == "ANY":
+            addr = ipaddress.ip_network("0.0.0.0/0")
+        else:
+            try:
+                addr = ipaddress.ip_network(p.peer)
+            except ValueError:
+                host = p.peer
+        if key is not None:
+            cfg.isakmp_keys.append(IsakmpKey(key.psk, addr, host))
+        if p.mode == "AGGRESSIVE" and p.peer != "ANY":
+            cfg.isakmp_peers.append(IsakmpPeer(
+                address=addr.network_address if addr is not None else None,
+                hostname=host, aggressive_mode=True, description=p.name,
+            ))  # fmt: skip
+        if p.dpdmode == "BOTH" and cfg.globals.keepalive is None:
+            cfg.globals.keepalive = Keepalive(p.dpdidletimeout, p.msgtimeout, "on-demand")
+
+
+def bundle_transform_sets(ar: ArState, bundle: BundleSpec) -> list[TransformSet]:
+    """Transform sets of a bundle, in proposal order (L2083-2103)."""
+    out: list[TransformSet] = []
+    n = 0
+    for cand in bundle.candidates:
+        for choice in itertools.product(*cand):
+            n += 1
+            specs = [ar.saspecs[i] for i in choice if i in ar.saspecs]
+            ts = TransformSet(f"bundle{bundle.id}-{n}")
+            for s in specs:
+                if s.mode == "TRANSPORT":
+                    ts.mode = "transport"
+                if s.protocol == "ESP":
+                    ts.esp_encr = _ESP_ENC.get(s.encalg or "NULL", "null")
+                    ts.esp_integ = _INTEG.get(s.hashalg or "NULL")
+                    ts.transforms.append(_IOS_ENC.get(s.encalg or "NULL", "esp-null"))
+                    if s.hashalg in _IOS_ESP_HASH:
+                        ts.transforms.append(_IOS_ESP_HASH[s.hashalg])
+                else:
+                    ts.ah_integ = _INTEG.get(s.hashalg or "SHA")
+                    ts.transforms.insert(0, _IOS_AH_HASH.get(s.hashalg or "SHA", "ah-sha-hmac"))
+            out.append(ts)
+    return out
+
+
+# ------------------------------------------------------------------ selectors
+
+
+def _networks(address: str, mask: str | None) -> list[IpNetwork]:
+    """LADDRESS/RADDRESS (+ mask, default host mask, L624-626) → networks."""
+    if address == "ANY":
+        return [ipaddress.ip_network("0.0.0.0/0")]
+    lo, sep, hi = address.partition("-")
+    if sep:
+        a, b = ipaddress.ip_address(lo), ipaddress.ip_address(hi)
+        return list(ipaddress.summarize_address_range(a, b))  # type: ignore[arg-type]
+    if "/" in address:
+        return [ipaddress.ip_network(address, strict=False)]
+    if ":" in address:
+        return [ipaddress.ip_network(f"{address}/128")]
+    return [ipaddress.ip_network(f"{address}/{mask or '255.255.255.255'}", strict=False)]
+
+
+def _port(p: str) -> PortMatch | None:
+    return None if p == "ANY" else PortMatch("eq", int(p))
+
+
+def _protocol(t: str) -> int | None:
+    if t == "ANY":
+        return None
+    return int(t) if t.isdigit() else _PROTO[t]
+
+
+def policy_aces(pol: ArIpsecPolicy, action: str) -> list[Ace]:
+    """ACEs (outbound view: local = source) of one policy's selectors."""
+    out = []
+    for src, dst in itertools.product(
+        _networks(pol.laddress, pol.lmask), _networks(pol.raddress, pol.rmask)
+    ):
+        out.append(Ace(action, _protocol(pol.transport), src, dst, _port(pol.lport),  # type: ignore[arg-type]
+                       _port(pol.rport), text=f"{action} policy {pol.name}"))  # fmt: skip
+    return out
+
+
+def _crypto_map(cfg: Config, ar: ArState, ifname: str) -> None:
+    pols = ar.interface_policies(ifname)
+    intf = next((i for k, i in cfg.interfaces.items() if k.lower() == ifname.lower()), None)
+    if intf is None:
+        intf = cfg.interfaces[ifname] = Interface(name=ifname)
+    cmap = CryptoMap(ifname)
+    earlier: list[ArIpsecPolicy] = []
+    for pos, pol in enumerate(pols, start=1):
+        if pol.action != "IPSEC":
+            earlier.append(pol)
+            continue
+        acl = AccessList(f"ar-{pol.name}")
+        for other in earlier:
+            acl.entries += policy_aces(other, "deny")
+        acl.entries += policy_aces(pol, "permit")
+        cfg.access_lists[acl.name] = acl
+        entry = _entry(cfg, ar, pol, pos * 10, acl.name)
+        if pol.peer in ("DYNAMIC", "ANY"):
+            dyn = CryptoMap(f"ar-dyn-{pol.name}")
+            dyn.entries[10] = entry
+            cfg.dynamic_maps[dyn.name] = dyn
+            cmap.entries[pos * 10] = CryptoMapEntry(
+                pos * 10, dynamic_map=dyn.name, description=pol.name
+            )
+        else:
+            cmap.entries[pos * 10] = entry
+    if cmap.entries:
+        cfg.crypto_maps[cmap.name] = cmap
+        intf.crypto_map = cmap.name
+
+
+def _entry(cfg: Config, ar: ArState, pol: ArIpsecPolicy, seq: int, acl: str) -> CryptoMapEntry:
+    bundle = ar.bundles[pol.bundle]  # type: ignore[index]
+    entry = CryptoMapEntry(seq, "ipsec-manual" if pol.keyman == "MANUAL" else "ipsec-isakmp")
+    if pol.peer not in ("DYNAMIC", "ANY", None):
+        try:
+            entry.peers.append(CryptoPeer(address=ipaddress.ip_address(pol.peer)))
+        except ValueError:
+            entry.peers.append(CryptoPeer(hostname=pol.peer))
+    entry.transform_sets = [ts.name for ts in bundle_transform_sets(ar, bundle)]
+    entry.match_address = acl
+    entry.pfs_group = (pol.group or 1) if pol.usepfskey else None
+    entry.lifetime_seconds = bundle.expiry_seconds
+    entry.lifetime_kilobytes = bundle.expiry_kbytes or UNLIMITED_KB
+    first = [ar.saspecs[i] for cand in bundle.candidates[:1] for g in cand for i in g[:1]
+             if i in ar.saspecs]  # fmt: skip
+    if first:
+        entry.replay_disabled = not first[0].antireplay
+        entry.replay_window = first[0].replaywindow
+    entry.df_bit = pol.dfbit.lower()
+    entry.description = pol.name
+    return entry
+
+
+# ------------------------------------------------------------------ SPD lookup
+
+
+@dataclass(frozen=True)
+class SpdResult:
+    """Outcome of an SPD lookup: ``action`` is PERMIT, IPSEC or DENY."""
+
+    action: str
+    policy: ArIpsecPolicy | None  # None = the implicit deny-all (L736-741)
+
+
+def spd_lookup(
+    ar: ArState,
+    interface: str,
+    src: str,
+    dst: str,
+    protocol: int = 0,
+    sport: int | None = None,
+    dport: int | None = None,
+    outbound: bool = True,
+) -> SpdResult | None:
+    """First matching policy of ``interface`` (creation/POSITION order, L147-151).
+
+    ``None`` when the interface has no IPsec policy (no SPD check, L745-747);
+    otherwise the matching policy, or the implicit DENY when none matches.
+    Inbound packets swap local/remote (Table 2, L455-461).
+    """
+    pols = ar.interface_policies(interface)
+    if not pols or not ar.ipsec_enabled:
+        return None
+    if not outbound:
+        src, dst, sport, dport = dst, src, dport, sport
+    for pol in pols:
+        if any(a.matches(src, dst, protocol, sport, dport) for a in policy_aces(pol, "permit")):
+            return SpdResult(pol.action, pol)
+    return SpdResult("DENY", None)

@@ -1,0 +1,112 @@
+"""AR570S dialect: rejected lines (device ``Error (code): text``), nothing changed, rest loads."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from engine.config.ar import apply_line, format_error, parse_ar
+from engine.runner import load_config as runner_load_config
+
+BASE = """\
+CREATE ENCO KEY=1 TYPE=GENERAL VALUE="jogefoge"
+CREATE ISAKMP POLICY=i PEER=2.2.2.2 KEY=1 SENDN=TRUE
+CREATE IPSEC SASPEC=1 KEYMAN=ISAKMP PROT=ESP ENCALG=DES HASHALG=SHA
+CREATE IPSEC SASPEC=3 KEYMAN=ISAKMP PROT=AH HASHALG=SHA
+CREATE IPSEC BUNDLE=1 KEYMAN=ISAKMP STRING="1"
+CREATE IPSEC POLICY=isa INT=ppp0 ACTION=PERMIT LPORT=500 RPORT=500 TRANSPORT=UDP
+CREATE IPSEC POLICY=vpn INT=ppp0 ACTION=IPSEC KEYMAN=ISAKMP BUNDLE=1 PEER=2.2.2.2
+SET IPSEC POLICY=vpn LAD=192.168.10.0 LMA=255.255.255.0 RAD=192.168.20.0 RMA=255.255.255.0
+ENABLE IPSEC
+ENABLE ISAKMP
+"""
+
+BAD = [
+    ("FROB IPSEC", "Unknown command"),
+    ("CREATE IPSEC FOO=1", "Unknown command"),
+    ("CREATE IPSEC SASPEC=2 KEYMAN=ISAKMP PROT=ESP ENCALG=NULL HASHALG=NULL", "both be NULL"),
+    ("CREATE IPSEC SASPEC=2 KEYMAN=ISAKMP PROT=ESP HASHALG=SHA", "ENCALG must be specified"),
+    (
+        "CREATE IPSEC SASPEC=2 KEYMAN=ISAKMP PROT=AH ENCALG=DES HASHALG=SHA",
+        "not valid for PROTOCOL=AH",
+    ),
+    (
+        "CREATE IPSEC SASPEC=2 KEYMAN=ISAKMP PROT=ESP ENCALG=BLOWFISH HASHALG=SHA",
+        'Value "BLOWFISH"',
+    ),
+    ("CREATE IPSEC SASPEC=2 KEYMAN=MANUAL PROT=ESP ENCALG=DES HASHALG=SHA", "ENCKEY must be"),
+    ("CREATE IPSEC SASPEC=256 KEYMAN=ISAKMP PROT=ESP ENCALG=DES HASHALG=SHA", 'Value "256"'),
+    ("CREATE IPSEC SASPEC=1 KEYMAN=ISAKMP PROT=ESP ENCALG=DES HASHALG=SHA", "already exists"),
+    ("CREATE IPSEC SASPEC=2 PROT=ESP ENCALG=DES HASHALG=SHA", 'Required parameter "KEYMANAGEMENT"'),
+    ('CREATE IPSEC BUNDLE=2 KEYMAN=ISAKMP STRING="1 AND 1"', "different protocols"),
+    ('CREATE IPSEC BUNDLE=2 KEYMAN=ISAKMP STRING="1 OR 3"', "same protocol"),
+    ('CREATE IPSEC BUNDLE=2 KEYMAN=ISAKMP STRING="9"', "SA specification 9 does not exist"),
+    ('CREATE IPSEC BUNDLE=2 KEYMAN=MANUAL STRING="1"', "different KEYMANAGEMENT"),
+    ('CREATE IPSEC BUNDLE=2 KEYMAN=ISAKMP STRING="1" EXPIRYSECONDS=299', 'Value "299"'),
+    ("CREATE IPSEC POLICY=x INT=ppp0 ACTION=IPSEC KEYMAN=ISAKMP BUNDLE=1", "PEERADDRESS must be"),
+    (
+        "CREATE IPSEC POLICY=x INT=ppp0 ACTION=IPSEC KEYMAN=ISAKMP BUNDLE=7 PEER=1.2.3.4",
+        "Bundle specification 7 does not exist",
+    ),
+    ("CREATE IPSEC POLICY=x INT=ppp0 ACTION=PERMIT BUNDLE=1", "only valid with ACTION=IPSEC"),
+    ("CREATE IPSEC POLICY=vpn INT=ppp0 ACTION=PERMIT", "already exists"),
+    ("CREATE IPSEC POLICY=abcdefghijklmnopqrstuvwx INT=ppp0 ACTION=PERMIT", "is not valid"),
+    ("CREATE IPSEC POLICY=x ACTION=PERMIT", 'Required parameter "INTERFACE"'),
+    ("SET IPSEC POLICY=vpn INT=ppp1", 'Parameter "INT" not recognised'),
+    ("SET IPSEC POLICY=nope LAD=1.2.3.4", "does not exist"),
+    ("SET IPSEC POLICY=vpn LAD=300.1.1.1", 'Value "300.1.1.1"'),
+    ("SET IPSEC POLICY=vpn LMA=255.0.255.0", 'Value "255.0.255.0"'),
+    ("SET IPSEC POLICY=vpn LAD=1.1.1.1 LAD=2.2.2.2", "more than once"),
+    ("SET IPSEC POLICY=vpn L=1.1.1.1", "ambiguous"),
+    ("CREATE ISAKMP POLICY=j KEY=1", 'Required parameter "PEER"'),
+    ("CREATE ISAKMP POLICY=j PEER=1.2.3.4 REKEY=ON", "REKEY can only be set when PEER=ANY"),
+    ("CREATE ISAKMP POLICY=j PEER=1.2.3.4 EXPIRYSECONDS=100", 'Value "100"'),
+    ("CREATE ISAKMP POLICY=j PEER=1.2.3.4 MODE=X", 'Value "X"'),
+    ("SET ISAKMP POLICY=zz NATTRAVERSAL=TRUE", "does not exist"),
+    ("DESTROY IPSEC BUNDLE=1", "used by policy vpn"),
+    ('CREATE ENCO KEY=1 TYPE=GENERAL VALUE="x"', "already exists"),
+    ("CREATE ENCO KEY=5 TYPE=DES VALUE=0x0102", "length is invalid"),
+    ("CREATE ENCO KEY=5 TYPE=GENERAL", "One of VALUE or RANDOM"),
+]
+
+
+@pytest.mark.parametrize("line,needle", BAD)
+def test_bad_line_rejected_and_changes_nothing(line: str, needle: str) -> None:
+    cfg = parse_ar(BASE + line + "\nCREATE IPSEC POLICY=inet INT=ppp0 ACTION=PERMIT\n", "r1.cfg")
+    assert len(cfg.errors) == 1, cfg.errors
+    err = cfg.errors[0]
+    assert (err.file, err.line) == ("r1.cfg", 11)
+    assert err.message.startswith("Error (") and needle in err.message, err.message
+    assert format_error(err) == err.message
+    # the rest still loads
+    assert cfg.ar.policy("inet") is not None
+    # and the line changed nothing: same model as without it
+    ref = parse_ar(BASE + "CREATE IPSEC POLICY=inet INT=ppp0 ACTION=PERMIT\n", "r1.cfg")
+    cfg.errors = []
+    assert cfg == ref
+
+
+def test_runtime_apply_line_keeps_live_object() -> None:
+    cfg = parse_ar(BASE)
+    before = copy.deepcopy(cfg)
+    err = apply_line(cfg, "SET IPSEC POLICY=vpn RAD=300.1.1.1")
+    assert err is not None and "300.1.1.1" in err.message
+    assert cfg == before
+    ident = id(cfg)
+    assert apply_line(cfg, "SET IPSEC POLICY=vpn RAD=192.168.30.0") is None
+    assert id(cfg) == ident
+    assert cfg.ar.policy("vpn").raddress == "192.168.30.0"
+    assert cfg.access_lists["ar-vpn"].matches("192.168.10.1", "192.168.30.1")
+
+
+def test_runner_load_config_prints_device_errors(tmp_path) -> None:
+    path = tmp_path / "r1.cfg"
+    path.write_text(
+        BASE + "CREATE IPSEC SASPEC=2 KEYMAN=ISAKMP PROT=ESP ENCALG=NULL HASHALG=NULL\n"
+    )
+    cfg, errors = runner_load_config(path, "ar", {"ppp0": "eth0"})
+    assert cfg.interfaces["ppp0"].ifname == "eth0"
+    (text,) = errors
+    assert text.startswith(f"{path}:11: ")
+    assert text.endswith("Error (181014): ENCALG and HASHALG cannot both be NULL.")

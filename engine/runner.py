@@ -341,7 +341,7 @@ class Runner:
         new = self.sadb.install(pair, now, replay_window=min(window, 1024), df=df,
                                 interface=intf.name if intf else None)
         new.replay_window = min(window, 1024)
-        if self.policy is not None:
+        if self.policy is not None and (entry is None or entry.dynamic_map):
             self.policy.ensure_pair(pair)  # dynamic maps: route the SA's selectors in
         for old in self.sadb.entries:
             if old is not new and set(old.pair.inbound_spis) & set(ev.rekey_of):
@@ -833,10 +833,18 @@ class Runner:
         err = apply_line(self.config, line, self._cfg_state)
         if err is not None:
             return {"ok": False, "error": format_error(err)}
+        now = self.clock.now()
+        for e in list(self.sadb.entries):  # SAs of a map no longer applied go (IOS)
+            if self._interface_for_map(e.pair.crypto_map) is None:
+                self._ike_call("delete_child", e.spi_in, now)
+                self.sadb.remove(e)
+        self._flush_ike(now)
         if self.policy is not None:
             self.policy.install(self.config)
             for e in self.sadb.entries:
-                self.policy.ensure_pair(e.pair)
+                cm = self._map_entry(e.pair.crypto_map, e.pair.crypto_map_seq)
+                if cm is None or cm.dynamic_map:
+                    self.policy.ensure_pair(e.pair)
         self.natka.set_interval(self.config.globals.nat_keepalive, self.clock.now())
         self.sadb.invalidate()
         self._ike_call("update_config", self.config) if hasattr(self.ike, "update_config") \

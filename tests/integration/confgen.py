@@ -114,12 +114,18 @@ routes:
 """
 
 
-def write_pair(directory: Path, t: Tunnel, clock_scale: float | None = None) -> Path:
-    """Write r1.cfg, r2.cfg and topology.yaml; return the topology path."""
+def write_pair(directory: Path, t: Tunnel, clock_scale: float | None = None,
+               syslog: str | None = None) -> Path:
+    """Write r1.cfg, r2.cfg and topology.yaml; return the topology path.
+
+    ``syslog`` (``HOST:PORT``) makes r1 send its syslog lines there.
+    """
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "r1.cfg").write_text(router_config("r1", R1, R2, t, initiator=True))
     (directory / "r2.cfg").write_text(router_config("r2", R2, R1, t, initiator=False))
     scale = f", clock_scale: {clock_scale:g}" if clock_scale else ""
+    if syslog:
+        scale += f", syslog: '{syslog}'"
     topo = directory / "topology.yaml"
     topo.write_text(TOPOLOGY.format(name="ee-gen", scale=scale))
     return topo

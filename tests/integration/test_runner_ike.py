@@ -191,3 +191,64 @@ def test_ipv6_crypto_map(lab_factory) -> None:
     assert {p[ESP].spi for p in esp if p[IPv6].src == "fd00:a1::1"} == \
         {x["spi"] for x in flow["outbound_esp"]}
     assert flow["counters"]["encaps"] == 4 and flow["counters"]["decaps"] == 4
+
+
+SYSLOG_RX = r'''
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("0.0.0.0", int(sys.argv[1])))
+s.settimeout(15)
+with open(sys.argv[2], "ab", buffering=0) as f:
+    while True:
+        try:
+            f.write(s.recv(4096) + b"\n")
+        except socket.timeout:
+            break
+'''
+
+
+def test_syslog_collector_and_delete_on_stop(lab_factory, tmp_path: Path) -> None:
+    """IOS-style syslog lines reach a UDP collector; SIGTERM sends DELETEs."""
+    import sys
+
+    got = tmp_path / "syslog.txt"
+    rx = tmp_path / "rx.py"
+    rx.write_text(SYSLOG_RX)
+    topo_path = write_pair(tmp_path / "cfg", Tunnel(), syslog="10.0.1.254:5514")
+    lab = lab_factory(str(topo_path))
+    proc = lab.node("isp").popen([sys.executable, str(rx), "5514", str(got)])
+    try:
+        assert lab.node("h1").ping(lab.addr("h2"), count=2, interval=0.2, wait=2).received == 2
+        wait_for(lambda: got.exists() and b"CRYPTO-5-SESSION_STATUS" in got.read_bytes(), 5,
+                 "the tunnel-up syslog line at the collector")
+        line = got.read_bytes().decode(errors="replace")
+        assert "<189>" in line and "r1" in line and "Crypto tunnel is UP" in line, line
+        # r1 stops (SIGTERM): it deletes its SAs at r2 on the way out
+        assert _active(lab, "r2")
+        lab.node("r1").stop_daemon()
+        wait_for(lambda: not _active(lab, "r2"), 5, "r2 to drop the SA after r1's DELETE")
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_lab_config_removes_crypto_map_at_runtime(lab_factory, tmp_path: Path) -> None:
+    """``lab config`` lines (configure terminal): ``no crypto map`` → traffic leaves clear."""
+    from scapy.layers.inet import ICMP, IP
+
+    lab = _up(lab_factory, tmp_path, Tunnel())
+    r1, h2 = lab.node("r1"), lab.addr("h2")
+    assert lab.node("h1").ping(h2, count=1, wait=2).received == 1
+    bad = lab.node("r1").daemon.cli  # error path: IOS message with caret
+    with pytest.raises(Exception, match="Invalid input"):
+        bad(r1.ctx, "lab config crypto map VPN 10 ipsec-isakmpX")
+    r1.cli("lab config interface GigabitEthernet0/0/0")
+    r1.cli("lab config no crypto map")
+    r1.cli("lab config end")
+    assert not _active(lab, "r1"), "SAs of a removed crypto map must go"
+    with lab.capture("isp:eth0") as outside:
+        # r2 still protects its replies and cannot negotiate with r1 any more
+        lab.node("h1").ping(h2, count=2, interval=0.1, wait=0.5)
+        time.sleep(0.2)
+    clear = [p for p in outside.packets if ICMP in p and p[IP].src == "192.168.1.10"]
+    assert len(clear) == 2, [p.summary() for p in outside.packets]

@@ -274,3 +274,39 @@ def test_interop_lifecycle_rekey_dpd_delete(tmp_path):
             for e in drv.events
             if isinstance(e, Log)
         )
+
+
+def test_interop_psk_mismatch_strongswan_initiates(tmp_path):
+    """strongSwan initiates Main Mode with a different pre-shared key: its message 5
+    does not decrypt/verify here -> %CRYPTO-4-IKMP_BAD_MESSAGE, no SA on either side."""
+    import time
+
+    import lab.strongswan as sw
+    from engine.ike import Log
+    from lab import Lab
+    from lab.errors import LabCommandError
+    from tests.engine.ike_udp import UdpDriver, sockets_in_netns
+
+    cfg = make_config(
+        E1,
+        S2,
+        "192.168.1.0/24",
+        "192.168.2.0/24",
+        psk="not-" + PSK,
+        policies=[IsakmpPolicy(10, "aes", 128, "sha", "pre-share", 14)],
+    )
+    topo = _topology(tmp_path, _swanctl(False, "aes128-sha1-modp2048", "aes128-sha1", False))
+    with Lab.up(topo) as lab:
+        engine = IkeEngine(cfg, [E1])
+        drv = UdpDriver(engine, sockets_in_netns(lab.node("e1").netns, E1)).start()
+        try:
+            with pytest.raises(LabCommandError):
+                sw.initiate(lab.node("s2"), "net", ike="engine", timeout=3)
+            time.sleep(0.2)
+        finally:
+            drv.stop()
+    bad = [str(e) for e in drv.events if isinstance(e, Log) and e.mnemonic == "IKMP_BAD_MESSAGE"]
+    assert bad and bad[0] == (
+        f"%CRYPTO-4-IKMP_BAD_MESSAGE: IKE message from {S2} failed its sanity check or is malformed"
+    )
+    assert not [e for e in drv.events if isinstance(e, (IkeSaUp, ChildSaUp))]

@@ -22,8 +22,6 @@ class Faults:
 
     def __init__(self, lab: "Lab") -> None:
         self.lab = lab
-        self._loss: dict[str, dict[tuple[str, str], float]] = {}  # netns -> {(if, dir): %}
-        self._rebinds: dict[str, int] = {}
         self._impairs: dict[tuple[str, str], Impairment] = {}
         self._queue_num = 1000
 
@@ -71,33 +69,29 @@ class Faults:
         if not 0 <= percent <= 100:
             raise LabError(f"loss percent must be within 0..100, not {percent}")
         node, ifname = self.lab._iface(spec)
-        active = self._loss.setdefault(node.netns, {})
+        t = names.NFT_FAULT_TABLE
+        # One chain per interface and direction, rewritten atomically: no state in
+        # this process, so `./lab.sh fault` invocations compose.
+        lines = [f"add table inet {t}"]
         for d in ("in", "out") if direction == "both" else (direction,):
-            if percent > 0:
-                active[(ifname, d)] = percent
+            chain = f"{d}_{ifname}".replace("-", "_")
+            hook, prio, match = (("prerouting", -400, "iifname") if d == "in"
+                                 else ("postrouting", 400, "oifname"))
+            lines += [f"add chain inet {t} {chain} {{ type filter hook {hook} priority {prio}; "
+                      "policy accept; }", f"flush chain inet {t} {chain}"]
+            if percent >= 100:
+                lines.append(f'add rule inet {t} {chain} {match} "{ifname}" drop')
+            elif percent > 0:
+                # numgen random mod 10000 < percent*100: 0.01 % resolution
+                lines.append(f'add rule inet {t} {chain} {match} "{ifname}" '
+                             f"numgen random mod 10000 < {int(round(percent * 100))} drop")
             else:
-                active.pop((ifname, d), None)
-        self._load(node.netns, node.name)
+                lines.append(f"delete chain inet {t} {chain}")
+        nsexec.run_in(node.netns, ["nft", "-f", "-"], input="\n".join(lines) + "\n",
+                      node=node.name)
 
     def clear_loss(self, spec: str) -> None:
         self.loss(spec, 0)
-
-    def _load(self, netns: str, node: str) -> None:
-        t = names.NFT_FAULT_TABLE
-        lines = [f"table inet {t}", f"delete table inet {t}", f"table inet {t} {{",
-                 "  chain fin { type filter hook prerouting priority -400; policy accept; }",
-                 "  chain fout { type filter hook postrouting priority 400; policy accept; }"]
-        lines.append("}")
-        for (ifname, d), pct in sorted(self._loss.get(netns, {}).items()):
-            # numgen random mod 10000 < pct*100: 0.01 % resolution
-            threshold = int(round(pct * 100))
-            if d == "in":
-                lines.append(f'add rule inet {t} fin iifname "{ifname}" '
-                             f"numgen random mod 10000 < {threshold} drop")
-            else:
-                lines.append(f'add rule inet {t} fout oifname "{ifname}" '
-                             f"numgen random mod 10000 < {threshold} drop")
-        nsexec.run_in(netns, ["nft", "-f", "-"], input="\n".join(lines) + "\n", node=node)
 
     def nat_flush(self, node: str, proto: str | None = None) -> int:
         """Delete a NAT node's conntrack entries (so the next packet gets a new mapping).
@@ -116,7 +110,8 @@ class Faults:
         """NAT rebinding: every flow through ``node``'s PAT rules gets a new external port.
 
         Flushes conntrack and reloads the ruleset with the PAT rules restricted to
-        a port range disjoint from the previous one (10000-19999, 20000-29999, ...),
+        a port range disjoint from the current one (10000-19999, 20000-29999, ...,
+        50000-59999, then 10000-19999 again),
         as a NAT box does that lost its state and maps flows anew (RFC 3947 §4
         NAT keepalive / RFC 3948 §2.1 cases).
         """
@@ -127,9 +122,9 @@ class Faults:
         n = self.lab.node(node)
         if not any(r.type == "pat" for r in n.spec.nat):
             raise LabError(f"node {node} has no PAT rule to rebind")
-        k = self._rebinds.get(node, 0)
-        self._rebinds[node] = k + 1
-        lo = 10000 + 10000 * (k % 5)
+        current = n.exec(["nft", "list", "table", "inet", names.NFT_TABLE], check=False).stdout
+        m = re.search(r"(?:masquerade|snat).* to [^ ]*:(\d+)-\d+", current)
+        lo = 10000 if not m else 10000 + (int(m[1]) // 10000 % 5) * 10000
         rules = [dataclasses.replace(r, ports=f"{lo}-{lo + 9999}") if r.type == "pat" else r
                  for r in n.spec.nat]
         ruleset = nat.render(dataclasses.replace(n.spec, nat=rules), self.lab.topo)

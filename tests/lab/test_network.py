@@ -229,3 +229,15 @@ def test_static_nat_of_a_prefix(lab_factory) -> None:
         assert lab.srv.ping("198.51.100.33", count=1).received == 1    # proxy ARP + DNAT
     assert {p[IP].dst for p in cap.packets if ICMP in p and p[ICMP].type == 8} == {
         "192.168.20.1"}
+
+
+@pytest.mark.topology("topologies/chain.yaml")
+def test_loss_rules_compose_per_interface(lab) -> None:
+    lab.faults.loss("r1:eth0", 100, direction="out")
+    lab.faults.loss("r1:eth1", 50, direction="in")
+    lab.faults.loss("r1:eth1", 0, direction="in")          # removes only that one
+    assert lab.h1.ping(lab.addr("h2"), count=1, wait=0.3).received == 0
+    ruleset = lab.r1.exec(["nft", "list", "table", "inet", "ilab_fault"]).stdout
+    assert "out_eth0" in ruleset and "in_eth1" not in ruleset
+    lab.faults.clear_loss("r1:eth0")
+    assert lab.h1.ping(lab.addr("h2"), count=1).received == 1

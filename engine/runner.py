@@ -64,12 +64,9 @@ def load_config(path: Path, dialect: str, ifmap: dict[str, str]) -> tuple[Config
 
         config = parse_ios(text, file=str(path))
     else:
-        try:
-            from engine.config.ar import parse_ar  # type: ignore[import-not-found]
-        except ImportError:
-            return Config(dialect=dialect), [f"% dialect {dialect!r} is not implemented yet"]
+        from engine.config.ar import format_error, parse_ar  # type: ignore[no-redef]
+
         config = parse_ar(text, file=str(path))
-        format_error = None  # type: ignore[assignment]
     missing = config.apply_interface_map(ifmap)
     errors = []
     for err in config.errors:
@@ -386,7 +383,7 @@ class Runner:
         for e, _setting in self.idle.poll(now, self.sadb.entries, self.config):
             log.info("IPsec SA to %s idle: deleting (in 0x%08x)", e.pair.peer, e.spi_in)
             if hasattr(self.ike, "idle_expired"):
-                self._ike_call("idle_expired", e.spi_in, now)
+                self._ike_call("idle_expired", e.spi_in, now, _setting.default)
             else:
                 self._ike_call("delete_child", e.spi_in, now)
             self.sadb.remove(e)
@@ -540,7 +537,7 @@ class Runner:
             return
         tag = (peer, inbound)
         real = time.monotonic()
-        if real - self._traffic_seen.get(tag, -1e9) < 1.0:
+        if real - self._traffic_seen.get(tag, -1e9) < min(1.0, 1.0 / self.clock.scale):
             return
         self._traffic_seen[tag] = real
         self._ike_call("note_traffic", peer, self.clock.now(), inbound)
@@ -824,15 +821,22 @@ class Runner:
         return _ok("", {"spi_in": list(pair.inbound_spis), "spi_out": list(pair.outbound_spis)})
 
     def _configure(self, line: str) -> dict[str, Any]:
-        from engine.config.ios import apply_line, format_error
+        """``lab config <line>``: configure terminal semantics of the node's dialect."""
+        if self.config.dialect == "ar":
+            from engine.config import ar
 
-        if not hasattr(self, "_cfg_state"):
-            from engine.config.ios import ModeState
+            err = ar.apply_line(self.config, line)
+            if err is not None:
+                return {"ok": False, "error": ar.format_error(err)}
+        else:
+            from engine.config.ios import ModeState, apply_line, format_error, prompt
 
-            self._cfg_state = ModeState(file="<lab config>")
-        err = apply_line(self.config, line, self._cfg_state)
-        if err is not None:
-            return {"ok": False, "error": format_error(err)}
+            if not hasattr(self, "_cfg_state"):
+                self._cfg_state = ModeState(file="<lab config>")
+            err = apply_line(self.config, line, self._cfg_state)
+            if err is not None:
+                return {"ok": False, "error": format_error(err, prompt(self.config,
+                                                                       self._cfg_state))}
         now = self.clock.now()
         for e in list(self.sadb.entries):  # SAs of a map no longer applied go (IOS)
             if self._interface_for_map(e.pair.crypto_map) is None:

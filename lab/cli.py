@@ -52,6 +52,22 @@ def main(argv: list[str] | None = None) -> int:
     g = s.add_mutually_exclusive_group()
     g.add_argument("--count", type=int)
     g.add_argument("--seconds", type=float)
+    s = sub.add_parser("fault", help="break things in a running lab",
+                       description="link-down/link-up NODE:IF, mtu NODE:IF N, loss NODE:IF "
+                       "PERCENT [--direction], nat-flush NODE, nat-rebind NODE, reboot NODE "
+                       "(SIGKILL + restart the daemon), impair NODE:IF --delay/--duplicate/"
+                       "--reorder (runs until Ctrl-C)")
+    s.add_argument("run")
+    s.add_argument("action", choices=["link-down", "link-up", "mtu", "loss", "nat-flush",
+                                      "nat-rebind", "reboot", "impair"])
+    s.add_argument("target", metavar="NODE[:IF]")
+    s.add_argument("value", nargs="?", type=float, help="MTU or loss percent")
+    s.add_argument("--direction", default=None, help="in | out | both (loss), in | out (impair)")
+    s.add_argument("--delay", type=float, default=0.0, help="impair: seconds")
+    s.add_argument("--jitter", type=float, default=0.0, help="impair: seconds")
+    s.add_argument("--duplicate", type=float, default=0.0, help="impair: percent")
+    s.add_argument("--reorder", type=float, default=0.0, help="impair: percent")
+    s.add_argument("--match", default="", help="impair: nft match, e.g. 'meta l4proto esp'")
     s = sub.add_parser("dot", help="print a topology as Graphviz (no root needed)")
     s.add_argument("topology", type=Path)
     args = p.parse_args(argv)
@@ -199,6 +215,45 @@ def cmd_cli(args: argparse.Namespace) -> int:
         print(json.dumps(out, indent=2))
     else:
         sys.stdout.write(out if str(out).endswith("\n") else f"{out}\n")
+    return 0
+
+
+def cmd_fault(args: argparse.Namespace) -> int:
+    from lab.api import Lab
+
+    lab = Lab.attach(args.run)
+    f, a, t = lab.faults, args.action, args.target
+    if a in ("mtu", "loss") and args.value is None:
+        raise LabError(f"fault {a}: give a value (MTU bytes or loss percent)")
+    if a == "link-down":
+        f.link_down(t)
+    elif a == "link-up":
+        f.link_up(t)
+    elif a == "mtu":
+        f.mtu(t, int(args.value))
+    elif a == "loss":
+        f.loss(t, args.value, direction=args.direction or "both")
+    elif a == "nat-flush":
+        print(f"{f.nat_flush(t)} conntrack entries deleted")
+    elif a == "nat-rebind":
+        f.nat_rebind(t)
+    elif a == "reboot":
+        f.reboot(t)
+        print(f"{t}: daemon restarted, pid {lab.node(t).daemon_pid}")
+        lab.state.save()
+    elif a == "impair":
+        imp = f.impair(t, direction=args.direction or "in", delay=args.delay,
+                       jitter=args.jitter, duplicate=args.duplicate, reorder=args.reorder,
+                       match=args.match)
+        print(f"impairing {t} until Ctrl-C", file=sys.stderr, flush=True)
+        stop = threading.Event()
+        signal.signal(signal.SIGINT, lambda *_: stop.set())
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        try:
+            stop.wait()
+        finally:
+            imp.stop()
+        print(f"{imp.stats}", file=sys.stderr)
     return 0
 
 

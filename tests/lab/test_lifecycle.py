@@ -216,3 +216,24 @@ def test_root_link_event_parser_sees_new_links() -> None:
         sock.close()
     finally:
         remove_netns(ns)
+
+
+def test_cli_faults_compose_across_calls() -> None:
+    run = "flt-" + secrets.token_hex(3)
+    lab_cli("up", str(CHAIN), "--run", run)
+    try:
+        ping = ["exec", run, "h1", "--", "ping", "-c1", "-W0.5", "192.168.2.10"]
+        lab_cli("fault", run, "loss", "r1:eth0", "100", "--direction", "out")
+        lab_cli("fault", run, "loss", "isp:eth0", "20")            # another node, kept
+        assert lab_cli(*ping, check=False).returncode == 1
+        lab_cli("fault", run, "loss", "r1:eth0", "0")
+        lab_cli("fault", run, "loss", "isp:eth0", "0")
+        assert lab_cli(*ping).returncode == 0
+        lab_cli("fault", run, "link-down", "r2:eth1")
+        assert lab_cli(*ping, check=False).returncode == 1
+        lab_cli("fault", run, "link-up", "r2:eth1")
+        assert lab_cli(*ping).returncode == 0
+        r = lab_cli("fault", run, "mtu", "r1:eth0", check=False)
+        assert r.returncode == 2 and "give a value" in r.stderr
+    finally:
+        lab_cli("down", run)

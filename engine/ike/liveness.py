@@ -119,7 +119,7 @@ class LivenessMixin:
                     self._delete_child(c, "peer reported INVALID-SPI", now, notify_peer=True)
         elif t == NotifyType.INITIAL_CONTACT:
             for other in list(self._sas.values()):
-                if other is not sa and other.peer[0] == sa.peer[0]:
+                if other is not sa and other.peer[0] == sa.peer[0] and other.established:
                     self._delete_isakmp(other, "initial contact", now, notify_peer=False)
             for c in list(self._children):
                 if c.pair.peer == sa.peer[0] and c.pair.ike_cookies != sa.cookies:

@@ -716,3 +716,16 @@ def test_aggressive_mode_key_by_hostname():
     w = wire(c1, c2)
     _up(w)
     assert w.of("b", IkeSaUp)[0].peer_id == "branch1.example.com"
+
+
+def test_simultaneous_initiation():
+    from engine.ike import PacketSelector
+
+    w = wire(*pair_configs())
+    assert w.a.acquire(PacketSelector("192.168.1.10", "192.168.2.10"), 0)
+    assert w.b.acquire(PacketSelector("192.168.2.10", "192.168.1.10"), 0)
+    w.pump()
+    assert not w.of("a", NegotiationFailed) and not w.of("b", NegotiationFailed)
+    assert len(w.of("a", ChildSaUp)) == 2 and len(w.of("b", ChildSaUp)) == 2
+    for ca in w.of("a", ChildSaUp):  # every pair has its mirror on the other side
+        assert any(ca.pair.inbound == cb.pair.outbound for cb in w.of("b", ChildSaUp))

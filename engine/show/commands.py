@@ -184,6 +184,10 @@ def dispatch(
     if config is None:
         config = Config()
     state.hostname = config.globals.hostname
+    if config.dialect == "ar":  # Allied Telesis AR570S command set (seed 002)
+        from engine.show.ar import dispatch_ar
+
+        return dispatch_ar(cmd, config, state)
     try:
         text, data = run_show(cmd, config, state)
     except ExecError as e:

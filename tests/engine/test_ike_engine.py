@@ -289,26 +289,25 @@ def test_dpd_dead_timing_exact():
     assert [e.reason for e in w.of("a", ChildSaDown)] == ["peers alive"]
 
 
-def test_nat_detection_floats_to_4500():
+def _run_behind_pat(aggressive: bool = False):
+    """a (10.0.0.1) behind a PAT box that shows it as 10.0.0.99:4000x to b."""
+    from engine.ike import PacketSelector
+
     nat_ip = "10.0.0.99"
-    c1 = make_config(R1_OUT, R2_OUT, "192.168.1.0/24", "192.168.2.0/24")
+    c1 = make_config(R1_OUT, R2_OUT, "192.168.1.0/24", "192.168.2.0/24", aggressive=aggressive)
     c2 = make_config(R2_OUT, nat_ip, "192.168.2.0/24", "192.168.1.0/24")
     a, b = IkeEngine(c1, [R1_OUT]), IkeEngine(c2, [R2_OUT])
     now, mapping = 0.0, {}
-    assert a.acquire(
-        __import__("engine.ike", fromlist=["PacketSelector"]).PacketSelector(
-            "192.168.1.10", "192.168.2.10"
-        ),
-        now,
-    )
-    events_a, events_b, ports = [], [], []
+    assert a.acquire(PacketSelector("192.168.1.10", "192.168.2.10"), now)
+    events_a, events_b, sent = [], [], []
     for _ in range(20):
         for d in a.datagrams_to_send(now):  # PAT: 10.0.0.1:p -> 10.0.0.99:mapping
             pub = mapping.setdefault(d.src[1], 40000 + len(mapping))
-            ports.append(d.dst[1])
+            sent.append(("a", d))
             b.receive_datagram(d.data, (nat_ip, pub), d.dst, now)
         for d in b.datagrams_to_send(now):
             assert d.dst[0] == nat_ip
+            sent.append(("b", d))
             inside = {v: k for k, v in mapping.items()}[d.dst[1]]
             a.receive_datagram(d.data, d.src, (R1_OUT, inside), now)
         while e := a.next_event():
@@ -317,9 +316,35 @@ def test_nat_detection_floats_to_4500():
             events_b.append(e)
     (ca,) = [e for e in events_a if isinstance(e, ChildSaUp)]
     (cb,) = [e for e in events_b if isinstance(e, ChildSaUp)]
+    return ca, cb, mapping, sent, events_a
+
+
+def test_nat_detection_floats_to_4500():
+    ca, cb, mapping, sent, events_a = _run_behind_pat()
+    ports = [d.dst[1] for who, d in sent if who == "a"]
     assert ports[:2] == [500, 500] and set(ports[2:]) == {4500}  # float after MM4 (RFC 3947 §4)
     assert ca.pair.udp_encap == (4500, 4500) and cb.pair.udp_encap == (4500, mapping[4500])
     assert [e for e in events_a if isinstance(e, IkeSaUp)][0].nat_t
+
+
+def test_nat_t_draft_variant(monkeypatch):
+    """A peer that only knows draft-ietf-ipsec-nat-t-ike-02/03 (older IOS): NAT-D payload
+    type 130 and UDP-encapsulated tunnel mode 61443 (RFC 3947 §5.1 note on drafts)."""
+    from engine.ike.registry import VendorIds
+
+    monkeypatch.setattr(natt, "NATT_VENDOR_IDS", (VendorIds.NATT_DRAFT_03,))
+    ca, cb, _mapping, sent, _ = _run_behind_pat()
+    assert ca.pair.udp_encap and cb.pair.udp_encap
+    mm3 = [d.data for who, d in sent if who == "a"][1]
+    assert Header.decode(mm3).exchange == ExchangeType.IDENTITY_PROTECTION
+    assert 130 in [p.ptype for p in decode_payloads(mm3[16], mm3[28:])]
+
+
+def test_nat_t_aggressive_mode_floats_for_message_3():
+    ca, cb, _mapping, sent, _ = _run_behind_pat(aggressive=True)
+    ports = [d.dst[1] for who, d in sent if who == "a"]
+    assert ports[0] == 500 and set(ports[1:]) == {4500}  # AM3 already on 4500
+    assert ca.pair.udp_encap == (4500, 4500)
 
 
 def test_natd_hash():

@@ -31,7 +31,7 @@ import struct
 import threading
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from lab import nsexec, realize
 from lab.errors import LabError, LabTimeout
@@ -153,12 +153,16 @@ class Hold:
     Args:
         lab: the running lab.
         spec: ``node:ifname`` of a forwarding node (a router between the peers).
-        protos: IP protocols selected (``esp``, ``ah``, ``udp`` = ESP-in-UDP 4500).
+        protos: IP protocols taken off the kernel path (``esp``, ``ah``, ``udp``,
+            ``icmp``).
+        holdable: which of those :meth:`hold_next` may keep back; default ESP, AH and
+            ESP-in-UDP data packets (never IKE or NAT keepalives), the rest is forwarded.
         src: only packets from this source address (None: any).
     """
 
     def __init__(self, lab: "Lab", spec: str, *, protos: Iterable[str] = ("esp", "ah"),
-                 src: str | None = None) -> None:
+                 src: str | None = None,
+                 holdable: Callable[[bytes], bool] | None = None) -> None:
         node, _, ifname = spec.partition(":")
         self.label = spec
         self.netns = lab.node(node).netns
@@ -170,6 +174,7 @@ class Hold:
         self.protos = {PROTOS[p] for p in protos}
         self.src = socket.inet_aton(src) if src else None
         self._srcs = src
+        self.holdable = holdable or (lambda data: ipsec_seq(data) is not None)
         self.held: list[HeldPacket] = []
         self.forwarded = 0
         self.released = 0
@@ -257,7 +262,8 @@ class Hold:
             if not self._selected(data):
                 continue
             with self._cond:
-                if self._to_hold > 0:
+                # only ESP/AH data packets are held (never IKE or NAT keepalives on UDP)
+                if self._to_hold > 0 and self.holdable(data):
                     self._to_hold -= 1
                     self.held.append(HeldPacket(data, time.monotonic()))
                     self._cond.notify_all()

@@ -18,7 +18,8 @@ def _echo_seqs(cap, src: str) -> list[int]:
 def test_hold_reorder_duplicate(lab) -> None:
     h1 = lab.addr("h1")
     with lab.capture("h2:eth0") as cap:
-        with replay.Hold(lab, "isp:eth0", protos=("icmp",), src=h1) as hold:
+        with replay.Hold(lab, "isp:eth0", protos=("icmp",), src=h1,
+                         holdable=lambda d: True) as hold:
             hold.hold_next(1)
             res = lab.h1.ping(lab.addr("h2"), count=3, interval=0.2, wait=1)
             held = hold.wait_held(1)
@@ -39,7 +40,11 @@ def test_stage_removed_after_stop_and_unselected_traffic_untouched(lab) -> None:
             hold.wait_held(1, timeout=0.2)
     hold2 = replay.Hold(lab, "isp:eth0", protos=("icmp",))
     with hold2:
-        hold2.hold_next(5)
+        hold2.hold_next(5)  # ICMP is not an IPsec packet: forwarded, never held
+        assert lab.h1.ping(lab.addr("h2"), count=1, wait=1).received == 1 and not hold2.held
+    hold3 = replay.Hold(lab, "isp:eth0", protos=("icmp",), holdable=lambda d: True)
+    with hold3:
+        hold3.hold_next(5)
         assert lab.h1.ping(lab.addr("h2"), count=1, wait=1).received == 0
     assert lab.h1.ping(lab.addr("h2"), count=2, interval=0.1).received == 2  # rule gone
 

@@ -214,3 +214,10 @@ def add_service_address(lab: Any, hosts: tuple[str, ...]) -> None:
         with IPRoute(netns=node.netns) as ipr:
             idx = ipr.link_lookup(ifname="eth0")[0]
             ipr.addr("add", index=idx, address=SERVICE, prefixlen=32)
+
+
+def outbound_spis(node: Any) -> list[str]:
+    """Current outbound SPIs of ``show crypto ipsec sa`` (hex text, 0 skipped)."""
+    text = node.cli("show crypto ipsec sa")
+    spis = re.findall(r"current outbound spi: (?:0x)?([0-9A-Fa-f]+)", text)
+    return sorted({s.upper() for s in spis if int(s, 16)})

@@ -12,7 +12,6 @@ import hmac
 import ipaddress
 import os
 
-from engine.crypto import algorithms as alg
 from engine.crypto import dh
 
 from . import keys, natt
@@ -341,11 +340,3 @@ def handle_am3(sa: IsakmpSa, hdr_encrypted: bool, payloads: list[Payload]) -> No
     _verify(_hash_i(sa), _need(payloads, HashPayload, "HASH"), "HASH_I")
     _check_natd(sa, payloads)
     sa.state = "established"
-
-
-def decode_cipher_name(name: str) -> str:
-    """Cipher name -> IOS ``show crypto isakmp policy`` style keyword."""
-    return {"des": "des", "3des": "3des"}.get(name, "aes" if name.startswith("aes") else name)
-
-
-__all__ = ["alg"]

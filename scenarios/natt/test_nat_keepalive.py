@@ -1,0 +1,126 @@
+"""IPsec NAT Transparency: NAT keepalives keep an idle tunnel's PAT mapping alive.
+
+Seed 000 L2913-2921 and L3011-3043: ``crypto isakmp nat keepalive seconds``
+(5-3600) sends a UDP packet with a one-byte unencrypted payload when the
+IPsec entity has neither sent nor received a packet for that long; the value
+must be smaller than the NAT mapping lifetime (20 s); a 5 % jitter applies.
+
+The PAT box's UDP mapping lifetime is 20 s and the keepalive 10 s, both on
+the engines' protocol clock scaled 10:1 (conntrack runs in real time, so its
+timeout is 2 real seconds). The tunnel idles 5 protocol minutes; then the
+responder side sends first. With keepalives the mapping survives and the
+traffic arrives; without them the mapping expires and the responder's ESP
+dies in the PAT box until the initiator sends again.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from reports.scenario import Scenario
+from scenarios.natt import _run, _wire
+from scenarios.natt._topo import FAR_PUBLIC, Case
+
+SCALE = 10  # protocol seconds per real second (engines)
+KEEPALIVE = 10  # protocol seconds (crypto isakmp nat keepalive 10)
+MAPPING = 20  # protocol seconds: the document's NAT mapping lifetime
+IDLE = 300  # protocol seconds: 5 idle minutes
+
+SCENARIO = Scenario(
+    seed="000_c6e6876e9d817ea1.txt", lines=(2913, 3043),
+    section="IPsec NAT Transparency: NAT keepalives (crypto isakmp nat keepalive)",
+    chapter="Chapter 6",
+    claim="With NAT keepalives enabled (interval below the 20 s NAT mapping lifetime) a 1-byte "
+          "UDP keepalive is sent whenever nothing was sent or received for the interval, so "
+          "the dynamic NAT mapping of an idle tunnel stays alive.",
+    feature="natt-keepalive", topology="topologies/natt-pat.yaml", peers=("engine",),
+    notes=(f"Time: engines run their protocol clock {SCALE}x faster than real time; the PAT "
+           f"box's conntrack timeout is {MAPPING // SCALE} real s (= {MAPPING} protocol s). "
+           "Wire spacing is measured in real time and multiplied by the scale.",
+           "Keepalive payload 0xFF and ports 4500/4500 follow RFC 3948 §2.3 (the seed says "
+           "'1-byte unencrypted payload' only). Only the side behind the NAT sends them "
+           "(RFC 3947 §4).",
+           "strongSwan peers: strongSwan sends its own keepalives (charon.keep_alive, 20 s "
+           "default) when it is behind NAT; here the engine is the side behind NAT, so the "
+           "strongSwan variant adds nothing and is not run."))
+
+
+@pytest.mark.parametrize("keepalive", [True, False], ids=["keepalive-10s", "no-keepalive"])
+def test_idle_tunnel_through_pat(ev, peer: str, keepalive: bool) -> None:
+    case = Case(left="pat", keepalive=KEEPALIVE if keepalive else None,
+                udp_timeout=MAPPING // SCALE, clock_scale=SCALE)
+    with _run.lab_for(ev, case) as lab:
+        first = _run.ping(ev, lab, "h1", "h2", count=3)
+        ev.check("tunnel up (h1 -> h2)", first.received >= 2, True)
+        with _run.captures(ev, lab, case) as caps:
+            idle = IDLE / SCALE if keepalive else 3 * MAPPING / SCALE
+            with ev.step(f"idle {idle:g} real s = {idle * SCALE:g} protocol s"):
+                time.sleep(idle)
+            ev.exec(lab.node("nat1"), ["conntrack", "-L", "-p", "udp"],
+                    label="PAT mappings after the idle time")
+            back = _run.ping(ev, lab, "h2", "h1", count=3)
+            if not keepalive:
+                again = _run.ping(ev, lab, "h1", "h2", count=3)
+                back2 = _run.ping(ev, lab, "h2", "h1", count=3)
+        wire = _run.wire_of(caps)
+        counters = {n: (lab.node(n).cli("lab counters", json=True) or {}).get("engine", {})
+                    for n in ("r1", "r2")}
+        ev.note(f"engine counters: r1 natt_keepalives_tx={counters['r1'].get('natt_keepalives_tx')}"
+                f", r2 natt_keepalives={counters['r2'].get('natt_keepalives')}")
+        if keepalive:
+            _check_keepalives(ev, case, wire, idle)
+            ev.check("after 5 idle minutes the responder side reaches h1 (mapping alive)",
+                     back.received, ">= 2", ok=back.received >= 2)
+        else:
+            _check_expiry(ev, case, wire, back, again, back2)
+
+
+def _check_keepalives(ev, case: Case, wire: dict[str, list[_wire.Pkt]], idle: float) -> None:
+    inside, outside = wire["nat1:eth0"], wire["nat1:eth1"]
+    kas_in = [p for p in inside if p.kind == "keepalive"]
+    kas_out = [p for p in outside if p.kind == "keepalive"]
+    ev.check("keepalives from r1 inside the PAT box: 1 byte 0xFF, UDP 4500 -> 4500",
+             sorted({(p.src, p.sport, p.dst, p.dport, p.size) for p in kas_in}),
+             [(case.wan("r1"), 4500, FAR_PUBLIC, 4500, 29)], how="size = IP 20 + UDP 8 + 1")
+    expected = int(idle * SCALE / KEEPALIVE)
+    ev.check(f"about one keepalive per {KEEPALIVE} s over {IDLE} idle seconds",
+             len(kas_in), f"{expected - 2}..{expected + 2}",
+             ok=expected - 2 <= len(kas_in) <= expected + 2)
+    # Spacing during the idle time only: once the responder side sends again, traffic
+    # restarts the timer (L2916-2919), which the gap after it shows.
+    t_end = min((p.t for p in inside if p.kind == "esp-udp"), default=float("inf"))
+    gaps = [round(g * SCALE, 2) for g in _wire.keepalive_gaps([p for p in inside
+                                                               if p.t < t_end])]
+    lo, hi = KEEPALIVE * 0.95 - 0.5, KEEPALIVE + 0.5
+    ev.check(f"keepalive spacing {KEEPALIVE} s minus at most 5 % jitter (protocol s)",
+             [g for g in gaps if not lo <= g <= hi], [],
+             how=f"gaps {gaps[:12]}{' ...' if len(gaps) > 12 else ''}; "
+                 f"allowed {lo:.2f}..{hi:.2f} (scheduling tolerance 0.5 s)")
+    ev.check("every keepalive crosses the PAT box (same count outside)", len(kas_out),
+             len(kas_in), ok=abs(len(kas_out) - len(kas_in)) <= 1)
+    ports = sorted({p.sport for p in outside if p.src == case.public("r1")
+                    and p.kind in ("keepalive", "esp-udp")})
+    ev.check("the PAT mapping kept one public port through the idle time", len(ports), 1,
+             how=f"public source ports {ports}")
+    ev.check("the responder (not behind NAT) sends no keepalives",
+             [p.src for p in outside if p.kind == "keepalive" and p.src == FAR_PUBLIC], [])
+
+
+def _check_expiry(ev, case: Case, wire: dict[str, list[_wire.Pkt]], back, again, back2) -> None:
+    inside, outside = wire["nat1:eth0"], wire["nat1:eth1"]
+    ev.check("no keepalives on the wire (not configured)",
+             sum(1 for p in inside + outside if p.kind == "keepalive"), 0)
+    ev.check("after the mapping expired the responder's traffic is lost", back.received, 0)
+    r2_esp_out = [p for p in outside if p.kind == "esp-udp" and p.src == FAR_PUBLIC]
+    first_back = min((p.t for p in r2_esp_out), default=None)
+    lost_in = [p for p in inside if p.kind == "esp-udp" and p.dst == case.wan("r1")
+               and first_back is not None and p.t < first_back + 2.0]
+    ev.check("r2's ESP-in-UDP reaches the PAT box outside but is not forwarded inside",
+             (len(r2_esp_out) > 0, len(lost_in)), (True, 0),
+             how=f"{len(r2_esp_out)} ESP-in-UDP from r2 outside")
+    ev.check("the initiator sends again: h1 -> h2 works", again.received, ">= 2",
+             ok=again.received >= 2)
+    ev.check("then the responder's traffic arrives again (new mapping)", back2.received,
+             ">= 2", ok=back2.received >= 2)

@@ -25,6 +25,9 @@ from engine.show.views import IpsecFlowView, IsakmpSaView, ShowState
 
 Out = tuple[str, Any]
 
+#: Runtime lifetimes/bytes by outbound SPI (``runtime_extras``).
+Extras = dict[int, dict[str, float]]
+
 #: seed L5843, L7213: 77; L4769, L5348: 72; L6358: 74; L5443, L5457: 71; L6927: 75; L6664: 65.
 SEP77, SEP72, SEP74, SEP71, SEP75, SEP65 = ("-" * n for n in (77, 72, 74, 71, 75, 65))
 
@@ -206,7 +209,9 @@ def _positions(ar: ArState) -> dict[str, int]:
     return out
 
 
-def _bundle_rows(cfg: Config, state: ShowState, pol: ArIpsecPolicy) -> list[dict[str, Any]]:
+def _bundle_rows(
+    cfg: Config, state: ShowState, pol: ArIpsecPolicy, extras: Extras | None = None
+) -> list[dict[str, Any]]:
     """SA bundles created from ``pol``: index, SA ids, state, byte/second limits."""
     ar = _ar(cfg)
     b = ar.bundles.get(pol.bundle) if pol.bundle is not None else None
@@ -221,12 +226,18 @@ def _bundle_rows(cfg: Config, state: ShowState, pol: ArIpsecPolicy) -> list[dict
     for idx, flow in enumerate(flows):
         ids = [r["id"] for r in sas if r["flow"] is flow]
         remaining = next(r["remaining_sec"] for r in sas if r["flow"] is flow)
+        # soft = 95 % of hard (inferred from L1764, L1871) unless the SADB says otherwise
+        secs = [hard, int(hard * 0.95), max(0, hard - int(remaining))]
+        used_bytes = None
+        x = (extras or {}).get(flow.current_outbound_spi)
+        if x is not None:  # negotiated lifetime (the peer may have offered less)
+            secs = [int(x["hard"]), int(x["soft"]), int(x["used"])]
+            used_bytes = int(x["bytes"])
         out.append({
             "index": idx, "sas": ids, "state": "VALID",
             "bytes": [hard_kb * 1024 if hard_kb else None, int(hard_kb * 1024 * 0.95)
-                      if hard_kb else None, None],
-            # soft = 95 % of hard (inferred from L1764, L1871)
-            "seconds": [hard, int(hard * 0.95), max(0, hard - int(remaining))],
+                      if hard_kb else None, used_bytes],
+            "seconds": secs,
         })  # fmt: skip
     return out
 
@@ -236,7 +247,7 @@ def _limits(v: list[Any]) -> str:
 
 
 def show_policy(cfg: Config, state: ShowState, name: str | None, sabundle: bool,
-                counters: bool) -> Out:  # fmt: skip
+                counters: bool, extras: Extras | None = None) -> Out:  # fmt: skip
     """SHOW IPSEC POLICY[=name] [SABUNDLE] [COUNTERS] (L5344-5514)."""
     ar = _ar(cfg)
     pols = ar.policies
@@ -251,7 +262,7 @@ def show_policy(cfg: Config, state: ShowState, name: str | None, sabundle: bool,
         data = {}
         for p in pols:
             lines.append(f"Policy ..........{p.name}")
-            rows = _bundle_rows(cfg, state, p)
+            rows = _bundle_rows(cfg, state, p, extras)
             data[p.name] = rows
             for r in rows:
                 lines.append(f"{r['index']:<6}{','.join(map(str, r['sas'])):<8}{r['state']:<7}"
@@ -306,7 +317,7 @@ def show_policy(cfg: Config, state: ShowState, name: str | None, sabundle: bool,
              _flags(p, "TRACE")), ("Packet debug length", 72),
              ("Max Out Packet queue length", 20), ("Number of Out Packets queued", 0)]  # fmt: skip
     lines += [dots(k, v, 34) for k, v in debug]
-    bundles = _bundle_rows(cfg, state, p)
+    bundles = _bundle_rows(cfg, state, p, extras)
     lines += ["Bundles", "Bundle Expiry Limits - hard/soft/used",
               "Index SA's State Bytes Seconds", SEP71]  # fmt: skip
     for r in bundles:
@@ -632,7 +643,7 @@ def _int(tok: Any, name: str) -> int:
     return int(tok.value)
 
 
-def run_ar_show(cmd: str, config: Config, state: ShowState) -> Out:
+def run_ar_show(cmd: str, config: Config, state: ShowState, extras: Extras | None = None) -> Out:
     """Run an AR show command (``show ipsec policy=vpn``, abbreviations allowed)."""
     toks = tokenize(cmd.strip())
     words = [t.name for t in toks]
@@ -659,7 +670,7 @@ def run_ar_show(cmd: str, config: Config, state: ShowState) -> Out:
             return show_bundle(config, _int(rest[0], obj) if rest[0].value else None)
         if obj == "POLICY":
             return show_policy(config, state, rest[0].value or None, "SABUNDLE" in flags,
-                               "COUNTERS" in flags)  # fmt: skip
+                               "COUNTERS" in flags, extras)  # fmt: skip
         if obj == "SA":
             return show_ipsec_sa(config, state, _int(rest[0], obj) if rest[0].value else None)
     elif module == "ISAKMP":
@@ -677,10 +688,35 @@ def run_ar_show(cmd: str, config: Config, state: ShowState) -> Out:
     raise ShowError(f'Error (3001001): Unknown command "{cmd.strip()}".')
 
 
-def dispatch_ar(cmd: str, config: Config, state: ShowState) -> dict[str, Any]:
+def runtime_extras(raw: dict[str, Any]) -> dict[int, dict[str, float]]:
+    """Per outbound SPI: negotiated hard/soft lifetime, seconds used, bytes (runner SADB).
+
+    The shared views carry only the remaining seconds; the AR screens print
+    hard/soft/used limits (L5630-5644), so they are read from ``sadb.entries``.
+    """
+    now = float(raw.get("now", 0.0))
+    out: dict[int, dict[str, float]] = {}
+    for e in getattr(raw.get("sadb"), "entries", []) or []:
+        if getattr(e, "dead", False):
+            continue
+        try:
+            installed = float(e.installed)
+            info = {"hard": float(e.hard_seconds) - installed,
+                    "soft": float(e.soft_seconds) - installed, "used": now - installed,
+                    "bytes": float(e.bytes_out() + e.bytes_in())}  # fmt: skip
+            for k in e.pair.outbound:
+                out[int(k.spi)] = info
+        except (AttributeError, TypeError, ValueError):
+            continue  # a half-built entry degrades to the view's remaining seconds
+    return out
+
+
+def dispatch_ar(
+    cmd: str, config: Config, state: ShowState, extras: dict[int, dict[str, float]] | None = None
+) -> dict[str, Any]:
     """Control-socket reply for an AR device command."""
     try:
-        text, data = run_ar_show(cmd, config, state)
+        text, data = run_ar_show(cmd, config, state, extras)
     except ShowError as e:
         return {"ok": False, "error": e.text}
     except ArError as e:

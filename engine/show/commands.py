@@ -176,6 +176,7 @@ def dispatch(
             control protocol's signature).
         config: the configuration when ``state`` is a ``ShowState``.
     """
+    raw = state if isinstance(state, dict) else None
     if isinstance(state, dict):
         from engine.show.adapter import views_from_runner
 
@@ -185,9 +186,9 @@ def dispatch(
         config = Config()
     state.hostname = config.globals.hostname
     if config.dialect == "ar":  # Allied Telesis AR570S command set (seed 002)
-        from engine.show.ar import dispatch_ar
+        from engine.show.ar import dispatch_ar, runtime_extras
 
-        return dispatch_ar(cmd, config, state)
+        return dispatch_ar(cmd, config, state, runtime_extras(raw) if raw else None)
     try:
         text, data = run_show(cmd, config, state)
     except ExecError as e:

@@ -408,3 +408,19 @@ def test_show_ipsec_policy_counters(cfg) -> None:
     assert lines[0] == "Setup/Remove Counters:"
     assert "outProcessStart 1029 outProcessFailImm 0" in lines
     assert "inProcessFail 0 inProcessDone 1054" in lines
+
+
+def test_runtime_lifetimes_from_the_sadb(cfg) -> None:
+    """Negotiated hard/soft seconds and bytes come from the runner's SA database."""
+    from types import SimpleNamespace
+
+    from engine.show.ar import dispatch_ar, runtime_extras
+
+    entry = SimpleNamespace(
+        installed=100.0, hard_seconds=3700.0, soft_seconds=3340.0, dead=False,
+        bytes_out=lambda: 600, bytes_in=lambda: 240,
+        pair=SimpleNamespace(outbound=[SimpleNamespace(spi=3577978286)]),
+    )  # fmt: skip
+    extras = runtime_extras({"now": 150.0, "sadb": SimpleNamespace(entries=[entry])})
+    r = dispatch_ar("show ipsec policy sabundle", cfg, _state(), extras)
+    assert "0 0,1 VALID -/-/840 3600/3240/50" in norm(r["output"])

@@ -282,7 +282,7 @@ class IkeEngine(LivenessMixin):
         """Main Mode (or Aggressive Mode when ``crypto isakmp peer`` says so) to ``peer``."""
         psk = self.policy.psk_for(peer)
         if psk is None:
-            self._log(4, "IKMP_NO_PRESHARED_KEY", f"No pre-shared key with {peer}!")
+            self._debug_text(f"ISAKMP:(0):No pre-shared key with {peer}!")  # IOS: debug only
             self._events.append(NegotiationFailed("no pre-shared key", peer, 1))
             return None
         cp = self.config.find_peer(peer)
@@ -492,7 +492,7 @@ class IkeEngine(LivenessMixin):
         if psk is None and hdr.exchange == AM:
             psk = self._psk_by_identity(hdr, data)
         if psk is None:
-            self._log(4, "IKMP_NO_PRESHARED_KEY", f"No pre-shared key with {src[0]}!")
+            self._debug_text(f"ISAKMP:(0):No pre-shared key with {src[0]}!")
             self._send_plain_notify(
                 hdr.icookie, new_cookie(), NotifyType.NO_PROPOSAL_CHOSEN, src, dst
             )
@@ -852,8 +852,11 @@ class IkeEngine(LivenessMixin):
         self._out.append(Datagram(info.build_plain_notify(icookie, rcookie, t), local, peer))
 
     def _debug(self, sa: IsakmpSa, text: str) -> None:
+        self._debug_text(f"ISAKMP:({sa.conn_id}):{text}")
+
+    def _debug_text(self, text: str) -> None:
         if self.debug:
-            self._events.append(Debug(f"ISAKMP:({sa.conn_id}):{text}"))
+            self._events.append(Debug(text))
 
     def _log(self, severity: int, mnemonic: str, text: str) -> None:
         self._events.append(Log("CRYPTO", severity, mnemonic, text))

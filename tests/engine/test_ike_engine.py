@@ -754,3 +754,19 @@ def test_simultaneous_initiation():
     assert len(w.of("a", ChildSaUp)) == 2 and len(w.of("b", ChildSaUp)) == 2
     for ca in w.of("a", ChildSaUp):  # every pair has its mirror on the other side
         assert any(ca.pair.inbound == cb.pair.outbound for cb in w.of("b", ChildSaUp))
+
+
+def test_no_preshared_key():
+    from engine.ike.events import Debug
+
+    c1, c2 = pair_configs()
+    c2.isakmp_keys = []
+    w = wire(c1, c2)
+    w.b.debug = True
+    ping(w)
+    w.pump()
+    assert [str(e) for e in w.events_b if isinstance(e, Debug)] == [
+        "ISAKMP:(0):No pre-shared key with 10.0.0.1!"
+    ]
+    assert w.of("b", NegotiationFailed)[0].reason == "no pre-shared key"
+    assert "NO_PROPOSAL_CHOSEN" in w.of("a", NegotiationFailed)[0].reason

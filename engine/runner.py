@@ -155,7 +155,7 @@ class Runner:
         tun.set_sysctl(f"net/ipv4/conf/{tun_name}/rp_filter", "0")
         tun.set_sysctl(f"net/ipv4/conf/{tun_name}/accept_local", "1")
         self.policy = PolicyRouting(tun_name, idx)
-        self.policy.install(self.config)
+        self.policy.install(self.config, set(self.local_addresses()))
         self.sockets = Sockets.open(ENGINE_MARK, self.args.ike_port, self.args.natt_port)
         self.out = Outbound(self.sockets, self.stats)
         s = self.sockets
@@ -844,7 +844,7 @@ class Runner:
                 self.sadb.remove(e)
         self._flush_ike(now)
         if self.policy is not None:
-            self.policy.install(self.config)
+            self.policy.install(self.config, set(self.local_addresses()))
             for e in self.sadb.entries:
                 cm = self._map_entry(e.pair.crypto_map, e.pair.crypto_map_seq)
                 if cm is None or cm.dynamic_map:

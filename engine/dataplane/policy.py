@@ -80,9 +80,26 @@ def ace_rule(ace: Ace, priority: int, table: int) -> dict[str, object]:
     return kw
 
 
+def _local_source(ace: Ace, local_addrs: set[str]) -> str | None:
+    """Our address when the ACE's source is exactly one of them (transport mode ACLs)."""
+    if ace.src_wildcard is not None or ace.src.num_addresses != 1:
+        return None
+    addr = str(ace.src.network_address)
+    return addr if addr in local_addrs else None
+
+
 def plan_rules(config: Config, tun: str, table: int = ENGINE_TABLE,
-               mark: int = ENGINE_MARK) -> list[dict[str, object]]:
-    """Every rule for ``config`` in priority order (pure, testable)."""
+               mark: int = ENGINE_MARK,
+               local_addrs: set[str] | None = None) -> list[dict[str, object]]:
+    """Every rule for ``config`` in priority order (pure, testable).
+
+    A permit ACE whose source is one of our own addresses (``permit ip host
+    10.0.1.1 host 10.0.2.1``, transport mode, router-originated traffic)
+    matches on the destination only and uses a table of its own whose route
+    carries that address as preferred source: locally generated packets are
+    routed before they have a source address, and a TUN has none to pick.
+    Such rule dicts carry ``_prefsrc``.
+    """
     rules: list[dict[str, object]] = []
     prio = PRIO_BASE
     for family in (socket.AF_INET, socket.AF_INET6):
@@ -91,6 +108,7 @@ def plan_rules(config: Config, tun: str, table: int = ENGINE_TABLE,
         rules.append({"family": family, "priority": prio + 1, "iifname": tun,
                       "table": MAIN_TABLE})
     prio += 100
+    own_tables: dict[str, int] = {}
     for intf in config.interfaces.values():
         for map_name in (intf.crypto_map, intf.crypto_map_v6):
             cmap = config.crypto_maps.get(map_name or "")
@@ -102,7 +120,17 @@ def plan_rules(config: Config, tun: str, table: int = ENGINE_TABLE,
                     continue
                 for ace in acl.entries:
                     dest = table if ace.action == "permit" else MAIN_TABLE
-                    rules.append(ace_rule(ace, prio, dest))
+                    own = _local_source(ace, local_addrs or set()) \
+                        if ace.action == "permit" else None
+                    if own is None:
+                        rules.append(ace_rule(ace, prio, dest))
+                    else:
+                        own_table = own_tables.setdefault(own, table + 1 + len(own_tables))
+                        kw = ace_rule(ace, prio, own_table)
+                        kw.pop("src", None)
+                        kw.pop("src_len", None)
+                        kw["_prefsrc"] = own
+                        rules.append(kw)
                     prio += 1
     return rules
 
@@ -119,7 +147,7 @@ class PolicyRouting:
         self.installed: list[dict[str, object]] = []
         self.dynamic: dict[tuple[str, str, int], dict[str, object]] = {}
 
-    def install(self, config: Config) -> list[str]:
+    def install(self, config: Config, local_addrs: set[str] | None = None) -> list[str]:
         """(Re)install rules for ``config``; return problems as messages."""
         problems: list[str] = []
         self.remove()
@@ -130,7 +158,16 @@ class PolicyRouting:
                               table=self.table)
                 except NetlinkError as exc:
                     problems.append(f"route {dst} table {self.table}: {exc}")
-            for kw in plan_rules(config, self.tun, self.table, self.mark):
+            for kw in plan_rules(config, self.tun, self.table, self.mark, local_addrs):
+                prefsrc = kw.pop("_prefsrc", None)
+                if prefsrc is not None:
+                    fam = socket.AF_INET6 if ":" in str(prefsrc) else socket.AF_INET
+                    try:
+                        ipr.route("replace", family=fam, dst="::/0" if fam == socket.AF_INET6
+                                  else "0.0.0.0/0", oif=self.tun_index, table=kw["table"],
+                                  prefsrc=prefsrc)
+                    except NetlinkError as exc:
+                        problems.append(f"route via {self.tun} src {prefsrc}: {exc}")
                 try:
                     ipr.rule("add", **kw)
                     self.installed.append(kw)

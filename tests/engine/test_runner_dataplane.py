@@ -137,3 +137,21 @@ def test_tun_policy_routing_and_raw_sockets() -> None:
             os.close(fd)
 
     _in_netns(body)
+
+
+def test_plan_rules_transport_own_source() -> None:
+    """``permit ip host <ours> host <peer>``: destination-only rule, own table with prefsrc."""
+    n = ipaddress.ip_network
+    acl = AccessList("102", [Ace("permit", None, n("10.0.1.1/32"), n("10.0.2.1/32"))])
+    cmap = CryptoMap("vpn", {10: CryptoMapEntry(10, match_address="102")})
+    cfg = Config(access_lists={"102": acl}, crypto_maps={"vpn": cmap},
+                 interfaces={"Gi0/0": Interface("Gi0/0", ifname="eth0", crypto_map="vpn")})
+    rules = [r for r in policy.plan_rules(cfg, "tunx", local_addrs={"10.0.1.1"})
+             if "_prefsrc" in r]
+    assert len(rules) == 1
+    r = rules[0]
+    assert r["_prefsrc"] == "10.0.1.1" and "src" not in r and r["dst"] == "10.0.2.1"
+    assert r["table"] == policy.ENGINE_TABLE + 1
+    # not ours: ordinary source match
+    plain = policy.plan_rules(cfg, "tunx", local_addrs={"10.9.9.9"})
+    assert not any("_prefsrc" in r for r in plain)

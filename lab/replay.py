@@ -89,6 +89,31 @@ def _l3(pkt: Any) -> bytes:
     return data
 
 
+def _fix_udp_checksum(data: bytes) -> bytes:
+    """Recompute the UDP checksum of an IPv4 packet (RFC 768).
+
+    A packet taken off a veth inside the lab may carry a partial checksum
+    (CHECKSUM_PARTIAL: the sender's kernel left it to the "hardware"); sent
+    again as it is, the receiver would drop it. A zero checksum (none) stays.
+    """
+    if len(data) < 28 or data[9] != 17 or int.from_bytes(data[6:8], "big") & 0x3FFF:
+        return data
+    ihl = (data[0] & 0xF) * 4
+    ulen = int.from_bytes(data[ihl + 4:ihl + 6], "big")
+    if data[ihl + 6:ihl + 8] == b"\0\0" or ulen < 8 or ihl + ulen > len(data):
+        return data
+    seg = bytearray(data[ihl:ihl + ulen])
+    seg[6:8] = b"\0\0"
+    pseudo = data[12:20] + bytes((0, 17)) + ulen.to_bytes(2, "big")
+    buf = pseudo + bytes(seg) + (b"\0" if ulen % 2 else b"")
+    total = sum(struct.unpack(f"!{len(buf) // 2}H", buf))
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    csum = ~total & 0xFFFF or 0xFFFF
+    seg[6:8] = csum.to_bytes(2, "big")
+    return data[:ihl] + bytes(seg) + data[ihl + ulen:]
+
+
 def _dst(data: bytes) -> str:
     return socket.inet_ntoa(data[16:20])
 
@@ -102,7 +127,7 @@ def inject(lab: "Lab", node: str, packets: Any, *, gap: float = 0.0) -> int:
     """
     if not isinstance(packets, (list, tuple)):
         packets = [packets]
-    raw = [_l3(p) for p in packets]
+    raw = [_fix_udp_checksum(_l3(p)) for p in packets]
     s = _raw_socket(lab.node(node).netns)
     try:
         for i, data in enumerate(raw):
@@ -276,7 +301,7 @@ class Hold:
     def _send(self, data: bytes) -> None:
         assert self._tx is not None
         try:
-            self._tx.sendto(data, (_dst(data), 0))
+            self._tx.sendto(_fix_udp_checksum(data), (_dst(data), 0))
         except OSError:
             pass  # a packet the router could not forward either (no route, MTU)
 

@@ -38,13 +38,14 @@ SCENARIO = Scenario(
           "per crypto map, the map overriding the global value), logging "
           "%CRYPTO-4-PKT_REPLAY_ERR; with replay checking disabled duplicates are accepted.",
     feature="anti-replay-window", topology="scenarios/dataplane/antireplay/engine.yaml",
-    peers=("engine",),
-    notes=("The document shows only VPN-Gateway1 (r1); its peer 192.165.201.2 (r2) is a "
-           "lab-made mirror image. Variants other than the document's 1024 are configured on r1 "
+    peers=("engine", "strongswan"),
+    notes=("The document shows only VPN-Gateway1 (r1); its peer 192.165.201.2 is a lab-made "
+           "mirror image: our engine (r2) or strongSwan 5.9.8 (s2, libipsec: ESP always in "
+           "UDP 4500). Variants other than the document's 1024 are configured on r1 "
            "at run time before any SA exists ('lab config', IOS configure-terminal semantics).",
            "'X-N is discarded' (L103) is read as 'X-N or lower' (RFC 4303 §3.4.3).",
            "Reordering and replays are made by the lab (lab.replay): an nft rule on the ISP "
-           "router takes r2's ESP packets off the kernel path and a raw socket forwards them, "
+           "router takes the peer's ESP packets off the kernel path and a raw socket forwards them, "
            "one held back and released later."))
 
 R1_OUT, R2_OUT = "192.165.200.2", "192.165.201.2"
@@ -66,7 +67,8 @@ NEAR, FAR = 10, 100  # reorder distances (packets behind the highest seen)
 def _ping(node, dst: str, count: int, pattern: str) -> str:
     r = node.exec(["ping", "-n", "-q", "-c", str(count), "-i", "0.01", "-W", "1", "-p", pattern,
                    dst], check=False, timeout=count * 0.05 + 10)
-    return r.stdout.strip().splitlines()[-2] if r.stdout.strip() else r.stderr
+    stats = [line for line in r.stdout.splitlines() if "packets transmitted" in line]
+    return stats[0] if stats else r.stderr.strip()
 
 
 def _arrivals(cap, pattern: str, seq: int) -> int:
@@ -90,22 +92,28 @@ def _inbound_sa(r1) -> dict:
 @pytest.mark.parametrize("variant", list(VARIANTS))
 def test_replay_window(ev, peer: str, variant: str) -> None:
     lines, window, cite = VARIANTS[variant]
-    ev.topology(TOPOLOGY)
+    topo = TOPOLOGY if peer == "engine" else HERE / "strongswan.yaml"
+    far = "r2" if peer == "engine" else "s2"
+    ev.topology(topo)
     ev.config("r1", HERE / "r1.cfg", label="seed 000 L305-366")
-    ev.config("r2", HERE / "r2.cfg", label="lab-made peer")
+    if peer == "engine":
+        ev.config("r2", HERE / "r2.cfg", label="lab-made peer")
+    else:
+        ev.config("s2", HERE / "s2.swanctl.conf", label="strongSwan peer")
     with ExitStack() as stack:
-        with ev.step("bring up h1 - r1 (VPN-Gateway1) - isp - r2 - h2"):
-            lab = stack.enter_context(Lab.up(TOPOLOGY))
-        with ev.collecting(lab, nodes=("r1", "r2")):
-            _scenario(ev, lab, lines, window, cite)
+        with ev.step(f"bring up h1 - r1 (VPN-Gateway1) - isp - {far} ({peer}) - h2"):
+            lab = stack.enter_context(Lab.up(topo))
+        with ev.collecting(lab, nodes=("r1",) + (("r2",) if peer == "engine" else ())):
+            _scenario(ev, lab, lines, window, cite, far, peer)
 
 
-def _scenario(ev, lab, lines: list[str], window: int, cite: str) -> None:
+def _scenario(ev, lab, lines: list[str], window: int, cite: str, far: str, peer: str) -> None:
     r1, h1cap_where = lab.node("r1"), "r1:eth1"
     with ev.step(f"configure r1: {' / '.join(lines) or 'as loaded'} ({cite})"):
         for line in lines:
             r1.cli(f"lab config {line}")
-    with ev.step("h2 pings h1: IKE and IPsec SAs come up"):
+    with ev.step("h1 pings h2: r1 negotiates IKE and IPsec SAs"):
+        lab.node("h1").ping(H2, count=3, interval=0.3, wait=2)
         res = lab.node("h2").ping(H1, count=3, interval=0.3, wait=2)
     ev.check("tunnel carries h2 -> h1", res.received, ">= 2", ok=res.received >= 2)
     sa_text = ev.show(r1, "show crypto ipsec sa", label="after set-up")
@@ -115,11 +123,12 @@ def _scenario(ev, lab, lines: list[str], window: int, cite: str) -> None:
     stats: dict[str, int] = {}
     with ExitStack() as stack:
         inner = stack.enter_context(ev.capture(lab, h1cap_where))
-        outer = stack.enter_context(ev.capture(lab, "isp:eth1", keys_from=("r1", "r2")))
-        hold = stack.enter_context(replay.Hold(lab, "isp:eth1", protos=("esp",), src=R2_OUT))
+        outer = stack.enter_context(ev.capture(lab, "isp:eth1", keys_from=("r1", far)))
+        protos = ("esp",) if peer == "engine" else ("udp",)
+        hold = stack.enter_context(replay.Hold(lab, "isp:eth1", protos=protos, src=R2_OUT))
         c0, log0 = _inbound_sa(r1), _replay_logs(r1)
 
-        with ev.step(f"reorder by {NEAR}: hold r2's next ESP packet, {NEAR} more pass, release"):
+        with ev.step(f"reorder by {NEAR}: hold the peer's next ESP packet, {NEAR} more pass, release"):
             hold.hold_next(1)
             ev.note("ping: " + _ping(lab.node("h2"), H1, NEAR + 1, "a1"))
             held = hold.wait_held(1)[0]
@@ -148,7 +157,7 @@ def _scenario(ev, lab, lines: list[str], window: int, cite: str) -> None:
 
         with ev.step("re-inject 5 captured ESP packets of the first run from the ISP router"):
             esp = [p for p in outer.packets if IP in p and p[IP].src == R2_OUT
-                   and p[IP].proto == 50][1:6]
+                   and replay.ipsec_seq(bytes(p[IP])) is not None][1:6]
             replay.inject(lab, "isp", esp)
         _settle_absent(inner, "a1", 2)
         c1, log1 = _inbound_sa(r1), _replay_logs(r1)

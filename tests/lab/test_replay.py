@@ -68,3 +68,15 @@ def test_bad_arguments() -> None:
                                   bytes.fromhex("0000100100000007") / bytes(16))) == (
         "esp", 0x1001, 7)
     assert replay.ipsec_seq(bytes(IP(proto=6) / bytes(20))) is None
+
+
+def test_udp_checksum_fixed_known_answer() -> None:
+    from scapy.layers.inet import UDP
+
+    good = bytes(IP(src="10.0.0.1", dst="10.0.0.2") / UDP(sport=4500, dport=4500) / b"abcde")
+    partial = bytearray(good)
+    partial[26:28] = b"\x12\x34"  # what a CHECKSUM_PARTIAL packet carries
+    assert replay._fix_udp_checksum(bytes(partial)) == good
+    zero = bytearray(good)
+    zero[26:28] = b"\0\0"  # no checksum: left alone
+    assert replay._fix_udp_checksum(bytes(zero)) == bytes(zero)

@@ -37,7 +37,7 @@ from engine.dataplane.policy import ENGINE_MARK, PolicyRouting
 from engine.dataplane.sockets import Sockets, recv6, recv_udp, send_udp
 from engine.dataplane.syslog import SyslogSink
 from engine.ike.events import (
-    ChildSaDown, ChildSaUp, IkeSaDown, IkeSaUp, Log, NegotiationFailed, PacketSelector,
+    ChildSaDown, ChildSaUp, Debug, IkeSaDown, IkeSaUp, Log, NegotiationFailed, PacketSelector,
 )
 from engine.sadb import SaDatabase, SaEntry
 
@@ -93,6 +93,7 @@ class Runner:
         self._traffic_seen: dict[tuple[str, bool], float] = {}
         self._next_mtu_refresh = 0.0
         self._log_limit: dict[Any, float] = {}
+        self.debug_isakmp = False
         self.egress = Egress()
         self.idle = IdleTimers()
         self.natka = NatKeepalive(interval=config.globals.nat_keepalive)
@@ -291,7 +292,7 @@ class Runner:
     # -- IKE events --------------------------------------------------------------------
 
     def _on_event(self, ev: Any, now: float) -> None:
-        if isinstance(ev, Log):
+        if isinstance(ev, (Log, Debug)):
             self.syslog.emit(ev)
         elif isinstance(ev, IkeSaUp):
             self.ike_sas[(ev.icookie, ev.rcookie)] = ev
@@ -749,6 +750,7 @@ class Runner:
             return
         self.last_acquire[tag] = real
         self._ike_call("send_invalid_spi", peer, spi, kind, self.clock.now())
+        self._flush_ike(self.clock.now())  # MM1 of the recovery goes out now
 
     # -- control commands --------------------------------------------------------------
 
@@ -762,6 +764,9 @@ class Runner:
         low = [w.lower() for w in words]
         if low[:1] == ["clear"] or (len(low) > 1 and low[0] == "cl"):
             return self._clear(low[1:], cmd)
+        debug = self._debug_command(low)
+        if debug is not None:
+            return debug
         return self._device_command(cmd, want_json)
 
     def _lab_command(self, words: list[str], cmd: str) -> dict[str, Any]:
@@ -854,6 +859,23 @@ class Runner:
         self._ike_call("update_config", self.config) if hasattr(self.ike, "update_config") \
             else None
         return _ok("", None)
+
+    def _debug_command(self, low: list[str]) -> dict[str, Any] | None:
+        """``debug crypto isakmp``, ``no debug crypto isakmp``, ``undebug all``."""
+        on = None
+        if low[:3] == ["debug", "crypto", "isakmp"]:
+            on, text = True, "Crypto ISAKMP debugging is on"
+        elif low[:4] == ["no", "debug", "crypto", "isakmp"] or \
+                low[:3] == ["undebug", "crypto", "isakmp"]:
+            on, text = False, "Crypto ISAKMP debugging is off"
+        elif low[:2] in (["undebug", "all"], ["no", "debug"]) and len(low) <= 3:
+            on, text = False, "All possible debugging has been turned off"
+        if on is None:
+            return None
+        if self.ike is not None:
+            self.ike.debug = on
+        self.debug_isakmp = on
+        return _ok(text, {"isakmp": on})
 
     def _clear(self, words: list[str], cmd: str) -> dict[str, Any]:
         if words[:2] in (["crypto", "sa"], ["cry", "sa"]) or words[:1] == ["crypto"] and \

@@ -51,7 +51,7 @@ class SyslogSink:
         del self.lines[:-1000]
         log.info("%s", line)
         if self.sock is not None and self.collector is not None:
-            pri = FACILITY_LOCAL7 * 8 + int(getattr(event, "severity", 6))
+            pri = FACILITY_LOCAL7 * 8 + int(getattr(event, "severity", 7))  # Debug: 7
             msg = f"<{pri}>{self.stamp()} {self.host}: {event}".encode()
             try:
                 self.sock.sendto(msg, self.collector)

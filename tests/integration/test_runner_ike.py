@@ -253,3 +253,20 @@ def test_lab_config_removes_crypto_map_at_runtime(lab_factory, tmp_path: Path) -
         time.sleep(0.2)
     clear = [p for p in outside.packets if ICMP in p and p[IP].src == "192.168.1.10"]
     assert len(clear) == 2, [p.summary() for p in outside.packets]
+
+
+def test_debug_crypto_isakmp(lab_factory, tmp_path: Path) -> None:
+    """``debug crypto isakmp`` adds ISAKMP debug lines to the log; ``undebug all`` stops them."""
+    lab = _up(lab_factory, tmp_path, Tunnel())
+    r1 = lab.node("r1")
+    r1.cli("lab config crypto isakmp keepalive 10")  # DPD: seed 003 debug lines
+    assert r1.cli("debug crypto isakmp") == "Crypto ISAKMP debugging is on"
+    assert lab.node("h1").ping(lab.addr("h2"), count=1, wait=2).received == 1
+    lines = r1.cli("lab syslog", json=True)
+    assert any("ISAKMP" in line and "%CRYPTO" not in line for line in lines), lines
+    assert r1.cli("undebug all") == "All possible debugging has been turned off"
+    n = len(r1.cli("lab syslog", json=True))
+    r1.cli("clear crypto session")
+    assert lab.node("h1").ping(lab.addr("h2"), count=1, wait=2).received == 1
+    new = r1.cli("lab syslog", json=True)[n:]
+    assert not [line for line in new if "%CRYPTO" not in line], new

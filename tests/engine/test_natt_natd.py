@@ -14,7 +14,7 @@ import pytest
 from engine.ike import IkeEngine
 from engine.ike.events import ChildSaUp, IkeSaUp
 from engine.ike.natt import natd_hash
-from tests.engine.ike_helpers import R1_OUT, R2_OUT, Wire, pair_configs, ping
+from tests.engine.ike_helpers import R1_OUT, R2_OUT, Wire, make_config, pair_configs, ping
 
 NAT_D, NAT_D_DRAFT, VID = 20, 130, 13
 RFC3947_VID = bytes.fromhex("4a131c81070358455c5728f20e95452f")
@@ -111,3 +111,58 @@ def test_natd_wrong_length_dropped_and_counted(bodies: list[bytes]) -> None:
     assert w.b.counters.malformed >= 1
     assert w.of("a", ChildSaUp) and w.of("b", ChildSaUp)
     assert not w.of("b", IkeSaUp)[0].nat_t
+
+
+def _natted_wire(**kw) -> tuple[Wire, list]:
+    """r1 behind a PAT box (10.0.0.1 -> 10.0.0.99, ports remapped) talking to r2."""
+    nat_ip = "10.0.0.99"
+    c1, _ = pair_configs(**kw)
+    kw.pop("aggressive", None)
+    c2 = make_config(R2_OUT, nat_ip, "192.168.2.0/24", "192.168.1.0/24", **kw)
+    a, b = IkeEngine(c1, [R1_OUT]), IkeEngine(c2, [R2_OUT])
+    mapping: dict[int, int] = {}
+    log: list = []
+
+    class NatWire(Wire):
+        def _pump_once(self) -> int:
+            moved = 0
+            for d in self.a.datagrams_to_send(self.now):
+                pub = mapping.setdefault(d.src[1], 40000 + len(mapping))
+                log.append(("a", d.data, (nat_ip, pub), d.dst))
+                self.b.receive_datagram(d.data, (nat_ip, pub), d.dst, self.now)
+                moved += 1
+            for d in self.b.datagrams_to_send(self.now):
+                inside = {v: k for k, v in mapping.items()}[d.dst[1]]
+                log.append(("b", d.data, d.src, (R1_OUT, inside)))
+                self.a.receive_datagram(d.data, d.src, (R1_OUT, inside), self.now)
+                moved += 1
+            for eng, out in ((self.a, self.events_a), (self.b, self.events_b)):
+                while (ev := eng.next_event()) is not None:
+                    out.append(ev)
+            return moved
+
+    return NatWire(a, b), log
+
+
+def test_aggressive_mode_natd_in_am2_am3_and_float() -> None:
+    """Seed 000 L2843-2845: Aggressive Mode carries NAT-D in AM2 and AM3; AM3 floats."""
+    w, log = _natted_wire(aggressive=True)
+    negotiate(w)
+    am = [m for m in log if m[1][18] == 4]
+    assert len(am) == 3
+    assert [len([t for t, _ in payloads(m[1]) if t == NAT_D]) for m in am[:2]] == [0, 2]
+    if not am[2][1][19] & 1:  # AM3 in the clear: its NAT-D payloads are visible
+        assert len([t for t, _ in payloads(am[2][1]) if t == NAT_D]) == 2
+    assert am[0][3][1] == 500 and am[2][3][1] == 4500  # AM1 to 500, AM3 floated to 4500
+    assert w.of("a", IkeSaUp)[0].nat_t and w.of("b", IkeSaUp)[0].nat_t
+    assert w.of("a", ChildSaUp)[0].pair.udp_encap == (4500, 4500)
+
+
+def test_transport_mode_is_udp_encapsulated_behind_nat() -> None:
+    """RFC 3947 §5.1 UDP-Encapsulated-Transport, negotiated in Quick Mode (L2847-2856)."""
+    w, _log = _natted_wire(mode="transport")
+    negotiate(w)
+    (ca,) = w.of("a", ChildSaUp)
+    (cb,) = w.of("b", ChildSaUp)
+    assert (ca.pair.mode, cb.pair.mode) == ("transport", "transport")
+    assert ca.pair.udp_encap == (4500, 4500) and cb.pair.udp_encap == (4500, 40001)

@@ -5,8 +5,9 @@ Mapping (seed 002; see spec/seed002-a-ar-overview.md §1.3-1.9):
 * ISAKMP policy ``name`` (PEER, KEY, ENCALG, HASHALG, GROUP, EXPIRYSECONDS,
   MODE) → one ``IsakmpPolicy`` (priority = creation order, pre-shared key
   authentication by default, L2613), one ``IsakmpKey`` (the ENCO key's value
-  for that peer, ``0.0.0.0/0`` for PEER=ANY) and, for MODE=AGGRESSIVE with a
-  fixed peer, an ``IsakmpPeer`` with ``aggressive_mode``.
+  for that peer, ``0.0.0.0/0`` for PEER=ANY, the REMOTEID as an identity key
+  for PEER=ANY + REMOTEID in Aggressive Mode) and, for MODE=AGGRESSIVE with a
+  fixed peer, an ``IsakmpPeer`` with ``aggressive_mode`` sending LOCALID.
 * SA specs + bundle spec → transform sets ``bundle<id>-<n>``: one per
   comma candidate and per OR choice, AND-ed specs combined (ESP + AH) in one
   set, offered in the bundle string's order (L2083-2103).
@@ -124,11 +125,18 @@ def _isakmp(cfg: Config, ar: ArState) -> None:
             except ValueError:
                 host = p.peer
         if key is not None:
-            cfg.isakmp_keys.append(IsakmpKey(key.psk, addr, host))
+            if p.peer == "ANY" and p.remoteid and p.mode == "AGGRESSIVE":
+                # ID authentication (L1016-1020): the key belongs to the peer whose
+                # Aggressive Mode ID payload equals REMOTEID, whatever its address.
+                cfg.isakmp_keys.append(IsakmpKey(key.psk, None, p.remoteid))
+            else:
+                cfg.isakmp_keys.append(IsakmpKey(key.psk, addr, host))
         if p.mode == "AGGRESSIVE" and p.peer != "ANY":
+            # LOCALID = own ID payload, default the own address (L1030-1036)
             cfg.isakmp_peers.append(IsakmpPeer(
                 address=addr.network_address if addr is not None else None,
                 hostname=host, aggressive_mode=True, description=p.name,
+                aggressive_client_endpoint=p.localid,
             ))  # fmt: skip
         if p.dpdmode == "BOTH" and cfg.globals.keepalive is None:
             cfg.globals.keepalive = Keepalive(p.dpdidletimeout, p.msgtimeout, "on-demand")

@@ -139,7 +139,11 @@ def test_aggressive_fixed_side_dynamic_peer() -> None:
     cfg = _with_prelude("e1_aggressive_fixed_side.cfg")
     pol = cfg.ar.isakmp_policy("i")
     assert (pol.peer, pol.remoteid, pol.mode) == ("ANY", "RouterB", "AGGRESSIVE")
-    assert cfg.find_key("5.6.7.8").key == "jogefoge"  # PEER=ANY: any address (L1004-1006)
+    # PEER=ANY + REMOTEID: the key of the peer whose ID is RouterB (L1016-1020), any address
+    assert cfg.find_key("RouterB").key == "jogefoge"
+    assert cfg.find_key("5.6.7.8") is None and cfg.find_key("RouterC") is None
+    plain = _with_prelude("isakmp_xauth_server.cfg")  # PEER=ANY without REMOTEID
+    assert plain.find_key("5.6.7.8").key == "jogefoge"  # any address (L1004-1006)
     (entry,) = cfg.crypto_maps["ppp0"].ordered()
     dyn = cfg.dynamic_maps[entry.dynamic_map]
     assert dyn.ordered()[0].peers == [] and dyn.ordered()[0].description == "vpn"
@@ -150,6 +154,7 @@ def test_aggressive_dynamic_side() -> None:
     cfg = _with_prelude("e1_aggressive_dynamic_side.cfg")
     peer = cfg.find_peer("1.1.1.1")
     assert peer is not None and peer.aggressive_mode
+    assert peer.aggressive_client_endpoint == "RouterB"  # LOCALID → own ID payload
     assert cfg.ar.isakmp_policy("i").localid == "RouterB"
     (sel,) = cfg.protected_selectors()
     assert (str(sel.local), str(sel.remote)) == ("192.168.20.0/24", "192.168.10.0/24")
@@ -179,6 +184,12 @@ def test_multiple_dynamic_clients() -> None:
     cfg = _with_prelude("e3_multi_clients.cfg")
     assert [p.rname for p in cfg.ar.policies] == ["client1", "client2", "client3"]
     assert sorted(cfg.dynamic_maps) == ["ar-dyn-v1", "ar-dyn-v2", "ar-dyn-v3"]
+
+
+def test_two_dynamic_peers_keys_by_id() -> None:
+    """L1060-1065: c1 (REMOTEID=peer1, key 1), c2 (REMOTEID=peer2, key 2)."""
+    cfg = _with_prelude("isakmp_two_dynamic.cfg")
+    assert cfg.find_key("peer1").key == "jogefoge" and cfg.find_key("peer2").key == "other"
 
 
 def test_isakmp_variants() -> None:

@@ -25,11 +25,10 @@ from typing import Any
 
 from engine.clock import Clock
 from engine.config.model import Config, ConfigError
-from engine.esp.errors import ReplayError
 from engine.control import ControlServer
 from engine.dataplane import dplog
-from engine.dataplane.commands import RunnerCommands
 from engine.dataplane import packet as pk
+from engine.dataplane.commands import RunnerCommands
 from engine.dataplane.fragpolicy import Egress
 from engine.dataplane.idle import IdleTimers
 from engine.dataplane.natkeepalive import NatKeepalive
@@ -37,8 +36,16 @@ from engine.dataplane.output import Outbound
 from engine.dataplane.policy import ENGINE_MARK, PolicyRouting
 from engine.dataplane.sockets import Sockets, recv6, recv_udp, send_udp
 from engine.dataplane.syslog import SyslogSink
+from engine.esp.errors import ReplayError
 from engine.ike.events import (
-    ChildSaDown, ChildSaUp, Debug, IkeSaDown, IkeSaUp, Log, NegotiationFailed, PacketSelector,
+    ChildSaDown,
+    ChildSaUp,
+    Debug,
+    IkeSaDown,
+    IkeSaUp,
+    Log,
+    NegotiationFailed,
+    PacketSelector,
 )
 from engine.sadb import SaDatabase, SaEntry
 

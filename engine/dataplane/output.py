@@ -71,9 +71,9 @@ class Outbound:
             return hit[1]
         mtu = 1500
         try:
-            from pyroute2 import IPRoute
-
             import socket as _s
+
+            from pyroute2 import IPRoute
 
             fam = _s.AF_INET6 if ":" in dst else _s.AF_INET
             with IPRoute() as ipr:

@@ -16,7 +16,15 @@ import uuid
 import pytest
 from pyroute2 import IPRoute, netns
 
-from engine.config.model import Ace, AccessList, Config, CryptoMap, CryptoMapEntry, Interface, PortMatch
+from engine.config.model import (
+    AccessList,
+    Ace,
+    Config,
+    CryptoMap,
+    CryptoMapEntry,
+    Interface,
+    PortMatch,
+)
 from engine.dataplane import packet, policy, sockets, tun
 from lab.nsexec import enter_netns
 
@@ -104,7 +112,8 @@ def test_tun_policy_routing_and_raw_sockets() -> None:
             # 2. deny ACE (udp/53) bypasses the TUN
             u.sendto(b"dns", ("192.168.2.7", 53))
             if select.select([fd], [], [], 0.3)[0]:
-                raise AssertionError(f"denied flow entered the TUN: {packet.flow_key(os.read(fd, 2000))}")
+                leaked = packet.flow_key(os.read(fd, 2000))
+                raise AssertionError(f"denied flow entered the TUN: {leaked}")
             # 3. the engine's marked sockets bypass the TUN
             m = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
             m.setsockopt(socket.SOL_SOCKET, sockets.SO_MARK, policy.ENGINE_MARK)

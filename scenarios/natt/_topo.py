@@ -44,6 +44,8 @@ class Case:
         udp_timeout: conntrack UDP timeout (real seconds) of nat1, both states.
         clock_scale: protocol seconds per real second of the engines.
         dpd: ``crypto isakmp keepalive`` arguments on the initiators (e.g. "10 2").
+        far_nat_t: NAT-T on the engine responder (``no crypto ipsec nat-transparency ...``).
+        far_keepalive: the engine responder gets ``keepalive`` configured too.
     """
 
     left: str = "none"
@@ -55,6 +57,8 @@ class Case:
     udp_timeout: int | None = None
     clock_scale: float | None = None
     dpd: str | None = None
+    far_nat_t: bool = True
+    far_keepalive: bool = False
 
     @property
     def far(self) -> str:
@@ -71,6 +75,8 @@ class Case:
             parts.append("two")
         if not self.nat_t:
             parts.append("nonatt")
+        if not self.far_nat_t:
+            parts.append("farnonatt")
         if self.keepalive:
             parts.append(f"ka{self.keepalive}")
         if self.dpd:
@@ -103,11 +109,11 @@ def ios_config(case: Case, router: str) -> str:
              "crypto isakmp policy 10", " encr aes", " hash sha", " authentication pre-share",
              " group 14",
              f"crypto isakmp key {PSK} address 0.0.0.0 0.0.0.0"]
-    if router != "far" and case.keepalive:
+    if case.keepalive and (router != "far" or case.far_keepalive):
         lines.append(f"crypto isakmp nat keepalive {case.keepalive}")
     if router != "far" and case.dpd:
         lines.append(f"crypto isakmp keepalive {case.dpd}")
-    if router != "far" and not case.nat_t:
+    if not (case.far_nat_t if router == "far" else case.nat_t):
         lines.append("no crypto ipsec nat-transparency udp-encapsulation")
     lines += ["!", "crypto ipsec transform-set TS esp-aes esp-sha-hmac", " mode tunnel", "!"]
     if router == "far":

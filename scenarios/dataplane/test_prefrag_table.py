@@ -136,8 +136,13 @@ def _row(ev, lab, row: Table2Row, far: str) -> None:
             and p[ICMP].type == 3 and p[ICMP].code == 4]
     want_df = outer_df(row.df_mode, row.inner_df)
     observed = "drop" if not big else ("post-fragment" if frags else "pre-fragment")
-    ev.check(f"Table 2 row {row.row}: {row.text}", observed, row.result,
-             how=f"seed {row.lines}; ESP from r1 on the r1-isp link")
+    ok = ev.check(f"Table 2 row {row.row}: {row.text}", observed, row.result,
+                  how=f"seed {row.lines}; ESP from r1 on the r1-isp link")
+    if hasattr(ev, "table_row"):  # reproduced table in the report (requests/reports.md)
+        ev.table_row(table="seed 000 Table 2 (L587-734)", key=row.row,
+                     columns={"pre-fragmentation": "enabled" if row.prefrag else "disabled",
+                              "df-bit": row.df_mode, "incoming DF": int(row.inner_df)},
+                     document=row.text, observed=observed, ok=ok)
     if row.result == "drop":
         ev.check("no ESP packet for the oversize datagrams", len(big), 0)
         ev.check("ICMP fragmentation-needed to h1 (inferred)", len(icmp), ">= 1",

@@ -14,6 +14,8 @@ addresses at each capture point show exactly where the translation happened.
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from reports.scenario import Scenario
@@ -131,6 +133,16 @@ def _check_shows(ev, lab, case: Case, received: int) -> None:
     ev.check("r1 show crypto isakmp sa: QM_IDLE between its own and the peer's public address",
              [sorted((d, s)) for d, s, st in _run.isakmp_peer(isakmp) if st == "QM_IDLE"],
              [sorted((FAR_PUBLIC, case.wan("r1")))])
+    sess = ev.show(r1, "show crypto session detail", label="after traffic")
+    ev.check("r1 show crypto session detail: peer and IKE SA with the NAT-T port",
+             (re.findall(r"Peer: (\S+) port (\d+)", sess),
+              re.findall(r"IKE SA: local (\S+) remote (\S+)", sess)),
+             ([(FAR_PUBLIC, str(port))],
+              [(f"{case.wan('r1')}/{port}", f"{FAR_PUBLIC}/{port}")]))
+    det = ev.show(r1, "show crypto isakmp sa detail", label="after traffic")
+    caps = re.findall(r"^\d+\s+\S+\s+\S+\s+.*?\s(\w*)$", det, re.M)
+    ev.check("r1 show crypto isakmp sa detail: capability N (NAT-traversal) iff NAT-T is used",
+             ["N" in c for c in caps], [floats], how=f"Cap. column {caps}")
     c = _run.far_counters(lab, case)
     ev.check(f"{case.far}: echo requests decapsulated (between replies received and sent)",
              c["decaps"], f"{received}..{_run.PINGS}", ok=received <= c["decaps"] <= _run.PINGS)

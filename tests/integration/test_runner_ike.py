@@ -270,3 +270,30 @@ def test_debug_crypto_isakmp(lab_factory, tmp_path: Path) -> None:
     assert lab.node("h1").ping(lab.addr("h2"), count=1, wait=2).received == 1
     new = r1.cli("lab syslog", json=True)[n:]
     assert not [line for line in new if "%CRYPTO" not in line], new
+
+
+def test_kilobyte_lifetime_rekey(lab_factory, tmp_path: Path) -> None:
+    """``set security-association lifetime kilobytes 2560``: 8 MB through the tunnel
+    makes the data plane ask IKE for a new pair before the volume runs out."""
+    import json
+
+    lab = _up(lab_factory, tmp_path, Tunnel(lifetime_kb=2560))
+    h1, h2 = lab.node("h1"), lab.addr("h2")
+    assert h1.ping(h2, count=1, wait=2).received == 1
+    first = _active(lab, "r1")[0]["current_outbound_spi"]
+    srv = lab.node("h2").popen(["iperf3", "-s", "-1", "-p", "5203"])
+    try:
+        time.sleep(0.3)
+        out = h1.exec(["iperf3", "-c", h2, "-p", "5203", "-n", "8M", "-J"], timeout=30)
+        assert json.loads(out.stdout)["end"]["sum_sent"]["bytes"] >= 8 << 20
+    finally:
+        srv.kill()
+        srv.wait()
+    def pairs() -> list[dict]:
+        return lab.node("r1").cli("lab counters", json=True)["sas"]
+
+    wait_for(lambda: {p["spi_out"] for p in pairs()} - {first}, 5,
+             "a new outbound SPI after 90 % of 2560 KB")
+    assert h1.ping(h2, count=2, interval=0.1, wait=2).received == 2
+    newest = pairs()[-1]
+    assert newest["spi_out"] != first and newest["encaps"] >= 2, pairs()

@@ -16,6 +16,7 @@ replays.
 
 from __future__ import annotations
 
+import re
 import time
 from contextlib import ExitStack
 from pathlib import Path
@@ -119,6 +120,9 @@ def _scenario(ev, lab, lines: list[str], window: int, cite: str, far: str, peer:
     sa_text = ev.show(r1, "show crypto ipsec sa", label="after set-up")
     ev.check("replay detection support (show crypto ipsec sa)",
              sorted(set(_ipsec_replay_flags(sa_text))), ["N" if window == 0 else "Y"])
+    detail = ev.show(r1, "show crypto ipsec sa detail", label="after set-up")
+    ev.check("replay window size (show crypto ipsec sa detail)",
+             sorted(set(re.findall(r"replay window size: (\d+)", detail))), [str(window)])
     accept_far = window == 0 or window > FAR
     stats: dict[str, int] = {}
     with ExitStack() as stack:
@@ -189,8 +193,6 @@ def _settle_absent(cap, pattern: str, seq: int, quiet: float = 1.0) -> None:
 
 
 def _ipsec_replay_flags(text: str) -> list[str]:
-    import re
-
     return re.findall(r"replay detection support: ([YN])", text)
 
 

@@ -44,7 +44,11 @@ SCENARIO = Scenario(
            "IKE messages are encrypted on the wire: the INVALID-SPI notify is seen as B's "
            "Informational exchange under the new ISAKMP SA, and its effect as A deleting the "
            "SA with that SPI.",
-           "Linux ping sends every 0.2 s without waiting for replies (IOS waits up to 2 s)."))
+           "The recovery pings are sent one at a time with a 2 s timeout, as IOS does; the "
+           "black-hole test uses Linux ping (every 0.2 s) to stay short.",
+           "B's Main Mode carries INITIAL-CONTACT (RFC 2407 §4.6.3.3: B holds no SA with A), "
+           "so A drops the stale SA when that Phase 1 completes, just before the INVALID-SPI "
+           "notify arrives; the document's sample does not show which of the two A acted on."))
 
 A_OUT, B_OUT = "10.1.1.1", "10.2.2.2"
 H1, H2 = "10.0.0.1", "10.0.2.2"

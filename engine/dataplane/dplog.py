@@ -13,7 +13,8 @@ PROTO_NUMBERS = {"esp": 50, "ah": 51}
 
 def replay_error(conn_id: int) -> Log:
     """``%CRYPTO-4-PKT_REPLAY_ERR: decrypt: replay check failed connection id=1`` (L295–296)."""
-    return Log("CRYPTO", 4, "PKT_REPLAY_ERR", f"decrypt: replay check failed connection id={conn_id}")
+    return Log("CRYPTO", 4, "PKT_REPLAY_ERR",
+               f"decrypt: replay check failed connection id={conn_id}")
 
 
 def invalid_spi(destaddr: str, proto: str | int, spi: int, srcaddr: str) -> Log:

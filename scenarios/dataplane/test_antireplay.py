@@ -46,8 +46,8 @@ SCENARIO = Scenario(
            "at run time before any SA exists ('lab config', IOS configure-terminal semantics).",
            "'X-N is discarded' (L103) is read as 'X-N or lower' (RFC 4303 §3.4.3).",
            "Reordering and replays are made by the lab (lab.replay): an nft rule on the ISP "
-           "router takes the peer's ESP packets off the kernel path and a raw socket forwards them, "
-           "one held back and released later."))
+           "router takes the peer's ESP packets off the kernel path and a raw socket "
+           "forwards them, one held back and released later."))
 
 R1_OUT, R2_OUT = "192.165.200.2", "192.165.201.2"
 H1, H2 = "192.168.1.10", "172.16.2.10"
@@ -132,7 +132,8 @@ def _scenario(ev, lab, lines: list[str], window: int, cite: str, far: str, peer:
         hold = stack.enter_context(replay.Hold(lab, "isp:eth1", protos=protos, src=R2_OUT))
         c0, log0 = _inbound_sa(r1), _replay_logs(r1)
 
-        with ev.step(f"reorder by {NEAR}: hold the peer's next ESP packet, {NEAR} more pass, release"):
+        with ev.step(f"reorder by {NEAR}: hold the peer's next ESP packet, {NEAR} more "
+                     "pass, release"):
             hold.hold_next(1)
             ev.note("ping: " + _ping(lab.node("h2"), H1, NEAR + 1, "a1"))
             held = hold.wait_held(1)[0]

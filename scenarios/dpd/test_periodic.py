@@ -128,3 +128,40 @@ def test_periodic_dpd_and_dead_peer(ev, peer: str, keepalive: str, seconds: floa
         ev.check("IKE SA with the dead peer deleted", _dpd.isakmp_peers(r1), [])
         ev.check("IPsec SAs with the dead peer deleted", _dpd.ipsec_peers(r1), [])
         ev.show(r1, "show crypto isakmp sa", label="after the dead-peer declaration")
+
+
+DEBUG_LINES = (  # seed 003 L240, L267-268, L290-291, L339-343 (normalised, spec A.4.6)
+    ("IKE_DPD is enabled, initializing timers", 1),
+    (f"DPD/R_U_THERE_ACK received from peer {R2}, sequence 0x", 1),
+    ("incrementing error counter on sa: PEERS_ALIVE_TIMER", 5),
+    (f"peer {R2} not responding!", 1),
+    ("peer does not do paranoid keepalives.", 1),
+    (f'deleting SA reason "peers alive" state (I) QM_IDLE (peer {R2})', 1),
+)
+
+
+def test_debug_crypto_isakmp(ev, peer: str) -> None:
+    """``debug crypto isakmp`` shows DPD as the seed's trace does (L235-397)."""
+    ev.topology(TOPO)
+    ev.config("r1", HERE / "r1.cfg", label="seed 003 L182-208 (+ inside interface, ACL 101)")
+    with Lab.up(TOPO) as lab, ev.collecting(lab, nodes=("r1",)):
+        r1 = lab.node("r1")
+        with ev.step("r1# debug crypto isakmp"):
+            ev.note(repr(r1.cli("debug crypto isakmp")))
+        _up(ev, lab)
+        with ev.step("wait for one R_U_THERE/ACK, then cut r2's link and wait for the death"):
+            _dpd.wait_until(lambda: any("R_U_THERE_ACK" in s for s in _dpd.syslog(r1)),
+                            within=2 * 10 / SCALE + 1)
+            lab.faults.link_down("r2:eth0")
+            _dpd.wait_until(lambda: any("Crypto tunnel is DOWN" in s for s in _dpd.syslog(r1)),
+                            within=(10 + 5 * 2 + 2) / SCALE + 2)
+        lines = _dpd.syslog(r1)
+        ev.note("\n".join(lines[-40:]))
+        for text, n in DEBUG_LINES:
+            seen = sum(1 for s in lines if text in s)
+            ev.check(f"debug line: {text!r}", seen, f">= {n}" if n == 1 else n,
+                     ok=seen >= 1 if n == 1 else seen == n)
+        order = [next((i for i, s in enumerate(lines) if key in s), -1) for key in (
+            "not responding!", "Crypto tunnel is DOWN")]
+        ev.check("'not responding!' before the DOWN syslog (L339 → L346)", order[0] < order[1]
+                 and order[0] >= 0, True)

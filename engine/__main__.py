@@ -102,7 +102,8 @@ def main(argv: list[str] | None = None) -> int:
         if profile:
             import cProfile
 
-            cProfile.runctx("runner.run()", globals(), {"runner": runner}, profile)
+            cProfile.runctx("runner.run()", globals(), {"runner": runner},
+                            f"{profile}.{args.name or os.getpid()}")
         else:
             runner.run()
     finally:

@@ -296,3 +296,54 @@ def spd_lookup(
         if any(a.matches(src, dst, protocol, sport, dport) for a in policy_aces(pol, "permit")):
             return SpdResult(pol.action, pol)
     return SpdResult("DENY", None)
+
+
+# ------------------------------------------------------------------ manual keying
+
+
+def manual_sa_pairs(cfg: Config) -> list[dict]:
+    """Manually keyed SA bundles (KEYMANAGEMENT=MANUAL, L231-379) as ``lab sa-add`` JSON.
+
+    One item per MANUAL IPsec policy on an enabled IPsec module: the first
+    candidate of its bundle, keys from the ENCO keys named by ENCKEY/HASHKEY,
+    ``OUTSPI`` for sending and ``INSPI`` for receiving (L811-815; the peer
+    mirrors them, L310).  The runner has no manual-key install of its own yet;
+    see docs/requests/runner.md.
+    """
+    ar: ArState = cfg.ar
+    out: list[dict] = []
+    if ar is None or not ar.ipsec_enabled:
+        return out
+    for ifname in ar.interfaces():
+        for pos, pol in enumerate(ar.interface_policies(ifname), start=1):
+            if pol.action != "IPSEC" or pol.keyman != "MANUAL" or pol.bundle not in ar.bundles:
+                continue
+            bundle = ar.bundles[pol.bundle]
+            specs = [ar.saspecs[g[0]] for g in bundle.candidates[0] if g[0] in ar.saspecs]
+            inbound, outbound = [], []
+            mode = "tunnel"
+            for s in specs:
+                enc = ar.enco_keys.get(s.enckey) if s.enckey is not None else None
+                mac = ar.enco_keys.get(s.hashkey) if s.hashkey is not None else None
+                base = {
+                    "proto": s.protocol.lower(),
+                    "encr": _ESP_ENC.get(s.encalg or "NULL") if s.protocol == "ESP" else None,
+                    "encr_key": enc.value.hex() if enc else "",
+                    "integ": _INTEG.get(s.hashalg or "NULL"),
+                    "integ_key": mac.value.hex() if mac else "",
+                }
+                inbound.append(base | {"spi": s.inspi})
+                outbound.append(base | {"spi": s.outspi})
+                mode = "transport" if s.mode == "TRANSPORT" else mode
+            intf = next((i for k, i in cfg.interfaces.items() if k.lower() == ifname.lower()), None)
+            local = str(intf.addresses[0].ip) if intf is not None and intf.addresses else None
+            lnet = _networks(pol.laddress, pol.lmask)[0]
+            rnet = _networks(pol.raddress, pol.rmask)[0]
+            out.append({
+                "peer": pol.peer, "local": local, "mode": mode,
+                "local_ts": str(lnet), "remote_ts": str(rnet),
+                "inbound": inbound, "outbound": outbound,
+                "lifetime_seconds": 2**31 - 1,  # manual SAs do not expire (L2105-2115)
+                "crypto_map": ifname, "crypto_map_seq": pos * 10, "policy": pol.name,
+            })  # fmt: skip
+    return out

@@ -271,3 +271,23 @@ def test_disable_ipsec_removes_crypto_maps() -> None:
     assert cfg.crypto_maps == {} and cfg.interfaces["ppp0"].crypto_map is None
     assert apply_line(cfg, "ena ipsec") is None
     assert cfg.interfaces["ppp0"].crypto_map == "ppp0"
+
+
+def test_manual_sa_pairs_from_e2() -> None:
+    """L306-315: OUTSPI sends, INSPI receives; keys are the ENCO key values."""
+    from engine.config.ar_derive import manual_sa_pairs
+
+    cfg = load_config(CONFIGS / "e2_manual_router_a.cfg", "ar")
+    cfg = parse_ar(
+        "ADD IP INT=ppp0 IP=1.1.1.1 MASK=255.255.255.0\n"
+        + (CONFIGS / "e2_manual_router_a.cfg").read_text()
+    )
+    (pair,) = manual_sa_pairs(cfg)
+    assert (pair["peer"], pair["local"], pair["mode"]) == ("2.2.2.2", "1.1.1.1", "tunnel")
+    assert (pair["local_ts"], pair["remote_ts"]) == ("192.168.10.0/24", "192.168.20.0/24")
+    (out,), (inn,) = pair["outbound"], pair["inbound"]
+    assert (out["spi"], inn["spi"]) == (1001, 1000)
+    assert out["encr_key"] == cfg.ar.enco_keys[1].value.hex() and len(out["encr_key"]) == 16
+    assert out["integ_key"] == cfg.ar.enco_keys[2].value.hex() and len(out["integ_key"]) == 40
+    assert (out["encr"], out["integ"]) == ("des", "hmac-sha1-96")
+    assert manual_sa_pairs(load_config(CONFIGS / "e1_isakmp_router_a.cfg", "ar")) == []

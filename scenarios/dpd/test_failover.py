@@ -93,6 +93,10 @@ def _failover(ev, cap, r1, dead: str, nxt: str, t_fault: float, label: str) -> N
     ev.wait_for(f"{label}: IKE SA now with {nxt} only", lambda: _dpd.isakmp_peers(r1),
                 lambda v: nxt in v and dead not in v, [nxt, SPOKE], within=3.0)
     ev.check(f"{label}: IPsec SAs with {nxt} only", _dpd.ipsec_peers(r1), [nxt])
+    sess = ev.show(r1, "show crypto session", label=f"{label}: after the failover")
+    ev.check(f"{label}: show crypto session: UP-ACTIVE with {nxt}",
+             ("Session status: UP-ACTIVE" in sess, f"Peer: {nxt}/500" in sess,
+              f"Peer: {dead}/" in sess), (True, True, False))
     ev.check(f"{label}: syslog Crypto tunnel is DOWN for {dead}",
              any(f"DOWN. Peer {dead}:500" in s for s in _dpd.syslog(r1)), True)
 

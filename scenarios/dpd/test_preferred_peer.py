@@ -103,7 +103,9 @@ def test_default_peer_failover_and_idle_return(ev, peer: str) -> None:
                         f"Phase 1 to the default peer ({P1_GIVE_UP} s) + negotiation")
             ev.check("traffic resumes through 10.2.2.2", len(after), ">= 1", ok=bool(after))
             ev.check("SAs with 10.2.2.2 only", _dpd.ipsec_peers(r1), [BACKUP])
-            ev.show(r1, "show crypto map", label="current peer 10.2.2.2")
+            txt = ev.show(r1, "show crypto map", label="current peer 10.2.2.2")
+            ev.check("show crypto map: Current peer 10.2.2.2", f"Current peer: {BACKUP}" in txt,
+                     True)
             with ev.step("10.1.1.1 returns; traffic continues for 60 s (3 s real)"):
                 lab.faults.link_up("hub1:eth0")
                 t_back = time.time()
@@ -148,4 +150,6 @@ def test_default_peer_failover_and_idle_return(ev, peer: str) -> None:
                      [DEFAULT])
             ev.check("traffic flows through 10.1.1.1", (ok >= 1, _dpd.ipsec_peers(r1)),
                      (True, [DEFAULT]))
-            ev.show(r1, "show crypto map", label="current peer back to 10.1.1.1")
+            txt = ev.show(r1, "show crypto map", label="current peer back to 10.1.1.1")
+            ev.check("show crypto map: Current peer 10.1.1.1", f"Current peer: {DEFAULT}" in txt,
+                     True)

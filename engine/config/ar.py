@@ -475,11 +475,19 @@ def parse_ar(text: str, file: str = "<string>") -> Config:
     return cfg
 
 
-def apply_line(cfg: Config, line: str, file: str = "<cli>", lineno: int = 0) -> ConfigError | None:
-    """Configure one command at runtime; returns the error (config unchanged) or None."""
+def apply_line(
+    cfg: Config, line: str, file: str = "<cli>", lineno: int = 0, info: list[str] | None = None
+) -> ConfigError | None:
+    """Configure one command at runtime; returns the error (config unchanged) or None.
+
+    ``info`` (when given) receives the device's ``Info (...)`` replies, e.g.
+    ``Info (182057): ISAKMP Debugging has been enabled.`` (L1943-1945).
+    """
     if cfg.ar is None:
         cfg.ar = ArState()
     out = execute(cfg, line)
+    if info is not None:
+        info.extend(out.info)
     if out.kind == "error":
         assert out.error is not None
         return ConfigError(file, lineno, out.error.column, line.strip(), out.error.message)

@@ -653,7 +653,7 @@ def run_ar_show(cmd: str, config: Config, state: ShowState, extras: Extras | Non
         verb = None
     if verb != "SHOW" or len(toks) < 2:
         raise ShowError(f'Error (3001001): Unknown command "{cmd.strip()}".')
-    module = resolve(words[1], ("IPSEC", "ISAKMP", "ENCO"))
+    module = resolve(words[1], ("IPSEC", "ISAKMP", "ENCO", "CONFIG"))
     rest = toks[2:]
     if module == "IPSEC":
         if not rest:
@@ -683,6 +683,19 @@ def run_ar_show(cmd: str, config: Config, state: ShowState, extras: Extras | Non
             return show_isakmp_sa(config, state, _int(rest[0], obj) if rest[0].value else None)
         if obj == "EXCHANGE":
             return show_isakmp_exchange(state)
+    elif module == "CONFIG" and rest and resolve(rest[0].name, ("DYNAMIC",)) == "DYNAMIC":
+        from engine.show.ar_config import MODULES, dynamic_config
+
+        which = None
+        if rest[0].value:
+            which = resolve(rest[0].value, MODULES)
+            if not which:
+                raise ShowError(
+                    f'Error (3001006): Value "{rest[0].value}" is not valid for parameter '
+                    '"DYNAMIC".'
+                )
+        text = dynamic_config(config, which)
+        return text, text.splitlines()
     elif module == "ENCO" and rest and resolve(rest[0].name, ("KEY",)) == "KEY":
         return show_enco_key(config, _int(rest[0], "KEY"))
     raise ShowError(f'Error (3001001): Unknown command "{cmd.strip()}".')

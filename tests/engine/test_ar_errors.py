@@ -109,3 +109,18 @@ def test_runner_load_config_prints_device_errors(tmp_path) -> None:
     assert cfg.interfaces["ppp0"].ifname == "eth0"
     # the AR prints only its message line (no echo/caret)
     assert errors == [f"{path}:11: Error (181014): ENCALG and HASHALG cannot both be NULL."]
+
+
+def test_debug_commands_reply_info() -> None:
+    """L1943-1945, L1984-1986: the device acknowledges debug commands with Info lines."""
+    cfg = parse_ar(BASE)
+    info: list[str] = []
+    assert apply_line(cfg, "enable isakmp debug=pkt", info=info) is None
+    assert apply_line(cfg, "ena ipsec policy=vpn debug=packet", info=info) is None
+    assert info == [
+        "Info (182057): ISAKMP Debugging has been enabled.",
+        "Info (181057): IPSEC Policy Debugging has been enabled.",
+    ]
+    assert "PACKET" in cfg.ar.policy("vpn").debug and "PKT" in cfg.ar.isakmp_debug
+    err = apply_line(cfg, "ena ipsec policy=nope debug=packet")
+    assert err is not None and "does not exist" in err.message

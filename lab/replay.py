@@ -99,10 +99,10 @@ def _fix_udp_checksum(data: bytes) -> bytes:
     if len(data) < 28 or data[9] != 17 or int.from_bytes(data[6:8], "big") & 0x3FFF:
         return data
     ihl = (data[0] & 0xF) * 4
-    ulen = int.from_bytes(data[ihl + 4:ihl + 6], "big")
-    if data[ihl + 6:ihl + 8] == b"\0\0" or ulen < 8 or ihl + ulen > len(data):
+    ulen = int.from_bytes(data[ihl + 4 : ihl + 6], "big")
+    if data[ihl + 6 : ihl + 8] == b"\0\0" or ulen < 8 or ihl + ulen > len(data):
         return data
-    seg = bytearray(data[ihl:ihl + ulen])
+    seg = bytearray(data[ihl : ihl + ulen])
     seg[6:8] = b"\0\0"
     pseudo = data[12:20] + bytes((0, 17)) + ulen.to_bytes(2, "big")
     buf = pseudo + bytes(seg) + (b"\0" if ulen % 2 else b"")
@@ -111,7 +111,7 @@ def _fix_udp_checksum(data: bytes) -> bytes:
         total = (total & 0xFFFF) + (total >> 16)
     csum = ~total & 0xFFFF or 0xFFFF
     seg[6:8] = csum.to_bytes(2, "big")
-    return data[:ihl] + bytes(seg) + data[ihl + ulen:]
+    return data[:ihl] + bytes(seg) + data[ihl + ulen :]
 
 
 def _dst(data: bytes) -> str:
@@ -185,9 +185,15 @@ class Hold:
         src: only packets from this source address (None: any).
     """
 
-    def __init__(self, lab: "Lab", spec: str, *, protos: Iterable[str] = ("esp", "ah"),
-                 src: str | None = None,
-                 holdable: Callable[[bytes], bool] | None = None) -> None:
+    def __init__(
+        self,
+        lab: "Lab",
+        spec: str,
+        *,
+        protos: Iterable[str] = ("esp", "ah"),
+        src: str | None = None,
+        holdable: Callable[[bytes], bool] | None = None,
+    ) -> None:
         node, _, ifname = spec.partition(":")
         self.label = spec
         self.netns = lab.node(node).netns
@@ -231,17 +237,18 @@ class Hold:
         self._rx = _packet_socket(self.netns, self.ifname)
         self._tx = _raw_socket(self.netns)
         t = NFT_TABLE
-        rules = (f"table inet {t}\ndelete table inet {t}\ntable inet {t} {{\n"
-                 f"  chain pre {{ type filter hook prerouting priority -350; policy accept;\n"
-                 f"    {self._nft_match()} drop\n  }}\n}}\n")
+        rules = (
+            f"table inet {t}\ndelete table inet {t}\ntable inet {t} {{\n"
+            f"  chain pre {{ type filter hook prerouting priority -350; policy accept;\n"
+            f"    {self._nft_match()} drop\n  }}\n}}\n"
+        )
         try:
             nsexec.run_in(self.netns, ["nft", "-f", "-"], input=rules, node=self.node)
         except Exception:
             self._rx.close()
             self._tx.close()
             raise
-        self._thread = threading.Thread(target=self._loop, name=f"hold:{self.label}",
-                                        daemon=True)
+        self._thread = threading.Thread(target=self._loop, name=f"hold:{self.label}", daemon=True)
         self._thread.start()
         return self
 
@@ -252,8 +259,13 @@ class Hold:
             self._thread.join(timeout=5)
             self._thread = None
         try:
-            nsexec.run_in(self.netns, ["nft", "delete", "table", "inet", NFT_TABLE],
-                          node=self.node, check=False, timeout=10)
+            nsexec.run_in(
+                self.netns,
+                ["nft", "delete", "table", "inet", NFT_TABLE],
+                node=self.node,
+                check=False,
+                timeout=10,
+            )
         finally:
             for s in (self._rx, self._tx):
                 if s is not None:
@@ -314,13 +326,14 @@ class Hold:
 
     def wait_held(self, n: int, timeout: float = 5.0) -> list[HeldPacket]:
         """Wait until ``n`` packets are held; raise LabTimeout naming the stage."""
-        return self._wait(lambda: len(self.held) >= n, f"{n} packets held on {self.label}",
-                          timeout) or self.held
+        return (
+            self._wait(lambda: len(self.held) >= n, f"{n} packets held on {self.label}", timeout)
+            or self.held
+        )
 
     def wait_forwarded(self, n: int, timeout: float = 5.0) -> None:
         """Wait until ``n`` selected packets have been forwarded."""
-        self._wait(lambda: self.forwarded >= n, f"{n} packets forwarded on {self.label}",
-                   timeout)
+        self._wait(lambda: self.forwarded >= n, f"{n} packets forwarded on {self.label}", timeout)
 
     def _wait(self, pred: Any, what: str, timeout: float) -> Any:
         deadline = time.monotonic() + timeout
@@ -328,8 +341,10 @@ class Hold:
             while not pred():
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    raise LabTimeout(f"replay: {what} (held {len(self.held)}, "
-                                     f"forwarded {self.forwarded})", timeout)
+                    raise LabTimeout(
+                        f"replay: {what} (held {len(self.held)}, forwarded {self.forwarded})",
+                        timeout,
+                    )
                 self._cond.wait(left)
         return None
 

@@ -13,8 +13,9 @@ PROTO_NUMBERS = {"esp": 50, "ah": 51}
 
 def replay_error(conn_id: int) -> Log:
     """``%CRYPTO-4-PKT_REPLAY_ERR: decrypt: replay check failed connection id=1`` (L295–296)."""
-    return Log("CRYPTO", 4, "PKT_REPLAY_ERR",
-               f"decrypt: replay check failed connection id={conn_id}")
+    return Log(
+        "CRYPTO", 4, "PKT_REPLAY_ERR", f"decrypt: replay check failed connection id={conn_id}"
+    )
 
 
 def invalid_spi(destaddr: str, proto: str | int, spi: int, srcaddr: str) -> Log:
@@ -24,6 +25,10 @@ def invalid_spi(destaddr: str, proto: str | int, spi: int, srcaddr: str) -> Log:
     spi=0x1214F0D(18959117), srcaddr=10.1.1.1``
     """
     prot = PROTO_NUMBERS.get(proto, proto) if isinstance(proto, str) else proto
-    return Log("CRYPTO", 4, "RECVD_PKT_INV_SPI",
-               f"decaps: rec'd IPSEC packet has invalid spi for destaddr={destaddr}, "
-               f"prot={prot}, spi=0x{spi:X}({spi}), srcaddr={srcaddr}")
+    return Log(
+        "CRYPTO",
+        4,
+        "RECVD_PKT_INV_SPI",
+        f"decaps: rec'd IPSEC packet has invalid spi for destaddr={destaddr}, "
+        f"prot={prot}, spi=0x{spi:X}({spi}), srcaddr={srcaddr}",
+    )

@@ -113,8 +113,9 @@ def outer_df(df_mode: str, inner_df: bool) -> bool:
     return {"clear": False, "set": True}.get(df_mode, inner_df)
 
 
-def decide(inner_df: bool, df_mode: str, fragmentation: str, too_big: bool,
-           tunnel: bool = True) -> Decision:
+def decide(
+    inner_df: bool, df_mode: str, fragmentation: str, too_big: bool, tunnel: bool = True
+) -> Decision:
     """Table 2 as a function (seed 000 L587–734).
 
     Args:
@@ -125,8 +126,9 @@ def decide(inner_df: bool, df_mode: str, fragmentation: str, too_big: bool,
         tunnel: tunnel mode (transport mode ignores df-bit and pre-fragmentation).
     """
     if fragmentation not in FRAGMENTATION_MODES:
-        raise ValueError(f"fragmentation {fragmentation!r} is not one of "
-                         f"{', '.join(FRAGMENTATION_MODES)}")
+        raise ValueError(
+            f"fragmentation {fragmentation!r} is not one of {', '.join(FRAGMENTATION_MODES)}"
+        )
     if not tunnel:
         if not too_big:
             return Decision("send", inner_df)
@@ -189,7 +191,7 @@ def equal_fragments(packet: bytes, max_len: int) -> list[bytes]:
     size = -(-size // 8) * 8
     out: list[bytes] = []
     for pos in range(0, len(payload), size):
-        chunk = payload[pos:pos + size]
+        chunk = payload[pos : pos + size]
         more = 0x2000 if pos + size < len(payload) else last_mf
         h = bytearray(packet[:20])  # options dropped: ESP pieces need no copied options
         h[0] = 0x45
@@ -235,16 +237,26 @@ class Egress:
     """
 
     ident: int = field(default_factory=lambda: int.from_bytes(os.urandom(2), "big"))
-    counts: dict[str, int] = field(default_factory=lambda: {
-        "send": 0, "pre-fragment": 0, "post-fragment": 0, "drop": 0})
+    counts: dict[str, int] = field(
+        default_factory=lambda: {"send": 0, "pre-fragment": 0, "post-fragment": 0, "drop": 0}
+    )
 
     def _next_ident(self) -> int:
         self.ident = (self.ident + 1) & 0xFFFF or 1
         return self.ident
 
-    def process(self, inner: bytes, *, protect: Callable[[bytes], bytes], max_inner: int,
-                mtu: int, df_mode: str, fragmentation: str, tunnel: bool,
-                router: bytes) -> EgressResult:
+    def process(
+        self,
+        inner: bytes,
+        *,
+        protect: Callable[[bytes], bytes],
+        max_inner: int,
+        mtu: int,
+        df_mode: str,
+        fragmentation: str,
+        tunnel: bool,
+        router: bytes,
+    ) -> EgressResult:
         """Protect ``inner`` and return what goes on the wire.
 
         Args:
@@ -264,8 +276,11 @@ class Egress:
             if too_big:
                 d = Decision("drop", False)
                 self.counts["drop"] += 1
-                icmp = icmpv6_packet_too_big(inner, max(1280, max_inner), router) \
-                    if len(router) == 16 else None
+                icmp = (
+                    icmpv6_packet_too_big(inner, max(1280, max_inner), router)
+                    if len(router) == 16
+                    else None
+                )
                 return EgressResult([], icmp, d)
             d = Decision("send", False)
             self.counts["send"] += 1
@@ -289,5 +304,16 @@ class Egress:
         return EgressResult(post_fragments(outer, mtu, self._next_ident()), None, d, 1)
 
 
-__all__ = ["DF_MODES", "Decision", "Egress", "EgressResult", "FRAGMENTATION_MODES", "TABLE2",
-           "Table2Row", "decide", "equal_fragments", "outer_df", "post_fragments"]
+__all__ = [
+    "DF_MODES",
+    "Decision",
+    "Egress",
+    "EgressResult",
+    "FRAGMENTATION_MODES",
+    "TABLE2",
+    "Table2Row",
+    "decide",
+    "equal_fragments",
+    "outer_df",
+    "post_fragments",
+]

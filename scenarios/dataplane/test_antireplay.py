@@ -31,43 +31,59 @@ from scenarios.ios import _ipsec
 HERE = Path(__file__).resolve().parent / "antireplay"
 TOPOLOGY = HERE / "engine.yaml"
 SCENARIO = Scenario(
-    seed="000_c6e6876e9d817ea1.txt", lines=(26, 533),
+    seed="000_c6e6876e9d817ea1.txt",
+    lines=(26, 533),
     section="IPsec Anti-Replay Window: Expanding and Disabling",
     chapter="Chapter 2",
     claim="The decryptor drops packets whose sequence number it has already seen or that lie "
-          "N or more behind the highest one seen (N = 64 by default, up to 1024, set globally or "
-          "per crypto map, the map overriding the global value), logging "
-          "%CRYPTO-4-PKT_REPLAY_ERR; with replay checking disabled duplicates are accepted.",
-    feature="anti-replay-window", topology="scenarios/dataplane/antireplay/engine.yaml",
+    "N or more behind the highest one seen (N = 64 by default, up to 1024, set globally or "
+    "per crypto map, the map overriding the global value), logging "
+    "%CRYPTO-4-PKT_REPLAY_ERR; with replay checking disabled duplicates are accepted.",
+    feature="anti-replay-window",
+    topology="scenarios/dataplane/antireplay/engine.yaml",
     peers=("engine", "strongswan"),
-    notes=("The document shows only VPN-Gateway1 (r1); its peer 192.165.201.2 is a lab-made "
-           "mirror image: our engine (r2) or strongSwan 5.9.8 (s2, libipsec: ESP always in "
-           "UDP 4500). Variants other than the document's 1024 are configured on r1 "
-           "at run time before any SA exists ('lab config', IOS configure-terminal semantics).",
-           "'X-N is discarded' (L103) is read as 'X-N or lower' (RFC 4303 §3.4.3).",
-           "Reordering and replays are made by the lab (lab.replay): an nft rule on the ISP "
-           "router takes the peer's ESP packets off the kernel path and a raw socket "
-           "forwards them, one held back and released later."))
+    notes=(
+        "The document shows only VPN-Gateway1 (r1); its peer 192.165.201.2 is a lab-made "
+        "mirror image: our engine (r2) or strongSwan 5.9.8 (s2, libipsec: ESP always in "
+        "UDP 4500). Variants other than the document's 1024 are configured on r1 "
+        "at run time before any SA exists ('lab config', IOS configure-terminal semantics).",
+        "'X-N is discarded' (L103) is read as 'X-N or lower' (RFC 4303 §3.4.3).",
+        "Reordering and replays are made by the lab (lab.replay): an nft rule on the ISP "
+        "router takes the peer's ESP packets off the kernel path and a raw socket "
+        "forwards them, one held back and released later.",
+    ),
+)
 
 R1_OUT, R2_OUT = "192.165.200.2", "192.165.201.2"
 H1, H2 = "192.168.1.10", "172.16.2.10"
 # variant -> (config lines on r1, effective window, seed lines)
 VARIANTS: dict[str, tuple[list[str], int, str]] = {
     "global-1024": ([], 1024, "L305-366 (window-size 1024, L335)"),
-    "default-64": (["no crypto ipsec security-association replay window-size"], 64,
-                   "default 64, L36, L103-104"),
-    "map-128": (["crypto map mymap 10 ipsec-isakmp",
-                 "set security-association replay window-size 128"], 128,
-                "crypto map setting, L247-267 (overrides the global 1024)"),
-    "disabled": (["crypto ipsec security-association replay disable"], 0,
-                 "global disable, L179-184"),
+    "default-64": (
+        ["no crypto ipsec security-association replay window-size"],
+        64,
+        "default 64, L36, L103-104",
+    ),
+    "map-128": (
+        ["crypto map mymap 10 ipsec-isakmp", "set security-association replay window-size 128"],
+        128,
+        "crypto map setting, L247-267 (overrides the global 1024)",
+    ),
+    "disabled": (
+        ["crypto ipsec security-association replay disable"],
+        0,
+        "global disable, L179-184",
+    ),
 }
 NEAR, FAR = 10, 100  # reorder distances (packets behind the highest seen)
 
 
 def _ping(node, dst: str, count: int, pattern: str) -> str:
-    r = node.exec(["ping", "-n", "-q", "-c", str(count), "-i", "0.01", "-W", "1", "-p", pattern,
-                   dst], check=False, timeout=count * 0.05 + 10)
+    r = node.exec(
+        ["ping", "-n", "-q", "-c", str(count), "-i", "0.01", "-W", "1", "-p", pattern, dst],
+        check=False,
+        timeout=count * 0.05 + 10,
+    )
     stats = [line for line in r.stdout.splitlines() if "packets transmitted" in line]
     return stats[0] if stats else r.stderr.strip()
 
@@ -75,14 +91,23 @@ def _ping(node, dst: str, count: int, pattern: str) -> str:
 def _arrivals(cap, pattern: str, seq: int) -> int:
     """Echo requests from h2 with payload ``pattern`` and icmp_seq ``seq`` delivered to h1."""
     want = bytes.fromhex(pattern) * 4
-    return sum(1 for p in cap.packets
-               if IP in p and ICMP in p and p[IP].src == H2 and p[ICMP].type == 8
-               and p[ICMP].seq == seq and want in bytes(p[ICMP].payload))
+    return sum(
+        1
+        for p in cap.packets
+        if IP in p
+        and ICMP in p
+        and p[IP].src == H2
+        and p[ICMP].type == 8
+        and p[ICMP].seq == seq
+        and want in bytes(p[ICMP].payload)
+    )
 
 
 def _replay_logs(r1) -> int:
-    return sum("%CRYPTO-4-PKT_REPLAY_ERR: decrypt: replay check failed connection id=" in line
-               for line in r1.cli("lab syslog", json=True) or [])
+    return sum(
+        "%CRYPTO-4-PKT_REPLAY_ERR: decrypt: replay check failed connection id=" in line
+        for line in r1.cli("lab syslog", json=True) or []
+    )
 
 
 def _inbound_sa(r1) -> dict:
@@ -118,11 +143,17 @@ def _scenario(ev, lab, lines: list[str], window: int, cite: str, far: str, peer:
         res = lab.node("h2").ping(H1, count=3, interval=0.3, wait=2)
     ev.check("tunnel carries h2 -> h1", res.received, ">= 2", ok=res.received >= 2)
     sa_text = ev.show(r1, "show crypto ipsec sa", label="after set-up")
-    ev.check("replay detection support (show crypto ipsec sa)",
-             sorted(set(_ipsec_replay_flags(sa_text))), ["N" if window == 0 else "Y"])
+    ev.check(
+        "replay detection support (show crypto ipsec sa)",
+        sorted(set(_ipsec_replay_flags(sa_text))),
+        ["N" if window == 0 else "Y"],
+    )
     detail = ev.show(r1, "show crypto ipsec sa detail", label="after set-up")
-    ev.check("replay window size (show crypto ipsec sa detail)",
-             sorted(set(re.findall(r"replay window size: (\d+)", detail))), [str(window)])
+    ev.check(
+        "replay window size (show crypto ipsec sa detail)",
+        sorted(set(re.findall(r"replay window size: (\d+)", detail))),
+        [str(window)],
+    )
     accept_far = window == 0 or window > FAR
     stats: dict[str, int] = {}
     with ExitStack() as stack:
@@ -132,21 +163,30 @@ def _scenario(ev, lab, lines: list[str], window: int, cite: str, far: str, peer:
         hold = stack.enter_context(replay.Hold(lab, "isp:eth1", protos=protos, src=R2_OUT))
         c0, log0 = _inbound_sa(r1), _replay_logs(r1)
 
-        with ev.step(f"reorder by {NEAR}: hold the peer's next ESP packet, {NEAR} more "
-                     "pass, release"):
+        with ev.step(
+            f"reorder by {NEAR}: hold the peer's next ESP packet, {NEAR} more pass, release"
+        ):
             hold.hold_next(1)
             ev.note("ping: " + _ping(lab.node("h2"), H1, NEAR + 1, "a1"))
             held = hold.wait_held(1)[0]
             hold.release(keep=True)
         ev.note(f"held ESP sequence number {held.seq}")
-        ev.wait_for(f"packet {NEAR} behind the highest is accepted (in every window)",
-                    lambda: _arrivals(inner, "a1", 1), lambda n: n == 1, 1, within=5)
+        ev.wait_for(
+            f"packet {NEAR} behind the highest is accepted (in every window)",
+            lambda: _arrivals(inner, "a1", 1),
+            lambda n: n == 1,
+            1,
+            within=5,
+        )
 
         with ev.step("release the same ESP packet again (a duplicate)"):
             hold.release()
         _settle_absent(inner, "a1", 1)
-        ev.check("duplicate " + ("accepted (replay disabled)" if window == 0 else "dropped"),
-                 _arrivals(inner, "a1", 1), 2 if window == 0 else 1)
+        ev.check(
+            "duplicate " + ("accepted (replay disabled)" if window == 0 else "dropped"),
+            _arrivals(inner, "a1", 1),
+            2 if window == 0 else 1,
+        )
 
         with ev.step(f"reorder by {FAR}: hold one ESP packet, {FAR} more pass, release"):
             hold.hold_next(1)
@@ -155,33 +195,47 @@ def _scenario(ev, lab, lines: list[str], window: int, cite: str, far: str, peer:
             hold.release()
         ev.note(f"held ESP sequence number {held2.seq}")
         _settle_absent(inner, "b2", 1)
-        ev.check(f"packet {FAR} behind the highest " +
-                 ("accepted" if accept_far else f"dropped (window {window})"),
-                 _arrivals(inner, "b2", 1), 1 if accept_far else 0,
-                 how=f"window {window or 'disabled'}: accept iff distance < window (L96-104)")
+        ev.check(
+            f"packet {FAR} behind the highest "
+            + ("accepted" if accept_far else f"dropped (window {window})"),
+            _arrivals(inner, "b2", 1),
+            1 if accept_far else 0,
+            how=f"window {window or 'disabled'}: accept iff distance < window (L96-104)",
+        )
 
         with ev.step("re-inject 5 captured ESP packets of the first run from the ISP router"):
-            esp = [p for p in outer.packets if IP in p and p[IP].src == R2_OUT
-                   and replay.ipsec_seq(bytes(p[IP])) is not None][1:6]
+            esp = [
+                p
+                for p in outer.packets
+                if IP in p and p[IP].src == R2_OUT and replay.ipsec_seq(bytes(p[IP])) is not None
+            ][1:6]
             replay.inject(lab, "isp", esp)
         _settle_absent(inner, "a1", 2)
         c1, log1 = _inbound_sa(r1), _replay_logs(r1)
-        stats = {k: c1.get(k, 0) - c0.get(k, 0) for k in ("decaps", "recv_errors",
-                                                           "replay_failures")}
+        stats = {
+            k: c1.get(k, 0) - c0.get(k, 0) for k in ("decaps", "recv_errors", "replay_failures")
+        }
         stats["replay_log_lines"] = log1 - log0
     seqs = [inner_seq for inner_seq in range(2, 7) if _arrivals(inner, "a1", inner_seq) > 1]
-    ev.check("re-injected packets " + ("accepted" if window == 0 else "dropped"),
-             len(seqs), 5 if window == 0 else 0)
+    ev.check(
+        "re-injected packets " + ("accepted" if window == 0 else "dropped"),
+        len(seqs),
+        5 if window == 0 else 0,
+    )
     drops = (0 if window == 0 else 1 + 5) + (0 if accept_far else 1)
     ev.counters("r1 inbound SA", {}, stats)
     ev.check("r1 replay failures counted", stats["replay_failures"], drops)
     ev.check("r1 #recv errors include every replay drop", stats["recv_errors"], drops)
     logs = stats["replay_log_lines"]
-    ev.check("%CRYPTO-4-PKT_REPLAY_ERR logged for the drops (L292-300; rate-limited, at most "
-             "one per dropped packet)", logs, f"1..{drops}" if drops else 0,
-             ok=(1 <= logs <= drops) if drops else logs == 0,
-             how="the engine limits the message to one per second and SA (inferred: the seed "
-                 "does not say whether it is rate-limited)")
+    ev.check(
+        "%CRYPTO-4-PKT_REPLAY_ERR logged for the drops (L292-300; rate-limited, at most "
+        "one per dropped packet)",
+        logs,
+        f"1..{drops}" if drops else 0,
+        ok=(1 <= logs <= drops) if drops else logs == 0,
+        how="the engine limits the message to one per second and SA (inferred: the seed "
+        "does not say whether it is rate-limited)",
+    )
     ev.show(r1, "show crypto ipsec sa", label="after the replays")
 
 

@@ -27,19 +27,23 @@ from reports.scenario import Scenario
 HERE = Path(__file__).resolve().parent / "dfbit"
 TOPOLOGY = HERE / "engine.yaml"
 SCENARIO = Scenario(
-    seed="000_c6e6876e9d817ea1.txt", lines=(3278, 3605),
+    seed="000_c6e6876e9d817ea1.txt",
+    lines=(3278, 3605),
     section="DF Bit Override Functionality with IPsec Tunnels: configuration example",
     chapter="Chapter 7",
     claim="The DF bit of the encapsulating header is cleared, set or copied as configured; the "
-          "interface's crypto ipsec df-bit overrides the global one, so with global clear and "
-          "copy on FastEthernet the outer DF follows the inner packet only on FastEthernet.",
-    feature="df-bit-override", topology="scenarios/dataplane/dfbit/engine.yaml",
+    "interface's crypto ipsec df-bit overrides the global one, so with global clear and "
+    "copy on FastEthernet the outer DF follows the inner packet only on FastEthernet.",
+    feature="df-bit-override",
+    topology="scenarios/dataplane/dfbit/engine.yaml",
     peers=("engine",),
-    notes=("Configuration verbatim from L3444-3489; the document gives no inside interface and "
-           "no ACLs 101/102, so r1.cfg adds them after '! lab:' lines. The peers 192.168.10.66 "
-           "and 192.168.11.19 are lab-made mirror images (engine: strongSwan's libipsec has "
-           "no AH).",
-           "The interface named 'FastEthernet' (no number) is kept as the document spells it."),
+    notes=(
+        "Configuration verbatim from L3444-3489; the document gives no inside interface and "
+        "no ACLs 101/102, so r1.cfg adds them after '! lab:' lines. The peers 192.168.10.66 "
+        "and 192.168.11.19 are lab-made mirror images (engine: strongSwan's libipsec has "
+        "no AH).",
+        "The interface named 'FastEthernet' (no number) is kept as the document spells it.",
+    ),
 )
 
 H1 = "10.10.0.10"
@@ -67,17 +71,35 @@ def test_df_bit_follows_interface_setting(ev, peer: str, interface: str) -> None
 
 
 def _ping(lab, host: str, size: int, df: bool, count: int = 2):
-    return lab.node("h1").exec(["ping", "-n", "-c", str(count), "-i", "0.3", "-W", "2",
-                                "-s", str(size), "-M", "do" if df else "dont", host],
-                               check=False, timeout=15)
+    return lab.node("h1").exec(
+        [
+            "ping",
+            "-n",
+            "-c",
+            str(count),
+            "-i",
+            "0.3",
+            "-W",
+            "2",
+            "-s",
+            str(size),
+            "-M",
+            "do" if df else "dont",
+            host,
+        ],
+        check=False,
+        timeout=15,
+    )
 
 
-def _check_path(ev, lab, interface: str, host: str, where: str, peer_addr: str,
-                mode: str) -> None:
+def _check_path(ev, lab, interface: str, host: str, where: str, peer_addr: str, mode: str) -> None:
     r1 = lab.node("r1")
     run = ev.show(r1, "show running-config", label="df-bit lines")
-    ev.check("running-config: global 'crypto ipsec df-bit clear'",
-             "crypto ipsec df-bit clear" in run.splitlines(), True)
+    ev.check(
+        "running-config: global 'crypto ipsec df-bit clear'",
+        "crypto ipsec df-bit clear" in run.splitlines(),
+        True,
+    )
     with ev.step(f"h1 -> {host}: tunnel up through crypto map on {interface}"):
         up = lab.node("h1").ping(host, count=3, interval=0.3, wait=2)
     ev.check("tunnel carries traffic", up.received, ">= 2", ok=up.received >= 2)
@@ -88,25 +110,41 @@ def _check_path(ev, lab, interface: str, host: str, where: str, peer_addr: str,
                 ev.check(f"echo replies (inner DF {int(df)})", r.stdout.count("bytes from"), 2)
                 cap.wait_count(4 * (2 if df else 1), timeout=3)
     pkts = _outer(cap, peer_addr)
-    ev.check("AH outer header (transform set ah-md5-hmac esp-des) on the wire", len(pkts),
-             ">= 4", ok=len(pkts) >= 4 and all(AH in p for p in pkts))
-    by_inner = {0: sorted({int(bool(p[IP].flags.DF)) for p in pkts[:2]}),
-                1: sorted({int(bool(p[IP].flags.DF)) for p in pkts[2:4]})}
+    ev.check(
+        "AH outer header (transform set ah-md5-hmac esp-des) on the wire",
+        len(pkts),
+        ">= 4",
+        ok=len(pkts) >= 4 and all(AH in p for p in pkts),
+    )
+    by_inner = {
+        0: sorted({int(bool(p[IP].flags.DF)) for p in pkts[:2]}),
+        1: sorted({int(bool(p[IP].flags.DF)) for p in pkts[2:4]}),
+    }
     want = {0: [0], 1: [1 if mode == "copy" else 0]}
-    ev.check(f"outer DF on {interface} follows df-bit {mode} "
-             f"({'interface' if mode == 'copy' else 'global'} setting)", by_inner, want,
-             how="inner DF 0 packets first, then inner DF 1")
+    ev.check(
+        f"outer DF on {interface} follows df-bit {mode} "
+        f"({'interface' if mode == 'copy' else 'global'} setting)",
+        by_inner,
+        want,
+        how="inner DF 0 packets first, then inner DF 1",
+    )
     with ev.capture(lab, where, keys_from=("r1",)) as big_cap:
         with ev.step(f"h1 pings {host} with 1400 data bytes, DF 1 (over the 1400 MTU)"):
             r = _ping(lab, host, 1400, True)
             ev.note(r.stdout.strip()[-300:] + r.stderr.strip()[-200:])
     replies = r.stdout.count("bytes from")
     if mode == "clear":
-        ev.check("FastEthernet1 (clear): oversize DF packet still sent (fragmented, Table 2 "
-                 "row 2)", replies, 2)
+        ev.check(
+            "FastEthernet1 (clear): oversize DF packet still sent (fragmented, Table 2 row 2)",
+            replies,
+            2,
+        )
         outs = _outer(big_cap, peer_addr)
-        ev.check("... with outer DF 0 and within the MTU", sorted(
-            {(int(bool(p[IP].flags.DF)), len(p[IP]) <= 1400) for p in outs}), [(0, True)])
+        ev.check(
+            "... with outer DF 0 and within the MTU",
+            sorted({(int(bool(p[IP].flags.DF)), len(p[IP]) <= 1400) for p in outs}),
+            [(0, True)],
+        )
     else:
         ev.check("FastEthernet (copy): oversize DF packet dropped (Table 2 row 10)", replies, 0)
         ev.check("... and nothing sent towards the peer", len(_outer(big_cap, peer_addr)), 0)

@@ -23,18 +23,23 @@ from reports.scenario import Scenario
 HERE = Path(__file__).resolve().parent / "replaymap"
 TOPOLOGY = HERE / "engine.yaml"
 SCENARIO = Scenario(
-    seed="000_c6e6876e9d817ea1.txt", lines=(368, 429),
+    seed="000_c6e6876e9d817ea1.txt",
+    lines=(368, 429),
     section="IPsec Anti-Replay Window: configuration example 2 (disabling per crypto map)",
     chapter="Chapter 2",
     claim="With set security-association replay disable in crypto map entry 17 only, replayed "
-          "packets from 172.17.150.2 are accepted while the SAs with 172.17.150.3 keep the "
-          "default window of 64 and drop them.",
-    feature="anti-replay-window", topology="scenarios/dataplane/replaymap/engine.yaml",
+    "packets from 172.17.150.2 are accepted while the SAs with 172.17.150.3 keep the "
+    "default window of 64 and drop them.",
+    feature="anti-replay-window",
+    topology="scenarios/dataplane/replaymap/engine.yaml",
     peers=("engine",),
-    notes=("Config reconstructed one command per line (spec 2.5.2); entries 18/19 name peers "
-           "192.168.1.3/.4 in the document, inconsistent with their keys, routes and the text: "
-           "the lab uses 172.17.150.3/.4 ('! lab:' lines).",
-           "Peers 172.17.150.2 and .3 are lab-made mirror images; .4 is left out (same as .3)."))
+    notes=(
+        "Config reconstructed one command per line (spec 2.5.2); entries 18/19 name peers "
+        "192.168.1.3/.4 in the document, inconsistent with their keys, routes and the text: "
+        "the lab uses 172.17.150.3/.4 ('! lab:' lines).",
+        "Peers 172.17.150.2 and .3 are lab-made mirror images; .4 is left out (same as .3).",
+    ),
+)
 
 H1 = "172.16.160.10"
 PEERS = {  # peer node -> (peer address, host behind it, expected replay window)
@@ -45,8 +50,11 @@ REPLAYS = 3
 
 
 def _requests_at_h1(cap, src: str) -> list[int]:
-    return [p[ICMP].seq for p in cap.packets if IP in p and ICMP in p and p[IP].src == src
-            and p[ICMP].type == 8]
+    return [
+        p[ICMP].seq
+        for p in cap.packets
+        if IP in p and ICMP in p and p[IP].src == src and p[ICMP].type == 8
+    ]
 
 
 def test_replay_disabled_for_one_map_entry(ev, peer: str) -> None:
@@ -69,12 +77,27 @@ def _run(ev, lab) -> None:
     detail = ev.show(r1, "show crypto ipsec sa detail", label="per-entry windows")
     blocks = re.split(r"\n(?=\s*Crypto map tag)", detail)
     for node, (addr, _host, window) in PEERS.items():
-        sizes = sorted({w for b in blocks if f"current_peer: {addr}:" in b
-                        for w in re.findall(r"replay window size: (\d+)", b)})
-        flags = sorted({f for b in blocks if f"current_peer: {addr}:" in b
-                        for f in re.findall(r"replay detection support: ([YN])", b)})
-        ev.check(f"SAs with {addr}: replay window {window or 'disabled'}", (flags, sizes),
-                 (["N" if window == 0 else "Y"], [str(window)]))
+        sizes = sorted(
+            {
+                w
+                for b in blocks
+                if f"current_peer: {addr}:" in b
+                for w in re.findall(r"replay window size: (\d+)", b)
+            }
+        )
+        flags = sorted(
+            {
+                f
+                for b in blocks
+                if f"current_peer: {addr}:" in b
+                for f in re.findall(r"replay detection support: ([YN])", b)
+            }
+        )
+        ev.check(
+            f"SAs with {addr}: replay window {window or 'disabled'}",
+            (flags, sizes),
+            (["N" if window == 0 else "Y"], [str(window)]),
+        )
     c0 = {s["peer"]: s for s in (r1.cli("lab counters", json=True) or {}).get("sas", [])}
     with ExitStack() as stack:
         outer = stack.enter_context(ev.capture(lab, "r1:eth0", keys_from=("r1",)))
@@ -86,21 +109,28 @@ def _run(ev, lab) -> None:
             esp = [p for p in outer.packets if IP in p and p[IP].src == addr and p[IP].proto == 50]
             with ev.step(f"send the {len(esp[:REPLAYS])} captured ESP packets again from {addr}"):
                 replay.inject(lab, node, esp[:REPLAYS])
-        ev.wait_for("copies from 172.17.150.2 delivered to h1",
-                    lambda: len(_requests_at_h1(inner, PEERS["p2"][1])), lambda n: n >= 2 * REPLAYS,
-                    f"{2 * REPLAYS} echo requests", within=5)
+        ev.wait_for(
+            "copies from 172.17.150.2 delivered to h1",
+            lambda: len(_requests_at_h1(inner, PEERS["p2"][1])),
+            lambda n: n >= 2 * REPLAYS,
+            f"{2 * REPLAYS} echo requests",
+            within=5,
+        )
     c1 = {s["peer"]: s for s in (r1.cli("lab counters", json=True) or {}).get("sas", [])}
     for node, (addr, host, window) in PEERS.items():
         seen = _requests_at_h1(inner, host)
         fails = c1.get(addr, {}).get("replay_failures", 0) - c0.get(addr, {}).get(
-            "replay_failures", 0)
+            "replay_failures", 0
+        )
         if window == 0:
-            ev.check(f"replayed packets from {addr} accepted (map entry 17: replay disable)",
-                     len(seen), 2 * REPLAYS)
+            ev.check(
+                f"replayed packets from {addr} accepted (map entry 17: replay disable)",
+                len(seen),
+                2 * REPLAYS,
+            )
             ev.check(f"no replay failure counted for {addr}", fails, 0)
         else:
-            ev.check(f"replayed packets from {addr} dropped (window {window})", len(seen),
-                     REPLAYS)
+            ev.check(f"replayed packets from {addr} dropped (window {window})", len(seen), REPLAYS)
             ev.check(f"replay failures counted for {addr}", fails, REPLAYS)
     logs = [x for x in r1.cli("lab syslog", json=True) or [] if "PKT_REPLAY_ERR" in x]
     ev.check("%CRYPTO-4-PKT_REPLAY_ERR logged (for the .3 SA only)", len(logs) >= 1, True)

@@ -21,10 +21,18 @@ ROUTER = bytes([10, 0, 0, 1])
 
 
 def _params(proto: str, spi: int, encr: str, integ: str, replay: int = 0) -> SaParams:
-    return SaParams(spi=spi, proto=proto, mode="tunnel", encr=encr,
-                    encr_key=bytes(range(8)) if encr == "des" else b"",
-                    integ=integ, integ_key=bytes(range(16)), local="10.0.0.1",
-                    remote="10.0.0.2", replay_window=replay)
+    return SaParams(
+        spi=spi,
+        proto=proto,
+        mode="tunnel",
+        encr=encr,
+        encr_key=bytes(range(8)) if encr == "des" else b"",
+        integ=integ,
+        integ_key=bytes(range(16)),
+        local="10.0.0.1",
+        remote="10.0.0.2",
+        replay_window=replay,
+    )
 
 
 def _bundle(ah: bool = False) -> tuple[OutboundBundle, InboundBundle]:
@@ -36,8 +44,11 @@ def _bundle(ah: bool = False) -> tuple[OutboundBundle, InboundBundle]:
 
 
 def _inner(size: int, df: bool) -> bytes:
-    pkt = IP(src="192.168.1.10", dst="192.168.2.10", id=77, flags="DF" if df else 0) / \
-        UDP(sport=1000, dport=2000) / bytes(size - 28)
+    pkt = (
+        IP(src="192.168.1.10", dst="192.168.2.10", id=77, flags="DF" if df else 0)
+        / UDP(sport=1000, dport=2000)
+        / bytes(size - 28)
+    )
     return bytes(pkt)
 
 
@@ -53,9 +64,17 @@ def test_table2_has_twelve_distinct_rows() -> None:
     assert len(keys) == 12 and [r.row for r in TABLE2] == list(range(1, 13))
 
 
-@pytest.mark.parametrize("mode,inner,expect", [
-    ("clear", False, False), ("clear", True, False), ("set", False, True),
-    ("set", True, True), ("copy", False, False), ("copy", True, True)])
+@pytest.mark.parametrize(
+    "mode,inner,expect",
+    [
+        ("clear", False, False),
+        ("clear", True, False),
+        ("set", False, True),
+        ("set", True, True),
+        ("copy", False, False),
+        ("copy", True, True),
+    ],
+)
 def test_outer_df(mode: str, inner: bool, expect: bool) -> None:
     assert outer_df(mode, inner) is expect
 
@@ -95,10 +114,16 @@ def test_egress_on_the_wire(row, ah: bool) -> None:
     out, inn = _bundle(ah)
     eg = Egress()
     inner = _inner(1450, row.inner_df)
-    res = eg.process(inner, protect=out.protect, max_inner=out.max_inner_len(MTU), mtu=MTU,
-                     df_mode=row.df_mode,
-                     fragmentation="before-encryption" if row.prefrag else "after-encryption",
-                     tunnel=True, router=ROUTER)
+    res = eg.process(
+        inner,
+        protect=out.protect,
+        max_inner=out.max_inner_len(MTU),
+        mtu=MTU,
+        df_mode=row.df_mode,
+        fragmentation="before-encryption" if row.prefrag else "after-encryption",
+        tunnel=True,
+        router=ROUTER,
+    )
     assert res.decision.row == row.row
     want_df = outer_df(row.df_mode, row.inner_df)
     if row.result == "drop":
@@ -139,9 +164,16 @@ def test_egress_on_the_wire(row, ah: bool) -> None:
 @pytest.mark.parametrize("mode", ["clear", "set", "copy"])
 def test_small_packet_outer_df_patched_even_with_ah(mode: str) -> None:
     out, inn = _bundle(ah=True)
-    res = Egress().process(_inner(200, True), protect=out.protect, max_inner=1000, mtu=MTU,
-                           df_mode=mode, fragmentation="after-encryption", tunnel=True,
-                           router=ROUTER)
+    res = Egress().process(
+        _inner(200, True),
+        protect=out.protect,
+        max_inner=1000,
+        mtu=MTU,
+        df_mode=mode,
+        fragmentation="after-encryption",
+        tunnel=True,
+        router=ROUTER,
+    )
     (p,) = res.packets
     assert bool(IP(p).flags.DF) is outer_df(mode, True)
     assert IP(inn.unprotect(p)).flags.DF  # inner untouched; AH still verifies (DF mutable)

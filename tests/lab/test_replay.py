@@ -10,16 +10,20 @@ from lab.errors import LabError, LabTimeout
 
 
 def _echo_seqs(cap, src: str) -> list[int]:
-    return [p[ICMP].seq for p in cap.packets
-            if IP in p and ICMP in p and p[IP].src == src and p[ICMP].type == 8]
+    return [
+        p[ICMP].seq
+        for p in cap.packets
+        if IP in p and ICMP in p and p[IP].src == src and p[ICMP].type == 8
+    ]
 
 
 @pytest.mark.topology("topologies/chain.yaml")
 def test_hold_reorder_duplicate(lab) -> None:
     h1 = lab.addr("h1")
     with lab.capture("h2:eth0") as cap:
-        with replay.Hold(lab, "isp:eth0", protos=("icmp",), src=h1,
-                         holdable=lambda d: True) as hold:
+        with replay.Hold(
+            lab, "isp:eth0", protos=("icmp",), src=h1, holdable=lambda d: True
+        ) as hold:
             hold.hold_next(1)
             res = lab.h1.ping(lab.addr("h2"), count=3, interval=0.2, wait=1)
             held = hold.wait_held(1)
@@ -64,9 +68,13 @@ def test_inject_replays_a_captured_packet(lab) -> None:
 def test_bad_arguments() -> None:
     with pytest.raises(LabError):
         replay._l3(b"\x60" + bytes(39))
-    assert replay.ipsec_seq(bytes(IP(src="1.1.1.1", dst="2.2.2.2", proto=50) /
-                                  bytes.fromhex("0000100100000007") / bytes(16))) == (
-        "esp", 0x1001, 7)
+    assert replay.ipsec_seq(
+        bytes(
+            IP(src="1.1.1.1", dst="2.2.2.2", proto=50)
+            / bytes.fromhex("0000100100000007")
+            / bytes(16)
+        )
+    ) == ("esp", 0x1001, 7)
     assert replay.ipsec_seq(bytes(IP(proto=6) / bytes(20))) is None
 
 

@@ -347,3 +347,69 @@ def manual_sa_pairs(cfg: Config) -> list[dict]:
                 "crypto_map": ifname, "crypto_map_seq": pos * 10, "policy": pol.name,
             })  # fmt: skip
     return out
+
+
+# ------------------------------------------------------------------ SPD as filter rules
+
+
+@dataclass(frozen=True)
+class SpdRule:
+    """One packet-filter rule of an interface's SPD, in lookup order.
+
+    ``verdict``: ``accept`` (ACTION=PERMIT, or IPsec packets of an ACTION=IPSEC
+    policy's peer), ``ipsec`` (cleartext that must go through the tunnel: the
+    runner routes it into the TUN; met on the clear path it is dropped, L577-589)
+    or ``drop`` (ACTION=DENY and the implicit deny-all, L736-741).  ``None``
+    fields match anything.
+    """
+
+    interface: str
+    direction: str  # "out" (sent from the interface) | "in" (received on it)
+    src: IpNetwork | None
+    dst: IpNetwork | None
+    protocol: int | None
+    sport: int | None
+    dport: int | None
+    verdict: str
+    policy: str | None  # None for the implicit deny-all
+
+
+def spd_rules(cfg: Config) -> list[SpdRule]:
+    """The SPD of every interface as ordered filter rules (seed 002 L413-761).
+
+    Outbound: local = source, remote = destination; inbound the other way round
+    (Table 2, L455-461).  For ACTION=IPSEC the peer's ESP/AH (and UDP-encapsulated
+    ESP) is accepted inbound: it is the IPsec processing of that policy (L585-589).
+    Empty while the IPsec module is disabled.  A renderer (nftables) is the
+    runner's; this is only the decision table.
+    """
+    ar: ArState | None = cfg.ar
+    rules: list[SpdRule] = []
+    if ar is None or not ar.ipsec_enabled:
+        return rules
+    for ifname in ar.interfaces():
+        for pol in ar.interface_policies(ifname):
+            verdict = {"PERMIT": "accept", "DENY": "drop", "IPSEC": "ipsec"}[pol.action]
+            if pol.action == "IPSEC" and pol.peer not in (None, "ANY", "DYNAMIC"):
+                try:
+                    peer = ipaddress.ip_network(pol.peer)
+                except ValueError:
+                    peer = None
+                if peer is not None:
+                    for proto in (50, 51):
+                        rules.append(SpdRule(ifname, "in", peer, None, proto, None, None,
+                                             "accept", pol.name))  # fmt: skip
+            for ace in policy_aces(pol, "permit"):
+                sp = ace.src_port.low if ace.src_port else None
+                dp = ace.dst_port.low if ace.dst_port else None
+                rules.append(SpdRule(ifname, "out", _any(ace.src), _any(ace.dst), ace.protocol,
+                                     sp, dp, verdict, pol.name))  # fmt: skip
+                rules.append(SpdRule(ifname, "in", _any(ace.dst), _any(ace.src), ace.protocol,
+                                     dp, sp, verdict, pol.name))  # fmt: skip
+        for direction in ("out", "in"):
+            rules.append(SpdRule(ifname, direction, None, None, None, None, None, "drop", None))
+    return rules
+
+
+def _any(net: IpNetwork) -> IpNetwork | None:
+    return None if net.prefixlen == 0 else net

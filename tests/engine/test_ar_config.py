@@ -291,3 +291,29 @@ def test_manual_sa_pairs_from_e2() -> None:
     assert out["integ_key"] == cfg.ar.enco_keys[2].value.hex() and len(out["integ_key"]) == 40
     assert (out["encr"], out["integ"]) == ("des", "hmac-sha1-96")
     assert manual_sa_pairs(load_config(CONFIGS / "e1_isakmp_router_a.cfg", "ar")) == []
+
+
+def test_spd_rules_e1() -> None:
+    """L147-151, L736-753: isa (pass IKE), vpn (IPsec), inet (pass all), implicit deny."""
+    from engine.config.ar_derive import spd_rules
+
+    cfg = load_config(CONFIGS / "e1_isakmp_router_a.cfg", "ar")
+    rules = [(r.direction, r.policy, r.verdict, r.protocol, r.sport, r.dport,
+              str(r.src) if r.src else None, str(r.dst) if r.dst else None)
+             for r in spd_rules(cfg)]  # fmt: skip
+    assert rules == [
+        ("out", "isa", "accept", 17, 500, 500, None, None),
+        ("in", "isa", "accept", 17, 500, 500, None, None),
+        ("in", "vpn", "accept", 50, None, None, "2.2.2.2/32", None),
+        ("in", "vpn", "accept", 51, None, None, "2.2.2.2/32", None),
+        ("out", "vpn", "ipsec", None, None, None, "192.168.10.0/24", "192.168.20.0/24"),
+        ("in", "vpn", "ipsec", None, None, None, "192.168.20.0/24", "192.168.10.0/24"),
+        ("out", "inet", "accept", None, None, None, None, None),
+        ("in", "inet", "accept", None, None, None, None, None),
+        ("out", None, "drop", None, None, None, None, None),
+        ("in", None, "drop", None, None, None, None, None),
+    ]
+    from engine.config.ar import apply_line
+
+    assert apply_line(cfg, "DISABLE IPSEC") is None
+    assert spd_rules(cfg) == []

@@ -59,10 +59,11 @@ PROMPTS: dict[str, str] = {
     "acl-std": "config-std-nacl",
     "acl6": "config-ipv6-acl",
     "block": "config",
+    "isa-prof": "conf-isa-prof",
 }
 
 #: Modes whose unknown lines are ignored (not errors) without leaving the mode.
-LENIENT_MODES = {"if", "block", "keyring"}
+LENIENT_MODES = {"if", "block", "keyring", "isa-prof"}
 
 #: Global commands that open a block of sub-commands outside the engine's scope.
 BLOCK_OPENERS = {

@@ -14,6 +14,7 @@ import ipaddress
 import re
 from typing import TYPE_CHECKING
 
+from engine.config import ios_mgmt
 from engine.config.grammar import INCOMPLETE, INVALID
 from engine.config.ios_acl import (
     ACE_EXT,
@@ -606,7 +607,7 @@ GLOBAL = [
         "|hostname <host:WORD>}",
         isakmp_peer,
     ),
-    ("crypto isakmp profile <name:WORD>", ignored_block),
+    *ios_mgmt.GLOBAL,  # AAA, RADIUS, ISAKMP profiles, SNMP (seed 001 ch. 4-5)
     ("crypto keyring <name:WORD> [vrf <vrf:WORD>]", keyring),
     ("crypto ipsec transform-set <name:WORD> <t:LINE>", transform_set),
     ("crypto ipsec security-association replay " + _WIN, replay_window),
@@ -626,7 +627,7 @@ GLOBAL = [
     ("crypto map " + _MAPHEAD, crypto_map),
     ("crypto map <name:WORD> local-address <ifname:WORD>", crypto_map_local),
     # Easy VPN / AAA (seed 001 ch. 5): outside the engine, recorded as ignored.
-    ("crypto map <name:WORD> client {accounting|authentication} list <l:WORD>", ignored_line),
+    ("crypto map <name:WORD> client authentication list <l:WORD>", ignored_line),
     ("crypto map <name:WORD> client configuration address {initiate|respond}", ignored_line),
     ("crypto map <name:WORD> isakmp authorization list <l:WORD>", ignored_line),
     ("crypto isakmp client configuration group <g:WORD>", ignored_block),
@@ -832,4 +833,5 @@ TABLES: dict[str, tuple[list, list[str]]] = {
     "acl6": (ACL6, []),
     "keyring": (KEYRING, ["pre-shared-key"]),
     "block": ([("exit", exit_mode)], []),
+    "isa-prof": (ios_mgmt.ISA_PROF, []),
 }

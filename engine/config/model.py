@@ -21,6 +21,8 @@ import ipaddress
 from dataclasses import dataclass, field
 from typing import Any, Literal, Union
 
+from engine.config.mgmt_model import MgmtConfig
+
 IpNetwork = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
 IpAddress = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
 
@@ -435,6 +437,8 @@ class Config:
     globals: Globals = field(default_factory=Globals)
     #: ``crypto ipsec profile NAME`` (VTI): the same settings as a crypto map entry.
     ipsec_profiles: dict[str, CryptoMapEntry] = field(default_factory=dict)
+    #: AAA/RADIUS/ISAKMP profiles/SNMP (seed 001 ch. 4-5), see ``mgmt_model.py``
+    mgmt: MgmtConfig = field(default_factory=MgmtConfig)
     ignored: list[ConfigLine] = field(default_factory=list)
     errors: list[ConfigError] = field(default_factory=list)
     #: Lines accepted only after undoing a PDF-extraction artefact (joined or

@@ -9,6 +9,7 @@ Parsing the output again gives the same model (tested).
 
 from __future__ import annotations
 
+from engine.config import ios_mgmt
 from engine.config.model import Ace, Config, CryptoMapEntry
 from engine.show.ios import ace_text
 
@@ -261,6 +262,7 @@ def running_config(cfg: Config) -> tuple[str, dict]:
         *_ipsec_globals(cfg),
         "!",
         *_maps(cfg),
+        *ios_mgmt.running_lines(cfg),
         *_interfaces(cfg),
         *_routes(cfg),
         "!",

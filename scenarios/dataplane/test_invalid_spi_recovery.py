@@ -218,9 +218,16 @@ def _recovery(ev, lab, how: str) -> None:
         ">= 1",
         ok=len(info) >= 1,
     )
+    mm = [m for m in ike if m[3] == 2 and m[4] == cookie]
+    ev.check(
+        "Main Mode: 6 messages, B (initiator) and A alternating",
+        [m[1] for m in mm],
+        [B_OUT, A_OUT] * 3,
+    )
     qm = [m for m in ike if m[3] == 32]
     qm_first = qm[0][1] if qm else None
     ev.check("new Quick Mode, initiated by RouterA (L1400-1414)", qm_first, A_OUT)
+    ev.check("Quick Mode: 3 messages A, B, A", [m[1] for m in qm], [A_OUT, B_OUT, A_OUT])
     ah = _ah_from_a(cap)
     stale = [t for t, spi in ah if spi in old]
     fresh = [t for t, spi in ah if spi not in old]
@@ -253,7 +260,23 @@ def _recovery(ev, lab, how: str) -> None:
         )
     ev.show(r1, "show crypto isakmp sa", label="RouterA after recovery (L1375-1379)")
     ev.show(r2, "show crypto isakmp sa", label="RouterB after recovery (L1311-1315)")
-    ev.show(r2, "show crypto ipsec sa", label="RouterB after recovery (L1317-1374)")
+    shown = {}
+    for name, node in (("A", r1), ("B", r2)):
+        text = ev.show(node, "show crypto ipsec sa", label=f"Router{name} after recovery")
+        shown[name] = {
+            "out": re.findall(r"current outbound spi: (?:0x)?([0-9A-Fa-f]+)", text),
+            "spis": {int(x, 16) for x in re.findall(r"spi: 0x([0-9A-F]+)\(", text)},
+        }
+    ev.check(
+        "show crypto ipsec sa on both routers lists only the new SPIs",
+        (shown["A"]["spis"] & old, shown["B"]["spis"] & old, bool(shown["A"]["spis"])),
+        (set(), set(), True),
+    )
+    ev.check(
+        "current outbound spi (A) = B's inbound ESP SPI",
+        [int(x, 16) for x in shown["A"]["out"]],
+        [_spi(b_new, "esp", "in")],
+    )
     notify_at = (info[0][0] - stale[0]) if info and stale else None
     ev.check(
         "RouterB's notify follows the first stale packet promptly",

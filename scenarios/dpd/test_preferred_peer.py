@@ -153,3 +153,52 @@ def test_default_peer_failover_and_idle_return(ev, peer: str) -> None:
             txt = ev.show(r1, "show crypto map", label="current peer back to 10.1.1.1")
             ev.check("show crypto map: Current peer 10.1.1.1", f"Current peer: {DEFAULT}" in txt,
                      True)
+
+
+def test_after_backup_dies_default_peer_not_next(ev, peer: str) -> None:
+    """Seed 004 L74: with a default peer, the connection after a timeout goes directly to
+    the default peer, not to the next peer of the list (spec PP-12): peers 10.0.0.1
+    (default), 10.0.0.2, 10.0.0.3; the spoke runs on 10.0.0.2, 10.0.0.1 is back, 10.0.0.2
+    dies → 10.0.0.1, not 10.0.0.3."""
+    topo = HERE / "green-default.yaml"
+    a, b, c = "10.0.0.1", "10.0.0.2", "10.0.0.3"
+    ev.topology(topo)
+    ev.config("r1", HERE / "r1-green-default.cfg", label="seed 000 map green, first peer default")
+    with Lab.up(topo) as lab, ev.collecting(lab, nodes=("r1",)):
+        r1, h1 = lab.node("r1"), lab.node("h1")
+        _dpd.add_service_address(lab, ("hh1", "hh2", "hh3"))
+        with ev.capture(lab, "r1:eth0", keys_from=("r1",)) as cap, \
+                _dpd.Pinger(h1, _dpd.SERVICE, interval=0.1, count=1000) as ping:
+            with ev.step("h1 pings the service: tunnel to the default peer 10.0.0.1"):
+                ev.wait_for("SAs with 10.0.0.1", lambda: _dpd.ipsec_peers(r1),
+                            lambda v: v == [a], [a], within=5.0)
+            with ev.step("10.0.0.1's link cut: DPD, default retried, then 10.0.0.2 (bounded)"):
+                lab.faults.link_down("hub1:eth0")
+                t1 = time.time()
+                _dpd.wait_until(lambda: _dpd.ipsec_peers(r1) == [b],
+                                within=(SECONDS + 5 * RETRY + P1_GIVE_UP + 40) / SCALE)
+            pk = [p for p in _dpd.packets(cap) if p.t >= t1]
+            ev.check("after 10.0.0.1 died: Phase 1 to 10.0.0.1 (default) then 10.0.0.2",
+                     [p.dst for p in _dpd.phase1_attempts(pk, SPOKE)], [a, b])
+            with ev.step("10.0.0.1 back; then 10.0.0.2's link cut"):
+                lab.faults.link_up("hub1:eth0")
+                time.sleep(0.5)
+                lab.faults.link_down("hub2:eth0")
+                t2 = time.time()
+                _dpd.wait_until(lambda: _dpd.ipsec_peers(r1) == [a],
+                                within=(SECONDS + 5 * RETRY + 40) / SCALE + 2)
+                time.sleep(0.5)
+            pk = [p for p in _dpd.packets(cap) if p.t >= t2]
+            ev.check("after 10.0.0.2 died: directly to the default peer 10.0.0.1, not to "
+                     "the next peer 10.0.0.3 (L74)",
+                     [p.dst for p in _dpd.phase1_attempts(pk, SPOKE)], [a])
+            ev.check("SAs with 10.0.0.1 again", _dpd.ipsec_peers(r1), [a])
+            ev.check("nothing sent to 10.0.0.3", [p.kind for p in pk if p.dst == c], [])
+            ping.stop()
+        after = [t for t in ping.replies() if t > t2]
+        if after:
+            gap = after[0] - t2
+            ev.note(f"10.0.0.2 cut → traffic through 10.0.0.1: {gap * SCALE:.1f} s protocol "
+                    f"({gap:.2f} s real); documented detection bound {SECONDS:g} + 5 x "
+                    f"{RETRY:g} s")
+        ev.check("traffic resumes through 10.0.0.1", len(after), ">= 1", ok=bool(after))

@@ -124,3 +124,33 @@ def test_debug_commands_reply_info() -> None:
     assert "PACKET" in cfg.ar.policy("vpn").debug and "PKT" in cfg.ar.isakmp_debug
     err = apply_line(cfg, "ena ipsec policy=nope debug=packet")
     assert err is not None and "does not exist" in err.message
+
+
+def test_fuzz_never_raises_and_bad_lines_change_nothing() -> None:
+    """Random mixes of AR words, parameters and junk: the parser never raises, and a
+    rejected line leaves the model as it was (checked against a replay without it)."""
+    import random
+
+    rng = random.Random(20021)
+    words = ["CREATE", "SET", "DESTROY", "ENABLE", "DISABLE", "ADD", "PURGE", "IPSEC", "ISAKMP",
+             "ENCO", "IP", "SASPEC=1", "SASPEC=300", "BUNDLE=1", "POLICY=vpn", "POLICY=", "KEY=1",
+             "KEYMAN=ISAKMP", "KEYMAN=MANUAL", "PROT=ESP", "PROT=AH", "ENCALG=DES", "ENCALG=NULL",
+             "HASHALG=SHA", "HASHALG=NULL", 'STRING="1 and 3"', 'STRING="1,"', "INT=ppp0",
+             "ACTION=IPSEC", "ACTION=PERMIT", "PEER=2.2.2.2", "PEER=DYNAMIC", "LAD=1.2.3.4-1.2.3.9",
+             "LMA=255.255.0.0", "RAD=ANY", "LPORT=70000", "TRANSPORT=UDP", "POSITION=1",
+             "MODE=AGGR", "GROUP=3", "REKEY=ON", "=", '"', "ÿ", "SENDN=MAYBE"]  # fmt: skip
+    good: list[str] = []
+    cfg = parse_ar(BASE, "f")
+    for _ in range(400):
+        line = " ".join(rng.choice(words) for _ in range(rng.randint(1, 8)))
+        before = copy.deepcopy(cfg)
+        err = apply_line(cfg, line)
+        if err is not None:
+            assert err.message.startswith("Error (") and err.text == line.strip()
+            assert cfg == before, line
+        else:
+            good.append(line)
+    # the accepted lines alone rebuild the same configuration
+    replay = parse_ar(BASE + "\n".join(good) + "\n", "f")
+    cfg.ignored, replay.ignored = [], []
+    assert replay.errors == [] and replay.ar == cfg.ar

@@ -122,15 +122,35 @@ def test_table2_row(ev, peer: str, row: Table2Row) -> None:
             _row(ev, lab, row, far)
 
 
-def _row(ev, lab, row: Table2Row, far: str) -> None:
+@pytest.mark.parametrize("inner_df", [False, True], ids=["df0", "df1"])
+def test_defaults(ev, peer: str, inner_df: bool) -> None:
+    """No df-bit / fragmentation configured: copy and before-encryption (rows 9, 10)."""
+    row = next(r for r in TABLE2 if (r.prefrag, r.df_mode, r.inner_df) == (True, "copy", inner_df))
+    ev.note(
+        "defaults: crypto ipsec df-bit copy (inferred, DF-bit chapter L3386), fragmentation "
+        "before-encryption (IOS default for crypto maps; the chapter's 'off by default', "
+        f"L762, is about tunnel interfaces) -> Table 2 row {row.row}: {row.text}"
+    )
+    topo = TOPOLOGY if peer == "engine" else HERE / "strongswan.yaml"
+    far = "r2" if peer == "engine" else "s2"
+    ev.topology(topo)
+    with ExitStack() as stack:
+        with ev.step(f"bring up h1 - r1 - isp (MTU 1400) - {far} ({peer}) - h2"):
+            lab = stack.enter_context(Lab.up(topo))
+        with ev.collecting(lab, nodes=("r1",)):
+            _row(ev, lab, row, far, lines=[])
+
+
+def _row(ev, lab, row: Table2Row, far: str, lines: list[str] | None = None) -> None:
     r1 = lab.node("r1")
     frag = "before-encryption" if row.prefrag else "after-encryption"
-    lines = [
-        f"crypto ipsec fragmentation {frag}",
-        "interface Serial1/0",
-        f"crypto ipsec df-bit {row.df_mode}",
-    ]
-    with ev.step("configure r1: " + " / ".join(lines)):
+    if lines is None:
+        lines = [
+            f"crypto ipsec fragmentation {frag}",
+            "interface Serial1/0",
+            f"crypto ipsec df-bit {row.df_mode}",
+        ]
+    with ev.step("configure r1: " + (" / ".join(lines) or "nothing (defaults)")):
         for line in lines:
             r1.cli(f"lab config {line}")
     ev.show(r1, "show running-config", label="r1 with the row's settings")

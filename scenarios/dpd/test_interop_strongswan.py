@@ -119,3 +119,51 @@ def test_strongswan_probes_engine(ev, peer: str) -> None:
         ev.log(s2, strongswan.paths(s2)["log"])
 
 
+
+
+def test_failover_to_strongswan_hub(ev, peer: str) -> None:
+    """Seed 000 L2604-2616 with strongSwan as the second peer of crypto map green: the
+    engine hub 10.0.0.1 is killed, the spoke fails over to strongSwan 10.0.0.2."""
+    topo = HERE.parent / "hubs" / "green-sw.yaml"
+    spoke, first, second = R1, "10.0.0.1", "10.0.0.2"
+    ev.topology(topo)
+    ev.config("r1", HERE.parent / "hubs" / "r1-green.cfg", label="spoke: seed 000 map green")
+    ev.config("hub2", HERE.parent / "hubs" / "s-hub-10.0.0.2.swanctl.conf", label="strongSwan")
+    with Lab.up(topo) as lab, ev.collecting(lab, nodes=("r1",)):
+        r1, hub2 = lab.node("r1"), lab.node("hub2")
+        _dpd.add_service_address(lab, ("hh1",))
+        with ev.capture(lab, "r1:eth0", keys_from=("r1", "hub2")) as cap, \
+                _dpd.Pinger(lab.node("h1"), _dpd.SERVICE, interval=0.1, count=600) as ping:
+            ev.wait_for("SAs with the engine hub 10.0.0.1", lambda: _dpd.ipsec_peers(r1),
+                        lambda v: v == [first], [first], within=5.0)
+            with ev.step("kill -9 the engine hub 10.0.0.1"):
+                lab.faults.kill_daemon("hub1")
+                t1 = time.time()
+            ev.wait_for("SAs with strongSwan 10.0.0.2", lambda: _dpd.ipsec_peers(r1),
+                        lambda v: v == [second], [second],
+                        within=(SECONDS + 5 * RETRY + 10) / SCALE + 2)
+            time.sleep(1.0)
+            ping.stop()
+            with ev.step("traffic stopped: periodic DPD to strongSwan"):
+                t_idle = time.time()
+                _dpd.wait_until(lambda: len(_dpd.info([p for p in _dpd.packets(cap)
+                                                       if p.t > t_idle], spoke, second)) >= 2,
+                                within=3 * SECONDS / SCALE + 2)
+        pk = [p for p in _dpd.packets(cap) if p.t >= t1]
+        ev.check("first new Phase 1 after the death goes to strongSwan 10.0.0.2",
+                 [p.dst for p in _dpd.phase1_attempts(pk, spoke)][:1], [second])
+        child = next(iter(strongswan.child_sas(hub2)), {})
+        ev.check("strongSwan CHILD_SA installed with the spoke",
+                 (child.get("state"), child.get("remote-host")), ("INSTALLED", spoke))
+        after = [t for t in ping.replies() if t > t1]
+        ev.check("traffic resumes through strongSwan", len(after), ">= 1", ok=bool(after))
+        if after:
+            gap = after[0] - t1
+            ev.note(f"kill → traffic through strongSwan: {gap * SCALE:.1f} s protocol "
+                    f"({gap:.2f} s real); documented detection <= {SECONDS:g} + 5 x {RETRY:g} s")
+        idle = [p for p in _dpd.packets(cap) if p.t > t_idle]
+        probes = _dpd.info(idle, spoke, second)
+        ok = _dpd.answered(probes, _dpd.info(idle, second, spoke), 0.5)
+        ev.check("strongSwan answers the spoke's periodic R_U_THERE", ok, [True] * len(ok),
+                 ok=len(ok) >= 2 and all(ok))
+        ev.log(hub2, strongswan.paths(hub2)["log"])

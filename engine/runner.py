@@ -125,6 +125,11 @@ class Runner(RunnerCommands):
         self.ike = self._make_ike()
         if not args.no_dataplane:
             self._open_dataplane()
+        self.mgmt = _management(self)
+        try:
+            self.install_manual_sas()
+        except Exception:  # a bad manual SA must not stop the engine
+            log.exception("manual SAs")
         self.control = ControlServer(args.control, self.handle_command, self.sel)
         log.info("engine %s up: clock scale %g, %d crypto selectors", self.name,
                  self.clock.scale, len(config.protected_selectors()))
@@ -232,6 +237,8 @@ class Runner(RunnerCommands):
                 self._service(self.clock.now())
                 next_service = real + SERVICE_EVERY
         self._shutdown_ike()
+        if self.mgmt is not None:
+            self.mgmt.close()
 
     def _ike_timer(self) -> float | None:
         if self.ike is None:
@@ -250,6 +257,8 @@ class Runner(RunnerCommands):
                 self._ike_call("handle_timer", now)
             self._flush_ike(now)
         self._lifetimes(now)
+        if self.mgmt is not None:
+            self.mgmt.service(now)
         self._idle(now)
         self._keepalives(now)
         self._expire_pending(now)
@@ -308,6 +317,8 @@ class Runner(RunnerCommands):
     # -- IKE events --------------------------------------------------------------------
 
     def _on_event(self, ev: Any, now: float) -> None:
+        if self.mgmt is not None:  # first: a Stop record still reads the SA counters
+            self.mgmt.on_event(ev, now)
         if isinstance(ev, (Log, Debug)):
             self.syslog.emit(ev)
         elif isinstance(ev, IkeSaUp):
@@ -847,6 +858,19 @@ class Runner(RunnerCommands):
         self.syslog.close()
         self.sel.close()
         log.info("engine %s stopped", self.name)
+
+
+def _management(runner: Runner) -> Any:
+    """``engine.mgmt.Management`` (RADIUS accounting, SNMP) when that package exists."""
+    try:
+        from engine.mgmt import Management  # type: ignore[import-not-found]
+    except ImportError:
+        return None
+    try:
+        return Management(runner.config, name=runner.name, clock=runner.clock, sadb=runner.sadb)
+    except Exception:
+        log.exception("management plane disabled")
+        return None
 
 
 class _DummyEntry:

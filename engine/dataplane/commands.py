@@ -39,6 +39,9 @@ class RunnerCommands:
         low = [w.lower() for w in words]
         if low[:1] == ["clear"] or (len(low) > 1 and low[0] == "cl"):
             return self._clear(low[1:], cmd)
+        if self.config.dialect == "ar" and not "show".startswith(low[0]):
+            # AR570S: no configuration mode, commands at the prompt configure directly
+            return self._configure(cmd)
         debug = self._debug_command(low)
         if debug is not None:
             return debug
@@ -97,15 +100,17 @@ class RunnerCommands:
             created=self.clock.now(),
             udp_encap=tuple(d["udp_encap"]) if d.get("udp_encap") else None,
             crypto_map=d.get("crypto_map"), crypto_map_seq=d.get("crypto_map_seq"))
+        self.sadb.remove_spis(pair.inbound_spis)  # re-adding a manual SA replaces it
         self._install(ChildSaUp(pair), self.clock.now())
         return _ok("", {"spi_in": list(pair.inbound_spis), "spi_out": list(pair.outbound_spis)})
 
     def _configure(self, line: str) -> dict[str, Any]:
         """``lab config <line>``: configure terminal semantics of the node's dialect."""
+        info: list[str] = []
         if self.config.dialect == "ar":
             from engine.config import ar
 
-            err = ar.apply_line(self.config, line)
+            err = ar.apply_line(self.config, line, info=info)
             if err is not None:
                 return {"ok": False, "error": ar.format_error(err)}
         else:
@@ -131,9 +136,25 @@ class RunnerCommands:
                     self.policy.ensure_pair(e.pair)
         self.natka.set_interval(self.config.globals.nat_keepalive, self.clock.now())
         self.sadb.invalidate()
-        self._ike_call("update_config", self.config) if hasattr(self.ike, "update_config") \
-            else None
-        return _ok("", None)
+        if hasattr(self.ike, "update_config"):
+            self._ike_call("update_config", self.config)
+        self.install_manual_sas()
+        return _ok("\n".join(info), None)
+
+    def install_manual_sas(self) -> None:
+        """AR ``KEYMANAGEMENT=MANUAL`` policies: static SA pairs from the config
+        (seed 002 L231-383), replacing the ones installed before."""
+        if self.config.dialect != "ar":
+            return
+        from engine.config.ar_derive import manual_sa_pairs
+
+        for spi in getattr(self, "_manual_spis", []):
+            self.sadb.remove_spis([spi])
+        self._manual_spis: list[int] = []
+        for pair in manual_sa_pairs(self.config):
+            reply = self._sa_add(json.dumps(pair))
+            if reply.get("ok"):
+                self._manual_spis += reply["data"]["spi_in"]
 
     def _debug_command(self, low: list[str]) -> dict[str, Any] | None:
         """``debug crypto isakmp``, ``no debug crypto isakmp``, ``undebug all``."""

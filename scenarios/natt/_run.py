@@ -43,9 +43,10 @@ def lab_for(ev: Any, case: Case) -> Iterator[Lab]:
             try:
                 yield lab
             finally:
-                if case.peer == "strongswan":
-                    ev.show(lab.node(case.far), "--list-sas", label="final state")
-                    ev.log(lab.node(case.far), lab.node(case.far).dir / "charon.log")
+                for name in (*case.initiators, case.far):
+                    if name.startswith("s"):
+                        ev.show(lab.node(name), "--list-sas", label="final state")
+                        ev.log(lab.node(name), lab.node(name).dir / "charon.log")
                 for box in ("nat1", "nat2"):
                     if box in lab.topo.nodes:
                         ev.exec(lab.node(box), ["conntrack", "-L"], label=f"{box} mappings")

@@ -46,6 +46,9 @@ class Case:
         dpd: ``crypto isakmp keepalive`` arguments on the initiators (e.g. "10 2").
         far_nat_t: NAT-T on the engine responder (``no crypto ipsec nat-transparency ...``).
         far_keepalive: the engine responder gets ``keepalive`` configured too.
+        left_peer: "strongswan" puts strongSwan ``s1`` in r1's place (the engine ``r2``
+            answers); it initiates with ``swanctl --initiate``.
+        sw_keepalive: ``charon.keep_alive`` of ``s1`` (real seconds; strongSwan's default 20).
     """
 
     left: str = "none"
@@ -59,6 +62,8 @@ class Case:
     dpd: str | None = None
     far_nat_t: bool = True
     far_keepalive: bool = False
+    left_peer: str = "engine"
+    sw_keepalive: int | None = None
 
     @property
     def far(self) -> str:
@@ -66,11 +71,15 @@ class Case:
 
     @property
     def initiators(self) -> tuple[str, ...]:
+        if self.left_peer == "strongswan":
+            return ("s1",)
         return ("r1", "r3") if self.two else ("r1",)
 
     @property
     def name(self) -> str:
         parts = [f"l-{self.left}", f"r-{self.right}", self.peer[:2]]
+        if self.left_peer == "strongswan":
+            parts.insert(0, "sw")
         if self.two:
             parts.append("two")
         if not self.nat_t:
@@ -85,6 +94,7 @@ class Case:
 
     def wan(self, router: str) -> str:
         """The router's own WAN address."""
+        router = role(router)
         if router == "far":
             return "172.16.2.2" if self.right == "static" else FAR_PUBLIC
         if self.left == "none":
@@ -93,11 +103,17 @@ class Case:
 
     def public(self, router: str) -> str:
         """Where the router's packets appear to come from on the ISP segment."""
+        router = role(router)
         if router == "far":
             return FAR_PUBLIC
         if self.left == "pat":
             return "203.0.113.1"
         return "203.0.113.2" if router == "r1" else "203.0.113.3"
+
+
+def role(router: str) -> str:
+    """The addressing role of a node name (strongSwan ``s1`` stands where ``r1`` is)."""
+    return "r1" if router == "s1" else router
 
 
 def ios_config(case: Case, router: str) -> str:
@@ -125,7 +141,8 @@ def ios_config(case: Case, router: str) -> str:
             seq, num = 10 * (i + 1), 102 + i
             lines += [f"crypto map VPN {seq} ipsec-isakmp", f" set peer {case.public(r)}",
                       " set transform-set TS", f" match address {num}"]
-            acl.append(f"access-list {num} permit ip {lan}.0 0.0.0.255 {LANS[r]}.0 0.0.0.255")
+            acl.append(f"access-list {num} permit ip {lan}.0 0.0.0.255 "
+                       f"{LANS[role(r)]}.0 0.0.0.255")
     else:
         lines += ["crypto map VPN 10 ipsec-isakmp", f" set peer {FAR_PUBLIC}",
                   " set transform-set TS", " match address 101"]
@@ -175,7 +192,48 @@ secrets {{
 """
 
 
+def swanctl_initiator(case: Case) -> str:
+    """strongSwan ``s1`` in r1's place: initiates to r2 (``lab.strongswan.initiate``)."""
+    me, lan = case.wan("s1"), LANS["r1"]
+    return f"""# s1: strongSwan as the NAT-T initiator in r1's place (policy aes/sha/group 14/psk,
+# transform set esp-aes esp-sha-hmac, as r2's IOS config).
+connections {{
+  natt {{
+    version = 1
+    local_addrs = {me}
+    remote_addrs = {FAR_PUBLIC}
+    proposals = aes128-sha1-modp2048
+    rekey_time = 4h
+    local {{
+      auth = psk
+      id = {me}
+    }}
+    remote {{
+      auth = psk
+      id = {FAR_PUBLIC}
+    }}
+    children {{
+      lans {{
+        local_ts = {lan}.0/24
+        remote_ts = {LANS['far']}.0/24
+        esp_proposals = aes128-sha1
+        life_time = 3600s
+        rekey_time = 3240s
+        start_action = none
+      }}
+    }}
+  }}
+}}
+secrets {{
+  ike-any {{
+    secret = "{PSK}"
+  }}
+}}
+"""
+
+
 def _gateway(case: Case, router: str) -> str:
+    router = role(router)
     if router == "far":
         return "172.16.2.1" if case.right == "static" else "198.51.100.254"
     return "192.168.1.1" if case.left != "none" else "203.0.113.254"
@@ -191,15 +249,21 @@ def topology(case: Case, configs: str = "") -> dict:
     routes: dict = {}
     inits = case.initiators
     for r in inits:
-        h = "h" + r[1:]
+        h, lan = "h" + r[1:], LANS[role(r)]
         nodes[h] = {"kind": "host"}
-        nodes[r] = {"kind": "engine", "dialect": "ios", "config": f"{configs}{r}.cfg",
-                    "interfaces": {"GigabitEthernet0/0": "eth0", "GigabitEthernet0/1": "eth1"}}
-        if case.clock_scale:
-            nodes[r]["clock_scale"] = case.clock_scale
-        links.append({"a": f"{h}:eth0", "b": f"{r}:eth1", "a_addr": f"{LANS[r]}.10/24",
-                      "b_addr": f"{LANS[r]}.1/24"})
-        routes[h] = [{"dst": "default", "via": f"{LANS[r]}.1"}]
+        if r == "s1":
+            nodes[r] = {"kind": "strongswan", "config": f"{configs}s1.swanctl.conf"}
+            if case.sw_keepalive:
+                nodes[r]["options"] = {"settings": {"charon.keep_alive": case.sw_keepalive}}
+        else:
+            nodes[r] = {"kind": "engine", "dialect": "ios", "config": f"{configs}{r}.cfg",
+                        "interfaces": {"GigabitEthernet0/0": "eth0",
+                                       "GigabitEthernet0/1": "eth1"}}
+            if case.clock_scale:
+                nodes[r]["clock_scale"] = case.clock_scale
+        links.append({"a": f"{h}:eth0", "b": f"{r}:eth1", "a_addr": f"{lan}.10/24",
+                      "b_addr": f"{lan}.1/24"})
+        routes[h] = [{"dst": "default", "via": f"{lan}.1"}]
         routes[r] = [{"dst": "default", "via": _gateway(case, r)}]
     if case.left == "none":
         segments.append({"name": "wan1", "members": [
@@ -260,7 +324,10 @@ def build(case: Case, directory: Path, yaml_path: Path | None = None) -> Path:
     them (or to ``yaml_path``, with config paths relative to it); return the YAML path."""
     directory.mkdir(parents=True, exist_ok=True)
     for r in case.initiators:
-        (directory / f"{r}.cfg").write_text(ios_config(case, r))
+        if r == "s1":
+            (directory / "s1.swanctl.conf").write_text(swanctl_initiator(case))
+        else:
+            (directory / f"{r}.cfg").write_text(ios_config(case, r))
     if case.peer == "strongswan":
         (directory / "s2.swanctl.conf").write_text(swanctl_config(case))
     else:

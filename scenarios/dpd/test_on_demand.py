@@ -86,3 +86,39 @@ def test_on_demand_dpd(ev, peer: str) -> None:
                      how="r1→r2 Informationals after the first echo reply came back")
         ev.check("tunnel still up", _dpd.isakmp_peers(r1), [R2, R1] if R2 > R1 else [R1, R2],
                  ok=R2 in _dpd.isakmp_peers(r1))
+
+
+def test_on_demand_dead_peer_found_only_with_traffic(ev, peer: str) -> None:
+    """Seed 003 L49-51: with on-demand DPD a dead peer is not detected while the router
+    has nothing to send; once traffic is offered, R_U_THERE follows and the peer is
+    declared dead 5 x retry later (spec XS-03)."""
+    ev.topology(TOPO)
+    ev.config("r1", HERE / "r1.cfg", label="seed 003 L182-208; then " + KEEPALIVE)
+    with Lab.up(TOPO) as lab, ev.collecting(lab, nodes=("r1",)):
+        r1, h1 = lab.node("r1"), lab.node("h1")
+        r1.cli(f"lab config {KEEPALIVE}", json=True)
+        with ev.capture(lab, "r1:eth0", keys_from=("r1", "r2")) as cap:
+            with ev.step("tunnel up (3 pings), then r2's link cut"):
+                h1.ping("192.168.2.10", count=3, interval=0.2, wait=1)
+                time.sleep(0.3)
+                lab.faults.link_down("r2:eth0")
+                t_cut = time.time()
+            with ev.step("no traffic for 60 s (6 s real)"):
+                time.sleep(6.0)
+            idle = [p for p in _dpd.packets(cap) if p.t > t_cut]
+            ev.check("no DPD while there is nothing to send", len(_dpd.info(idle, R1, R2)), 0)
+            ev.check("the dead peer is not detected while idle: SAs still there",
+                     _dpd.ipsec_peers(r1), [R2])
+            with ev.step("traffic offered again (ping, no replies now)"):
+                t_tr = time.time()
+                h1.ping("192.168.2.10", count=20, interval=0.1, wait=0.2)
+                _dpd.wait_until(lambda: not _dpd.isakmp_peers(r1), within=3.0)
+        probes = [p for p in _dpd.info(_dpd.packets(cap), R1, R2) if p.t >= t_tr]
+        ev.check("R_U_THERE at once (nothing heard for > 10 s) + 4 retransmissions",
+                 len(probes), 5)
+        if probes:
+            ev.check("first R_U_THERE right after the first packet to send",
+                     round((probes[0].t - t_tr) * SCALE, 2), f"<= {TOL:g}",
+                     ok=(probes[0].t - t_tr) * SCALE <= TOL + 1)
+        ev.check("peer declared dead, SAs deleted", (_dpd.isakmp_peers(r1),
+                                                     _dpd.ipsec_peers(r1)), ([], []))

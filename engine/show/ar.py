@@ -50,7 +50,7 @@ class ShowError(Exception):
 
 def dots(label: str, value: Any, col: int, indent: int = 0) -> str:
     """``label ..... value`` with the value starting at 1-based column ``col``."""
-    n = max(2, col - 1 - indent - len(label) - 2)
+    n = max(1, col - 1 - indent - len(label) - 2)
     value = "" if value is None else str(value)
     return (" " * indent + f"{label} " + "." * n + (f" {value}" if value != "" else "")).rstrip()
 
@@ -587,14 +587,59 @@ def show_isakmp_sa(cfg: Config, state: ShowState, sa_id: int | None) -> Out:
     r = next((x for x in rows if x["id"] == sa_id), None)
     if r is None:
         raise ShowError(f"Error (182050): ISAKMP SA {sa_id} does not exist.")
-    lines = [dots("SA Id", r["id"], 41)] + [dots(k, v, 41, 2) for k, v in (
-        ("DOI", "IPSEC"), ("Local address", r["local"]), ("Remote Address", r["peer"]),
-        ("Phase 1 Exchange Type", "AGGRESSIVE" if r["mode"] == "aggressive" else "IDPROT"),
-        ("Encryption Algorithm", r["enc"]), ("Hash Algorithm", r["hash"]),
-        ("Expiry Seconds", r["seconds"][0]), ("Time Remaining", r["seconds"][0] - r["seconds"][2]),
-        ("NAT Traversal", _yn(r["nat_t"])),
-    )]  # fmt: skip
-    return "\n".join(lines) + "\n", r
+    return _isakmp_sa_detail(cfg, r), r
+
+
+def _isakmp_sa_detail(cfg: Config, r: dict[str, Any]) -> str:
+    """``SHOW ISAKMP SA=n`` (L7217-7332): the fields the engine knows, in the sample's order."""
+    ar = _ar(cfg)
+    pol = next((p for p in ar.isakmp_policies if p.peer == r["peer"]), None) or next(
+        (p for p in ar.isakmp_policies if p.peer == "ANY"), None
+    )
+    hard = r["seconds"][0]
+    kb = pol.expiry_kbytes if pol else None
+    top: list[tuple[str, Any]] = [
+        ("Initiator Cookie", r.get("icookie") or "-"),
+        ("Responder Cookie", r.get("rcookie") or "-"),
+        ("DOI", "IPSEC"), ("Policy name", pol.name if pol else "-"), ("State", "ACTIVE"),
+        ("Local address", r["local"]), ("Remote Address", r["peer"]),
+        ("Time of establishment", ""), ("Commit bit set", pol.extra.get("SETCOMMITBIT", "FALSE")
+                                         if pol else "FALSE"),
+        ("Send notifies", _yn(pol.sendnotify) if pol else "FALSE"),
+        ("Send deletes", _yn(pol.senddeletes) if pol else "FALSE"),
+        ("Message Retry Limit", pol.msgretrylimit if pol else 8),
+        ("Initial Message Retry Timeout (s)", pol.msgtimeout if pol else 4),
+        ("Message Back-off", (pol.msgbackoff if pol else "INCREMENTAL").capitalize()),
+        ("Exchange Delete Delay (s)", pol.extra.get("DELETEDELAY", "30") if pol else 30),
+        ("Do Xauth", _yn(bool(pol) and pol.xauth != "NONE")),
+        ("Expiry Limit (bytes)", kb * 1024 if kb else "-"),
+        ("Soft Expiry Limit (bytes)", int(kb * 1024 * 0.875) if kb else "-"),
+        ("Bytes seen", "-"),
+        ("Expiry Limit (seconds)", hard), ("Soft Expiry Limit (seconds)", r["seconds"][1]),
+        ("Seconds since creation", r["seconds"][2]),
+        ("Number of Phase 2 exchanges allowed", 4294967295), ("Number of acquires queued", 0),
+    ]  # fmt: skip
+    lines = [dots("SA Id", r["id"], 41)] + [dots(k, v, 41, 2) for k, v in top]
+    lines.append("  Sa Definition Information:")
+    enc = _ISAKMP_ENC_DETAIL.get(pol.encalg, r["enc"]) if pol else r["enc"]
+    group = pol.group if pol else 1
+    sadef = [("Authentication Type", pol.authtype if pol else "PRESHARED"),
+             ("Encryption Algorithm", enc), ("Hash Algorithm", r["hash"]),
+             ("group Type", "MODP"), ("group Description", {0: "MODP512", 1: "MODP768",
+                                                             2: "MODP1024"}.get(group, group)),
+             ("DH Private Exponent Bits", pol.extra.get("DHEXPONENTLENGTH", "160") if pol
+              else 160),
+             ("expiry seconds", hard), ("expiry kilobytes", _dash(kb))]  # fmt: skip
+    lines += [dots(k, v, 41, 2) for k, v in sadef]
+    lines.append("  NAT-Traversal Information:")
+    natt = [("NAT-T enabled", "YES" if pol and pol.natt else "NO"),
+            ("Peer NAT-T capable", "YES" if r["nat_t"] else "NO"),
+            ("NAT discovered", "REMOTE" if r["nat_t"] else "NONE")]  # fmt: skip
+    lines += [dots(k, v, 41, 2) for k, v in natt]
+    lines.append("  DPD information:")
+    lines += [dots("DPD Mode", pol.dpdmode if pol else "NONE", 41, 2),
+              dots("State", "Active", 41, 2), dots("Retry Count", 0, 41, 2)]  # fmt: skip
+    return "\n".join(lines) + "\n"
 
 
 #: Exchange states for SHOW ISAKMP EXCHANGE from the IOS-style negotiation states.

@@ -465,3 +465,28 @@ def test_show_config_dynamic_module(cfg) -> None:
     isakmp = show(cfg, "show config dynamic=isakmp")
     assert "NATTRAVERSAL=TRUE" in isakmp and "MSGRETRYLIMIT=5" in isakmp
     assert not dispatch("show config dynamic=foo", _state(), config=cfg)["ok"]
+
+
+ISAKMP_SA_DETAIL_LABELS = [  # L7219-7332, in order (values differ: another configuration)
+    "SA Id", "Initiator Cookie", "Responder Cookie", "DOI", "Policy name", "State",
+    "Local address", "Remote Address", "Time of establishment", "Commit bit set",
+    "Send notifies", "Send deletes", "Message Retry Limit", "Initial Message Retry Timeout (s)",
+    "Message Back-off", "Exchange Delete Delay (s)", "Do Xauth", "Expiry Limit (bytes)",
+    "Soft Expiry Limit (bytes)", "Bytes seen", "Expiry Limit (seconds)",
+    "Soft Expiry Limit (seconds)", "Seconds since creation",
+    "Number of Phase 2 exchanges allowed", "Number of acquires queued",
+    "Sa Definition Information:", "Authentication Type", "Encryption Algorithm",
+    "Hash Algorithm", "group Type", "group Description", "DH Private Exponent Bits",
+    "expiry seconds", "expiry kilobytes", "NAT-Traversal Information:", "NAT-T enabled",
+    "Peer NAT-T capable", "NAT discovered", "DPD information:", "DPD Mode", "State",
+    "Retry Count",
+]  # fmt: skip
+
+
+def test_show_isakmp_sa_detail(cfg) -> None:
+    text = show(cfg, "show isakmp sa=3")
+    labels = [re.split(r" ?\.{2,}| ?\. ", ln.strip())[0] for ln in text.splitlines()]
+    assert labels == ISAKMP_SA_DETAIL_LABELS
+    assert "Remote Address ...................... 1.1.1.1" in text
+    assert "Seconds since creation .............. 538" in text
+    assert not dispatch("show isakmp sa=4", _state(), config=cfg)["ok"]

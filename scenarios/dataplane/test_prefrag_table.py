@@ -141,6 +141,30 @@ def test_defaults(ev, peer: str, inner_df: bool) -> None:
             _row(ev, lab, row, far, lines=[])
 
 
+@pytest.mark.parametrize("interface_mode", ["before-encryption", "after-encryption"])
+def test_interface_fragmentation_overrides_global(ev, peer: str, interface_mode: str) -> None:
+    """``crypto ipsec fragmentation`` on the interface beats the global one (as df-bit does)."""
+    global_mode = (
+        "after-encryption" if interface_mode == "before-encryption" else "before-encryption"
+    )
+    prefrag = interface_mode == "before-encryption"
+    row = next(r for r in TABLE2 if (r.prefrag, r.df_mode, r.inner_df) == (prefrag, "copy", False))
+    lines = [
+        f"crypto ipsec fragmentation {global_mode}",
+        "interface Serial1/0",
+        f"crypto ipsec fragmentation {interface_mode}",
+    ]
+    topo = TOPOLOGY if peer == "engine" else HERE / "strongswan.yaml"
+    far = "r2" if peer == "engine" else "s2"
+    ev.topology(topo)
+    ev.note(f"global {global_mode}, interface {interface_mode}: expect row {row.row}")
+    with ExitStack() as stack:
+        with ev.step(f"bring up h1 - r1 - isp (MTU 1400) - {far} ({peer}) - h2"):
+            lab = stack.enter_context(Lab.up(topo))
+        with ev.collecting(lab, nodes=("r1",)):
+            _row(ev, lab, row, far, lines=lines)
+
+
 def _row(ev, lab, row: Table2Row, far: str, lines: list[str] | None = None) -> None:
     r1 = lab.node("r1")
     frag = "before-encryption" if row.prefrag else "after-encryption"

@@ -105,6 +105,32 @@ def test_garbage_on_natt_port(ev, peer: str) -> None:
         ev.check("the SA did not follow the forged source port", peers1, peers0)
 
 
+def test_keepalive_out_of_range_rejected_at_runtime(ev, peer: str) -> None:
+    """``crypto isakmp nat keepalive`` 5-3600 (seed 000 L3022-3023), typed into a live router."""
+    case = Case(left="pat", keepalive=20)
+    with _run.lab_for(ev, case) as lab:
+        r1 = lab.node("r1")
+        for value in ("4", "3601", "0", "abc"):
+            line = f"crypto isakmp nat keepalive {value}"
+            with ev.step(f"r1(config)# {line}"):
+                try:
+                    out = r1.cli(f"lab config {line}")
+                    err = ""
+                except Exception as exc:  # the device error comes back as a failed command
+                    out, err = "", str(exc)
+                ev.note(err or out)
+            ev.check(f"'{line}' rejected with the IOS caret message",
+                     "% Invalid input detected at '^' marker." in err, True)
+        ok = r1.cli("lab config crypto isakmp nat keepalive 5")
+        ev.note(f"in range: {ok!r}")
+        run = ev.show(r1, "show running-config", label="after the attempts")
+        ev.check("only the in-range value took effect",
+                 [ln.strip() for ln in run.splitlines() if "nat keepalive" in ln],
+                 ["crypto isakmp nat keepalive 5"])
+        res = _run.ping(ev, lab, "h1", "h2", count=3)
+        ev.check("the router keeps working", res.received >= 2, True)
+
+
 def _counters(node) -> dict[str, int]:
     data = node.cli("lab counters", json=True) or {}
     out = {k: v for k, v in (data.get("engine") or {}).items() if isinstance(v, int)}

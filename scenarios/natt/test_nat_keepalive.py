@@ -131,3 +131,40 @@ def _check_expiry(ev, case: Case, wire: dict[str, list[_wire.Pkt]], back, again,
              ok=again.received >= 2)
     ev.check("then the responder's traffic arrives again (new mapping)", back2.received,
              ">= 2", ok=back2.received >= 2)
+
+
+def test_interval_change_applies_per_sa(ev, peer: str) -> None:
+    """L3027-3032: a changed interval applies to each SA from its next keepalive on;
+    ``no crypto isakmp nat keepalive`` stops them."""
+    case = Case(left="pat", peer=peer, keepalive=KEEPALIVE, udp_timeout=MAPPING // SCALE,
+                clock_scale=SCALE)
+    with _run.lab_for(ev, case) as lab:
+        r1 = lab.node("r1")
+        first = _run.ping(ev, lab, "h1", "h2", count=2)
+        ev.check("tunnel up", first.received >= 1, True)
+        marks: dict[str, float] = {}
+        with _run.captures(ev, lab, case, points=["nat1:eth0"]) as caps:
+            with ev.step(f"idle 4 real s with keepalive {KEEPALIVE}"):
+                time.sleep(4)
+            with ev.step("r1(config)# crypto isakmp nat keepalive 5"):
+                marks["five"] = time.time()
+                r1.cli("lab config crypto isakmp nat keepalive 5")
+            with ev.step("idle 4 real s"):
+                time.sleep(4)
+            with ev.step("r1(config)# no crypto isakmp nat keepalive"):
+                marks["off"] = time.time()
+                r1.cli("lab config no crypto isakmp nat keepalive")
+            with ev.step("idle 3 real s"):
+                time.sleep(3)
+        kas = [p for p in _run.wire_of(caps)["nat1:eth0"] if p.kind == "keepalive"]
+        t = [p.t for p in kas]
+        before = [round((b - a) * SCALE, 2) for a, b in zip(t, t[1:]) if b < marks["five"]]
+        after = [round((b - a) * SCALE, 2) for a, b in zip(t, t[1:])
+                 if a > marks["five"] and b < marks["off"]]
+        ev.check(f"before the change: every {KEEPALIVE} s (minus jitter)",
+                 bool(before) and all(9.0 <= g <= 10.5 for g in before), True, how=str(before))
+        ev.check("after the change: every 5 s (minus jitter) from the next keepalive on",
+                 bool(after) and all(4.25 <= g <= 5.5 for g in after[1:])
+                 and after[0] <= 10.5, True, how=str(after))
+        late = [p for p in kas if p.t > marks["off"] + 0.2]
+        ev.check("no keepalive after 'no crypto isakmp nat keepalive'", len(late), 0)

@@ -166,3 +166,21 @@ def test_transport_mode_is_udp_encapsulated_behind_nat() -> None:
     (cb,) = w.of("b", ChildSaUp)
     assert (ca.pair.mode, cb.pair.mode) == ("transport", "transport")
     assert ca.pair.udp_encap == (4500, 4500) and cb.pair.udp_encap == (4500, 40001)
+
+
+def test_draft_only_peer_gets_draft_natd_and_encapsulation(monkeypatch) -> None:
+    """A peer announcing only draft-ietf-ipsec-nat-t-ike-02/03: NAT-D type 130 and the
+    draft UDP-encapsulated modes (61443/61444) instead of RFC 3947's 20 and 3/4."""
+    from engine.ike import natt
+    from engine.ike.registry import VendorIds
+
+    monkeypatch.setattr(natt, "NATT_VENDOR_IDS", tuple(VendorIds.NATT_DRAFTS))
+    w, log = _natted_wire()
+    negotiate(w)
+    mm = [m for m in log if m[1][18] == 2]
+    assert RFC3947_VID not in [b for t, b in payloads(mm[0][1]) if t == VID]
+    types = [[t for t, _ in payloads(m[1]) if t in (NAT_D, NAT_D_DRAFT)] for m in mm[2:4]]
+    assert types == [[NAT_D_DRAFT] * 2, [NAT_D_DRAFT] * 2]
+    assert natt.encapsulation_mode("tunnel", True, "draft") == 61443
+    assert w.of("a", ChildSaUp)[0].pair.udp_encap == (4500, 4500)
+    assert w.of("b", ChildSaUp)[0].pair.udp_encap == (4500, 40001)

@@ -37,6 +37,7 @@ from engine.dataplane.natkeepalive import NatKeepalive
 from engine.dataplane.output import Outbound
 from engine.dataplane.policy import ENGINE_MARK, PolicyRouting
 from engine.dataplane.sockets import Sockets, recv6, recv_udp, send_udp
+from engine.dataplane.spd import Spd
 from engine.dataplane.syslog import SyslogSink
 from engine.esp.errors import ReplayError
 from engine.ike.events import (
@@ -122,6 +123,7 @@ class Runner(RunnerCommands):
         self.out: Outbound | None = None
         self.tun_fd: int | None = None
         self.policy: PolicyRouting | None = None
+        self.spd: Spd | None = None
         self.ike = self._make_ike()
         if not args.no_dataplane:
             self._open_dataplane()
@@ -178,6 +180,8 @@ class Runner(RunnerCommands):
         tun.set_sysctl(f"net/ipv4/conf/{tun_name}/accept_local", "1")
         self.policy = PolicyRouting(tun_name, idx)
         self.policy.install(self.config, set(self.local_addresses()))
+        self.spd = Spd(ENGINE_MARK)
+        self.spd.apply(self.config)  # AR dialect only
         self.sockets = Sockets.open(ENGINE_MARK, self.args.ike_port, self.args.natt_port)
         self.out = Outbound(self.sockets, self.stats)
         s = self.sockets
@@ -842,6 +846,8 @@ class Runner(RunnerCommands):
             self.control.close()
         except Exception:
             log.exception("control close")
+        if self.spd is not None:
+            self.spd.remove()
         if self.policy is not None:
             try:
                 self.policy.remove()

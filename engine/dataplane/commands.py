@@ -28,6 +28,7 @@ class RunnerCommands:
     pending: dict
     natka: Any
     last_acquire: dict
+    spd: Any
 
     def handle_command(self, cmd: str, want_json: bool) -> dict[str, Any]:
         """Control-socket entry: ``lab ...`` commands here, device commands to show/clear."""
@@ -135,6 +136,8 @@ class RunnerCommands:
                 if cm is None or cm.dynamic_map:
                     self.policy.ensure_pair(e.pair)
         self.natka.set_interval(self.config.globals.nat_keepalive, self.clock.now())
+        if self.spd is not None:
+            self.spd.apply(self.config)
         self.sadb.invalidate()
         if hasattr(self.ike, "update_config"):
             self._ike_call("update_config", self.config)

@@ -464,13 +464,31 @@ def if_ipv6_address(c: Ctx) -> None:
     intf: Interface = c.state.target
     if a not in intf.addresses_v6:
         intf.addresses_v6.append(a)
+    if c.m.has("eui-64") and a.network not in intf.eui64:
+        intf.eui64.append(a.network)
 
 
 def if_tunnel(key: str):
     def handler(c: Ctx) -> None:
         c.state.target.tunnel[key] = c.m.get("v")
+        if key == "protection" and c.m.has("shared"):
+            c.state.target.tunnel["shared"] = "shared"
 
     return handler
+
+
+def if_no_tunnel(key: str):
+    def handler(c: Ctx) -> None:
+        c.state.target.tunnel.pop(key, None)
+        c.state.target.tunnel.pop("shared", None)
+
+    return handler
+
+
+def llq_qos_group(c: Ctx) -> None:
+    groups = c.cfg.globals.llq_qos_groups
+    if c.m.get("g") not in groups:
+        groups.append(c.m.get("g"))
 
 
 # -- crypto map / profile entries --------------------------------------------------------------
@@ -684,6 +702,9 @@ GLOBAL = [
     ("crypto dynamic-map <name:WORD> <seq:INT(1-65535)>", dynamic_map),
     ("no crypto dynamic-map <name:WORD> [<seq:INT(1-65535)>]", no_dynamic_map),
     ("hostname <name:WORD>", hostname),
+    ("ipv6 unicast-routing", set_global("ipv6_unicast_routing", value=True)),
+    ("no ipv6 unicast-routing", set_global("ipv6_unicast_routing", value=False)),
+    ("platform ipsec llq qos-group <g:INT(1-99)>", llq_qos_group),
     ("end", end),
     ("exit", exit_mode),
 ]
@@ -698,6 +719,7 @@ GLOBAL_STRICT = [
     "ipv6 access-list",
     "no crypto",
     "no access-list",
+    "platform ipsec llq",
 ]
 
 ISAKMP = [
@@ -735,7 +757,8 @@ MAP = [
     ("set df-bit {clear|set|copy}", if_attr("df_bit", words=("clear", "set", "copy"))),
     ("description <text:LINE>", entry_attr("description", "text")),
     ("reverse-route [static]", entry_attr("reverse_route", value=True)),
-    ("qos pre-classify", ignored_line),
+    ("qos pre-classify", entry_attr("qos_pre_classify", value=True)),
+    ("no qos pre-classify", entry_attr("qos_pre_classify", value=False)),
     ("exit", exit_mode),
 ]
 PROFILE = [
@@ -784,6 +807,11 @@ IF = [
     ("tunnel destination <v:WORD>", if_tunnel("destination")),
     ("tunnel mode <v:LINE>", if_tunnel("mode")),
     ("tunnel protection ipsec profile <v:WORD> [shared]", if_tunnel("protection")),
+    ("no tunnel protection ipsec profile [<v:WORD>]", if_no_tunnel("protection")),
+    ("ipv6 mtu <n:INT(1280-65535)>", if_attr("ipv6_mtu", "n")),
+    ("ipv6 enable", if_attr("ipv6_enable", value=True)),
+    ("qos pre-classify", if_attr("qos_pre_classify", value=True)),
+    ("no qos pre-classify", if_attr("qos_pre_classify", value=False)),
     ("exit", exit_mode),
 ]
 IF_STRICT = [

@@ -327,6 +327,8 @@ class CryptoMapEntry:
     description: str | None = None
     reverse_route: bool = False
     isakmp_profile: str | None = None
+    #: ``qos pre-classify`` (seed 000 L4124-4195): QoS classifies on the inner headers.
+    qos_pre_classify: bool = False
 
     @property
     def default_peer(self) -> CryptoPeer | None:
@@ -367,6 +369,15 @@ class Interface:
     mtu: int | None = None
     ip_mtu: int | None = None
     tunnel: dict[str, str] = field(default_factory=dict)  # VTI: source/destination/mode/...
+    #: ``ipv6 address P/64 eui-64`` prefixes (also in ``addresses_v6``); the interface
+    #: ID is derived at run time (seed 000 L5237, L5563).
+    eui64: list[ipaddress.IPv6Network] = field(default_factory=list)
+    ipv6_mtu: int | None = None  # ``ipv6 mtu N`` (seed 000 L4403)
+    qos_pre_classify: bool = False  # ``qos pre-classify`` on a tunnel (seed 000 L4197-4281)
+    ipv6_enable: bool = False  # ``ipv6 enable`` (link-local only; seed 000 L5241-5250)
+    #: Addresses the runner found on the lab interface at start-up (not configuration;
+    #: VTI tunnel source resolution when the config has no address, seed 000 L4659-4661).
+    runtime_addresses: list[Any] = field(default_factory=list)
 
     @property
     def primary(self) -> ipaddress.IPv4Interface | None:
@@ -417,6 +428,10 @@ class Globals:
     #: (seed 001 L2409-2478, L2555-2613).
     default_policies_enabled: bool = True
     default_transform_sets_enabled: bool = True
+    #: ``ipv6 unicast-routing`` (seed 000 L5154-5212: required for IPv6 VTIs).
+    ipv6_unicast_routing: bool = False
+    #: ``platform ipsec llq qos-group N`` (seed 000 L4283-4342), 1-99.
+    llq_qos_groups: list[int] = field(default_factory=list)
 
 
 @dataclass

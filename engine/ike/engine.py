@@ -112,7 +112,8 @@ class IkeEngine(LivenessMixin):
         self.debug = False  #: emit ``Debug`` events (IOS ``debug crypto isakmp``)
         self._recovery_starts: list[float] = []  # invalid-SPI recovery Phase 1 starts
         self.policy = CryptoPolicy(
-            config, self.local_addresses[0] if self.local_addresses else "0.0.0.0"
+            config, self.local_addresses[0] if self.local_addresses else "0.0.0.0",
+            self.local_addresses,
         )
 
     # ================================================================== public API

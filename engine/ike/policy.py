@@ -12,6 +12,7 @@ import ipaddress
 from typing import Any
 
 from engine.config.model import effective_transform_sets
+from engine.config.vti import Vti, vti_by_name, vtis
 
 from .events import PacketSelector, TrafficSelector
 from .quickmode import Offer, QmPolicy
@@ -26,12 +27,17 @@ def is_default_set(name: str) -> bool:
 class CryptoPolicy:
     """Lookups over one ``Config``."""
 
-    def __init__(self, config: Any, fallback_address: str) -> None:
+    def __init__(self, config: Any, fallback_address: str,
+                 local_addresses: list[str] | None = None) -> None:
         self.config = config
         self.fallback_address = fallback_address
+        self.local_addresses = list(local_addresses or [])
 
     def lookup_entry(self, sel: PacketSelector):
         cfg = self.config
+        vti = vti_by_name(cfg, sel.interface)
+        if vti is not None:  # routed into a tunnel interface: any/any, no ACL
+            return vti.interface, vti.cmap, vti.entry, vti.acl.entries[0]
         for intf in cfg.interfaces.values():
             if sel.interface is not None and intf.name != sel.interface:
                 continue
@@ -52,6 +58,9 @@ class CryptoPolicy:
         """Our IKE address towards ``peer``: the map's local-address interface or the
         interface the map is applied to, same address family as the peer."""
         v6 = ipaddress.ip_address(peer).version == 6
+        vti = vti_by_name(self.config, intf.name) if intf.tunnel else None
+        if vti is not None:
+            return self.vti_local(vti)
         for name in (cmap.local_address, intf.name):
             li = self.config.interfaces.get(name or "")
             if li is None:
@@ -60,6 +69,37 @@ class CryptoPolicy:
             if addrs:
                 return str(addrs[0].ip)
         return self.fallback_address
+
+    def vti_local(self, vti: Vti) -> str:
+        """Tunnel source address (seed 000 L4659-4661: the source interface's address
+        of the destination's family and scope), else a local address of that family."""
+        addr = vti.local_address()
+        if addr is not None:
+            return addr
+        dest = vti.destination
+        best, best_len = self.fallback_address, -1
+        for a in self.local_addresses:  # longest common prefix with the destination
+            ip = ipaddress.ip_address(a)
+            if ip.version != dest.version or ip.is_link_local != dest.is_link_local:
+                continue
+            common = ip.max_prefixlen - (int(ip) ^ int(dest)).bit_length()
+            if common > best_len:
+                best, best_len = a, common
+        return best
+
+    def vti_policy(self, sa: IsakmpSa, remote: TrafficSelector,
+                   local: TrafficSelector) -> QmPolicy | None:
+        """Responder: a VTI whose ``tunnel destination`` is the peer accepts any
+        proxy identities of its inner family (IOS proposes any/any)."""
+        peer_ip = ipaddress.ip_address(sa.peer[0])
+        for vti in vtis(self.config):
+            if vti.destination != peer_ip:
+                continue
+            if local.network.version != vti.inner_version or \
+                    remote.network.version != vti.inner_version:
+                continue
+            return self.make_policy(vti.cmap, vti.entry, local, remote, sa.local[0], sa.peer[0])
+        return None
 
     def local_towards(self, peer: str) -> str:
         """A local address for an IKE SA not tied to a crypto map entry (invalid-SPI
@@ -142,7 +182,7 @@ class CryptoPolicy:
                     pol = self.match_acl(sa, cmap, entry, remote, local)
                     if pol is not None:
                         return pol
-        return None
+        return self.vti_policy(sa, remote, local)
 
     def dynamic_map(self, name: str):
         maps = getattr(self.config, "dynamic_maps", {}) or {}

@@ -152,6 +152,8 @@ def _entry_body(cfg: Config, e: CryptoMapEntry) -> list[str]:
         out.append(f" match address {e.match_address}")
     if e.reverse_route:
         out.append(" reverse-route")
+    if e.qos_pre_classify:
+        out.append(" qos pre-classify")
     return out
 
 
@@ -185,7 +187,14 @@ def _interfaces(cfg: Config) -> list[str]:
         if not intf.addresses:
             out.append(" no ip address")
         for a in intf.addresses_v6:
-            out.append(f" ipv6 address {a}")
+            eui = " eui-64" if a.network in intf.eui64 else ""
+            out.append(f" ipv6 address {a}{eui}")
+        if intf.ipv6_enable:
+            out.append(" ipv6 enable")
+        if intf.ipv6_mtu is not None:
+            out.append(f" ipv6 mtu {intf.ipv6_mtu}")
+        if intf.qos_pre_classify:
+            out.append(" qos pre-classify")
         if intf.mtu is not None:
             out.append(f" mtu {intf.mtu}")
         if intf.ip_mtu is not None:
@@ -194,7 +203,8 @@ def _interfaces(cfg: Config) -> list[str]:
             if key in intf.tunnel:
                 out.append(f" tunnel {key} {intf.tunnel[key]}")
         if "protection" in intf.tunnel:
-            out.append(f" tunnel protection ipsec profile {intf.tunnel['protection']}")
+            shared = " shared" if "shared" in intf.tunnel else ""
+            out.append(f" tunnel protection ipsec profile {intf.tunnel['protection']}{shared}")
         if intf.shutdown:
             out.append(" shutdown")
         if intf.crypto_map:
@@ -263,6 +273,8 @@ def running_config(cfg: Config) -> tuple[str, dict]:
         "!",
         *_maps(cfg),
         *ios_mgmt.running_lines(cfg),
+        *(["ipv6 unicast-routing"] if cfg.globals.ipv6_unicast_routing else []),
+        *[f"platform ipsec llq qos-group {g}" for g in cfg.globals.llq_qos_groups],
         *_interfaces(cfg),
         *_routes(cfg),
         "!",

@@ -165,3 +165,31 @@ def test_debug_crypto_isakmp(ev, peer: str) -> None:
             "not responding!", "Crypto tunnel is DOWN")]
         ev.check("'not responding!' before the DOWN syslog (L339 → L346)", order[0] < order[1]
                  and order[0] >= 0, True)
+
+
+def test_periodic_quiet_while_traffic_received(ev, peer: str) -> None:
+    """Seed 003 L47 / seed 004 L70: the periodic "hello" is not sent while something is
+    received from the peer within the interval (spec PP-20); it resumes when traffic stops."""
+    ev.topology(TOPO)
+    ev.config("r1", HERE / "r1.cfg", label="seed 003 L182-208 (+ inside interface, ACL 101)")
+    with Lab.up(TOPO) as lab, ev.collecting(lab, nodes=("r1",)):
+        h1 = lab.node("h1")
+        with ev.capture(lab, "r1:eth0", keys_from=("r1", "r2")) as cap:
+            with ev.step("h1 pings h2 every 2 s (0.2 s real) for 60 s: replies flow"):
+                t0 = time.time()
+                res = h1.ping("192.168.2.10", count=30, interval=0.2, wait=1)
+                t1 = time.time()
+            with ev.step("traffic stops: 25 s (2.5 s real) without traffic"):
+                time.sleep(2.5)
+        pk = _dpd.packets(cap)
+        busy = [p for p in _dpd.info(pk, R1, R2) if t0 + 0.5 < p.t <= t1]
+        ev.check("echo replies", res.received, ">= 28", ok=res.received >= 28)
+        ev.check("no R_U_THERE while replies arrive (60 s, interval 10 s)", len(busy), 0)
+        idle = [p for p in _dpd.info(pk, R1, R2) if p.t > t1]
+        ev.check("R_U_THERE again once nothing is received (within 25 s)", len(idle),
+                 ">= 1", ok=len(idle) >= 1)
+        if idle:
+            last_in = max(p.t for p in pk if p.src == R2 and p.t < idle[0].t)
+            wait = round((idle[0].t - last_in) * SCALE, 2)
+            ev.check("first R_U_THERE 10 s after the last packet received", wait,
+                     f"10 ± {TOL:g}", ok=abs(wait - 10) <= TOL)

@@ -130,10 +130,11 @@ def test_replay_window(ev, peer: str, variant: str) -> None:
         with ev.step(f"bring up h1 - r1 (VPN-Gateway1) - isp - {far} ({peer}) - h2"):
             lab = stack.enter_context(Lab.up(topo))
         with ev.collecting(lab, nodes=("r1",) + (("r2",) if peer == "engine" else ())):
-            _scenario(ev, lab, lines, window, cite, far, peer)
+            _scenario(ev, lab, variant, far, peer)
 
 
-def _scenario(ev, lab, lines: list[str], window: int, cite: str, far: str, peer: str) -> None:
+def _scenario(ev, lab, variant: str, far: str, peer: str) -> None:
+    lines, window, cite = VARIANTS[variant]
     r1, h1cap_where = lab.node("r1"), "r1:eth1"
     with ev.step(f"configure r1: {' / '.join(lines) or 'as loaded'} ({cite})"):
         for line in lines:
@@ -142,6 +143,19 @@ def _scenario(ev, lab, lines: list[str], window: int, cite: str, far: str, peer:
         lab.node("h1").ping(H2, count=3, interval=0.3, wait=2)
         res = lab.node("h2").ping(H1, count=3, interval=0.3, wait=2)
     ev.check("tunnel carries h2 -> h1", res.received, ">= 2", ok=res.received >= 2)
+    glob = ev.show(r1, "show crypto ipsec security-association", label="global settings")
+    want_glob = {
+        "global-1024": "Security association replay window size: 1024",
+        "default-64": "Security association replay window size: 64",
+        "map-128": "Security association replay window size: 1024",  # the map overrides
+        "disabled": "Security association replay: disabled",
+    }[variant]
+    ev.check(
+        "show crypto ipsec security-association: global replay setting",
+        want_glob in glob.splitlines(),
+        True,
+        how=want_glob,
+    )
     sa_text = ev.show(r1, "show crypto ipsec sa", label="after set-up")
     ev.check(
         "replay detection support (show crypto ipsec sa)",

@@ -269,7 +269,9 @@ def show_policy(cfg: Config, state: ShowState, name: str | None, sabundle: bool,
                              f"{_limits(r['bytes']):<16}{_limits(r['seconds'])}")  # fmt: skip
         return "\n".join(lines) + "\n", data
     if counters:
-        return _policy_counters(cfg, state, pols)
+        from engine.show.ar_counters import policy_counters
+
+        return policy_counters(cfg, state, pols)
     pos = _positions(ar)
     if name is None:
         lines = ["Interface Name Action KeyManagement Position", SEP72]
@@ -355,51 +357,6 @@ def _policy_data(p: ArIpsecPolicy, pos: int) -> dict[str, Any]:
     d["debug"] = sorted(p.debug)
     d["position"] = pos
     return d
-
-
-def _policy_counters(cfg: Config, state: ShowState, pols: list[ArIpsecPolicy]) -> Out:
-    """SHOW IPSEC POLICY=x COUNTERS (L5467-5514): the counters the engine keeps."""
-    data: dict[str, Any] = {}
-    text: list[str] = []
-    sas = ipsec_sas(cfg, state)
-    for p in pols:
-        flows = {id(r["flow"]): r["flow"] for r in sas if r["policy"] == p.name}
-        out = sum(f.counters.encaps for f in flows.values())
-        inn = sum(f.counters.decaps for f in flows.values())
-        fails = sum(f.counters.recv_errors for f in flows.values())
-        c = {"setupStarted": len(flows), "setupDone": len(flows), "outProcessStart": out,
-             "outProcessDone": out, "inProcessStart": inn + fails, "inProcessFail": fails,
-             "inProcessDone": inn}  # fmt: skip
-        data[p.name] = c
-        if len(pols) > 1:
-            text.append(f"Policy ..........{p.name}")
-        text += [
-            "Setup/Remove Counters:",
-            f"setupStarted {c['setupStarted']} setupSaSetupFailImm 0",
-            f"setupSaSetupStarted {c['setupStarted']} setupSaSetupFailed 0",
-            f"setupDone {c['setupDone']} setupFailed 0",
-            "removeStarted 0 removeSaSetupStarted 0",
-            "removeDone 0",
-            "Outbound Packet Processing Counters:",
-            "outDeny 0 outPermit 0",
-            "outNoBundle 0 outNoBundleFail 0",
-            "outMakeSetupStrctFail 0 outSetupBundleFail 0",
-            "outBundleSoftExpire 0 outBundleExpire 0",
-            f"outProcessStart {out} outProcessFailImm 0",
-            "outBundleStateBad 0 outProcessFail 0",
-            f"outProcessDone {out}",
-            "Inbound Packet Processing Counters:",
-            "inDeny 0 inPermit 0",
-            "inCompUncompressed 0 inActionIpsecFail 0",
-            "inBundleStateBad 0 inNotFirstSaInBundle 0",
-            f"inProcessStart {c['inProcessStart']} inProcessFailImm 0",
-            f"inProcessFail {fails} inProcessDone {inn}",
-            "inEndOfBundle 0 inPrematureEndBundle 0",
-            "inBundleSaMatchFail 0 inPolicyActionFail 0",
-            "inPolSelectMatchFail 0 inBundleReplaced 0",
-            "inBundleSoftExpire 0 inBundleExpire 0",
-        ]
-    return "\n".join(text) + "\n", data
 
 
 def show_ipsec_sa(cfg: Config, state: ShowState, sa_id: int | None) -> Out:
@@ -717,7 +674,12 @@ def run_ar_show(cmd: str, config: Config, state: ShowState, extras: Extras | Non
             return show_policy(config, state, rest[0].value or None, "SABUNDLE" in flags,
                                "COUNTERS" in flags, extras)  # fmt: skip
         if obj == "SA":
-            return show_ipsec_sa(config, state, _int(rest[0], obj) if rest[0].value else None)
+            sa_id = _int(rest[0], obj) if rest[0].value else None
+            if "COUNTERS" in flags:
+                from engine.show.ar_counters import show_ipsec_sa_counters
+
+                return show_ipsec_sa_counters(config, state, sa_id)
+            return show_ipsec_sa(config, state, sa_id)
     elif module == "ISAKMP":
         if not rest:
             return show_isakmp(config)

@@ -115,6 +115,16 @@ def _tunnel(ev, lab) -> None:
     row = lines[vpn_at + 1] if vpn_at is not None and vpn_at + 1 < len(lines) else []
     ev.check("SABUNDLE: bundle 0 of vpn with SA 0, VALID", row[:3], ["0", "0", "VALID"])
     ev.show(r1, "show ipsec policy=vpn", label="after traffic")
+    cnt = ev.show(r1, "show ipsec sa=0 counters", label="after traffic (L5906-6065)")
+    words = cnt.split()
+
+    def counter(name: str) -> int | None:
+        return int(words[words.index(name) + 1]) if name in words else None
+
+    ev.check("SHOW IPSEC SA COUNTERS: outProcessDone = ESP packets Router A sent on the wire",
+             counter("outProcessDone"), w["esp_out"])  # fmt: skip
+    ev.check("SHOW IPSEC SA COUNTERS: inProcessDone = ESP packets Router A received",
+             counter("inProcessDone"), w["esp_in"])  # fmt: skip
     far = ev.show(lab.node("r2"), "show crypto isakmp sa", label="IOS peer after traffic")
     ev.check("IOS peer: QM_IDLE with 1.1.1.1",
              [s for s in _ipsec.isakmp_states(far) if s[2] == "QM_IDLE"],

@@ -32,7 +32,7 @@ import ipaddress
 import itertools
 from dataclasses import dataclass
 
-from engine.config.ar_model import ArIpsecPolicy, ArState, BundleSpec
+from engine.config.ar_model import ArIpsecPolicy, ArIsakmpPolicy, ArState, BundleSpec
 from engine.config.model import (
     AccessList,
     Ace,
@@ -139,7 +139,27 @@ def _isakmp(cfg: Config, ar: ArState) -> None:
                 aggressive_client_endpoint=p.localid,
             ))  # fmt: skip
         if p.dpdmode == "BOTH" and cfg.globals.keepalive is None:
-            cfg.globals.keepalive = Keepalive(p.dpdidletimeout, p.msgtimeout, "on-demand")
+            cfg.globals.keepalive = Keepalive(
+                p.dpdidletimeout, p.msgtimeout, "on-demand", dpd_schedule(p)
+            )
+
+
+def dpd_schedule(p: ArIsakmpPolicy) -> tuple[float, ...]:
+    """R-U-THERE send times after the first one, then the Delete time (L1640-1691).
+
+    Default timers give the document's figure: #0 at 0, #1 at 20 (DPDIDLETIMEOUT), then
+    MSGTIMEOUT x 1, 2, 4, 6 ... 14 apart (MSGBACKOFF=INCREMENTAL, MSGRETRYLIMIT=8 more
+    messages) and Delete MSGTIMEOUT x 16 after #9: 0, 20, 24, 32, 48, 72, 104, 144, 192,
+    248, Delete at 312 s.  MSGBACKOFF=NONE keeps MSGTIMEOUT between all of them
+    (L2718-2728).  The mapping of the figure to the parameters is inferred (spec §6 #6).
+    """
+    times = [0.0, float(p.dpdidletimeout)]
+    mult = 1
+    for _ in range(p.msgretrylimit):
+        times.append(times[-1] + p.msgtimeout * (mult if p.msgbackoff == "INCREMENTAL" else 1))
+        mult = 2 if mult == 1 else mult + 2
+    times.append(times[-1] + p.msgtimeout * (mult if p.msgbackoff == "INCREMENTAL" else 1))
+    return tuple(times)
 
 
 def bundle_transform_sets(ar: ArState, bundle: BundleSpec) -> list[TransformSet]:

@@ -402,6 +402,10 @@ class Keepalive:
     seconds: int
     retry: int = 2
     mode: Literal["periodic", "on-demand"] = "on-demand"
+    #: Explicit R-U-THERE timeline (AR570S, seed 002 L1640-1691): send times of the
+    #: R-U-THEREs relative to the first one, then the time the peer is declared dead
+    #: (SAs deleted).  Empty = the IOS retry behaviour above.
+    schedule: tuple[float, ...] = ()
 
 
 @dataclass

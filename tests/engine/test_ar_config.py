@@ -317,3 +317,19 @@ def test_spd_rules_e1() -> None:
 
     assert apply_line(cfg, "DISABLE IPSEC") is None
     assert spd_rules(cfg) == []
+
+
+def test_dpd_schedule_matches_the_figure() -> None:
+    """L1640-1691: default timers → R-U-THERE #0..#9 at 0, 20, 24, ... 248 s, Delete at 312 s."""
+    cfg = parse_ar(PRELUDE + "CREATE ISAKMP POLICY=d PEER=2.2.2.2 KEY=1 DPDMODE=BOTH\n")
+    ka = cfg.globals.keepalive
+    assert ka is not None and (ka.seconds, ka.retry, ka.mode) == (20, 4, "on-demand")
+    assert ka.schedule == (0, 20, 24, 32, 48, 72, 104, 144, 192, 248, 312)
+    flat = parse_ar(
+        PRELUDE + "CREATE ISAKMP POLICY=d PEER=2.2.2.2 KEY=1 DPDMODE=BOTH "
+        "MSGBACKOFF=NONE MSGRETRYLIMIT=2 MSGTIMEOUT=5 DPDIDLETIMEOUT=30\n"
+    )
+    assert flat.globals.keepalive.schedule == (0, 30, 35, 40, 45)
+    # DPDMODE=RECEIVE answers but never sends (L2631-2643): no keepalive of our own
+    rx = parse_ar(PRELUDE + "CREATE ISAKMP POLICY=d PEER=2.2.2.2 KEY=1 DPDMODE=RECEIVE\n")
+    assert rx.globals.keepalive is None

@@ -11,12 +11,9 @@ ISAKMP message is ever sent.
 
 from __future__ import annotations
 
-import json
 from contextlib import ExitStack
 from pathlib import Path
 
-from engine.config import load_config
-from engine.config.ar_derive import manual_sa_pairs
 from lab import Lab
 from reports.scenario import Scenario
 from scenarios.ar.test_ar_ios_tunnel import _rows
@@ -34,9 +31,8 @@ SCENARIO = Scenario(
     notes=("The seed's Router A generates RANDOM keys and Router B types different values with a "
            "misspelt DESCRITION (spec §6 #1-2); both lab routers use the L293-300 values with "
            "DESCRIPTION spelt right.",
-           "The runner has no install of manual SAs at start-up yet: the scenario installs the "
-           "bundle that engine.config.ar_derive.manual_sa_pairs derives from each router's AR "
-           "configuration through `lab sa-add`."),
+           "The runner installs the manual SA bundles at start-up "
+           "(engine.config.ar_derive.manual_sa_pairs)."),
 )  # fmt: skip
 
 INNER = ("192.168.10.10", "192.168.20.10")
@@ -56,11 +52,10 @@ def test_ar_manual_keys(ev, peer: str) -> None:
 
 
 def _run(ev, lab) -> None:
-    for n in ("r1", "r2"):
-        with ev.step(f"{n}: install the manual SA bundle of its configuration (lab sa-add)"):
-            for item in manual_sa_pairs(load_config(HERE / f"{n}.cfg", "ar")):
-                reply = lab.node(n).cli("lab sa-add " + json.dumps(item), json=True)
-                ev.note(f"{n} {item['policy']}: {reply}")
+    before = _rows(ev.show(lab.node("r1"), "show ipsec sa", label="Router A before traffic"),
+                   "SA")  # fmt: skip
+    ev.check("the manual SAs exist from start-up, before any traffic (L1834-1835)",
+             [r[1:] for r in before], [["vpn", "1", "Valid", "ESP", "1001", "1000"]])  # fmt: skip
     with ev.capture(lab, "isp:eth0", keys_from=("r1", "r2")):
         with ev.step(f"h1 pings LAN B {PINGS} times"):
             res = lab.node("h1").ping(INNER[1], count=PINGS, interval=0.3, wait=2)
@@ -77,5 +72,8 @@ def _run(ev, lab) -> None:
     sas = _rows(ev.show(lab.node("r1"), "show ipsec sa", label="Router A"), "SA")
     ev.check("SHOW IPSEC SA: OutSPI 1001 / InSPI 1000 on Router A",
              [r[1:] for r in sas], [["vpn", "1", "Valid", "ESP", "1001", "1000"]])  # fmt: skip
-    ev.check("SHOW ISAKMP SA: empty",
-             _rows(ev.show(lab.node("r1"), "show isakmp sa", label="Router A"), "SA"), [])
+    ev.check(
+        "SHOW ISAKMP SA: empty",
+        _rows(ev.show(lab.node("r1"), "show isakmp sa", label="Router A"), "SA"),
+        [],
+    )

@@ -44,6 +44,8 @@ ETH_P_IP = 0x0800
 PACKET_OUTGOING = 4
 PROTOS = {"esp": 50, "ah": 51, "udp": 17, "icmp": 1}
 NFT_TABLE = "ilab_hold"
+_ACTIVE: set[str] = set()  # namespaces with a running Hold (one nft table each)
+_ACTIVE_LOCK = threading.Lock()
 
 
 def _raw_socket(netns: str) -> socket.socket:
@@ -234,6 +236,18 @@ class Hold:
     # -- life cycle --------------------------------------------------------------------
 
     def start(self) -> "Hold":
+        with _ACTIVE_LOCK:
+            if self.netns in _ACTIVE:
+                raise LabError(f"replay.Hold: node {self.node} already has a hold stage")
+            _ACTIVE.add(self.netns)
+        try:
+            return self._start()
+        except BaseException:
+            with _ACTIVE_LOCK:
+                _ACTIVE.discard(self.netns)
+            raise
+
+    def _start(self) -> "Hold":
         self._rx = _packet_socket(self.netns, self.ifname)
         self._tx = _raw_socket(self.netns)
         t = NFT_TABLE
@@ -271,6 +285,8 @@ class Hold:
                 if s is not None:
                     s.close()
             self._rx = self._tx = None
+            with _ACTIVE_LOCK:
+                _ACTIVE.discard(self.netns)
 
     def __enter__(self) -> "Hold":
         return self.start()

@@ -40,6 +40,8 @@ def test_hold_reorder_duplicate(lab) -> None:
 def test_stage_removed_after_stop_and_unselected_traffic_untouched(lab) -> None:
     with replay.Hold(lab, "isp:eth0", protos=("esp",)) as hold:
         assert lab.h1.ping(lab.addr("h2"), count=2, interval=0.1).received == 2  # not ESP
+        with pytest.raises(LabError, match="already has a hold stage"):
+            replay.Hold(lab, "isp:eth1").start()
         with pytest.raises(LabTimeout, match="1 packets held on isp:eth0"):
             hold.wait_held(1, timeout=0.2)
     hold2 = replay.Hold(lab, "isp:eth0", protos=("icmp",))

@@ -221,3 +221,17 @@ def outbound_spis(node: Any) -> list[str]:
     text = node.cli("show crypto ipsec sa")
     spis = re.findall(r"current outbound spi: (?:0x)?([0-9A-Fa-f]+)", text)
     return sorted({s.upper() for s in spis if int(s, 16)})
+
+
+def final_burst(pkts: list[Pkt], src: str, dst: str, window: float = 0.05) -> list[Pkt]:
+    """The DELETE notifications with which ``src`` removed an SA pair and then its ISAKMP
+    SA: the last Informationals ``src`` sent to ``dst`` (within ``window`` real seconds of
+    the last one), less one per answer ``dst`` sent after them (an R_U_THERE of periodic
+    DPD may leave in the same instant; a DELETE is never answered)."""
+    sent = info(pkts, src, dst)
+    if not sent:
+        return []
+    last = sent[-1].t
+    burst = [p for p in sent if p.t >= last - window]
+    answers = sum(1 for p in info(pkts, dst, src) if p.t >= burst[0].t)
+    return burst[answers:] if answers < len(burst) else []

@@ -96,11 +96,10 @@ def _check_keepalives(ev, case: Case, wire: dict[str, list[_wire.Pkt]], idle: fl
              len(kas_in), f"{expected - 2}..{expected + 2}",
              ok=expected - 2 <= len(kas_in) <= expected + 2)
     gaps = [round(g * SCALE, 2) for g in _wire.keepalive_gaps(kas_in)]
-    lo, hi = KEEPALIVE * 0.95 - 0.5, KEEPALIVE + 0.5
-    ev.check(f"keepalive spacing {KEEPALIVE} s minus at most 5 % jitter (protocol s)",
-             [g for g in gaps if not lo <= g <= hi], [],
-             how=f"gaps {gaps[:12]}{' ...' if len(gaps) > 12 else ''}; "
-                 f"allowed {lo:.2f}..{hi:.2f} (scheduling tolerance 0.5 s)")
+    ev.check(f"keepalive spacing: {KEEPALIVE} s minus at most 5 % jitter (protocol s)",
+             _spacing_ok(gaps, KEEPALIVE), True, how=_spacing_how(gaps))
+    ev.check(f"no silence as long as the {MAPPING} s mapping lifetime",
+             max(gaps, default=0) < MAPPING, True, how=f"longest gap {max(gaps, default=0)}")
     ev.check("every keepalive crosses the PAT box (same count outside, idle window)",
              len(kas_out),
              len(kas_in), ok=abs(len(kas_out) - len(kas_in)) <= 1)
@@ -162,9 +161,31 @@ def test_interval_change_applies_per_sa(ev, peer: str) -> None:
         after = [round((b - a) * SCALE, 2) for a, b in zip(t, t[1:])
                  if a > marks["five"] and b < marks["off"]]
         ev.check(f"before the change: every {KEEPALIVE} s (minus jitter)",
-                 bool(before) and all(9.0 <= g <= 10.5 for g in before), True, how=str(before))
-        ev.check("after the change: every 5 s (minus jitter) from the next keepalive on",
-                 bool(after) and all(4.25 <= g <= 5.5 for g in after[1:])
-                 and after[0] <= 10.5, True, how=str(after))
+                 _spacing_ok(before, KEEPALIVE), True, how=_spacing_how(before))
+        ev.check("after the change: every 5 s (minus jitter)",
+                 _spacing_ok(after, 5), True, how=_spacing_how(after))
         late = [p for p in kas if p.t > marks["off"] + 0.2]
         ev.check("no keepalive after 'no crypto isakmp nat keepalive'", len(late), 0)
+
+
+#: Real-time scheduling tolerance per keepalive (the runner loop, capture timestamps,
+#: a loaded test host); times SCALE in protocol seconds.
+SLACK = 0.15 * SCALE
+
+
+def _spacing_ok(gaps: list[float], interval: float) -> bool:
+    """Median within the 5 % jitter band; every gap within the band +- SLACK."""
+    if not gaps:
+        return False
+    median = sorted(gaps)[len(gaps) // 2]
+    lo = interval * 0.95
+    return (lo - 0.25 <= median <= interval + 0.25
+            and all(lo - SLACK <= g <= interval + SLACK for g in gaps))
+
+
+def _spacing_how(gaps: list[float]) -> str:
+    if not gaps:
+        return "no gaps measured"
+    srt = sorted(gaps)
+    return (f"{len(gaps)} gaps: min {srt[0]}, median {srt[len(srt) // 2]}, max {srt[-1]} "
+            f"(tolerance +-{SLACK:g} protocol s = 0.15 real s); {gaps[:12]}")

@@ -113,6 +113,7 @@ def _isakmp(cfg: Config, ar: ArState) -> None:
             "pre-share" if p.authtype == "PRESHARED" else "rsa-sig",
             p.group if p.group in (1, 2) else 1,  # group 0 (512-bit) has no engine group
             p.expiry_seconds,
+            None if p.peer == "ANY" else p.peer,
         ))  # fmt: skip
         key = ar.enco_keys.get(p.key) if p.key is not None else None
         addr: ipaddress.IPv4Network | ipaddress.IPv6Network | None = None

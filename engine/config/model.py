@@ -122,6 +122,9 @@ class IsakmpPolicy:
     authentication: str = "rsa-sig"  # pre-share, rsa-sig, rsa-encr
     group: int = 1
     lifetime: int = 86400  # seconds, 60-86400
+    #: AR570S ISAKMP policies belong to one peer (``PEER=ip``, seed 002 L996-1002):
+    #: offered to / accepted from that address only.  None = any peer (IOS, PEER=ANY).
+    peer: str | None = None
 
     @property
     def cipher_name(self) -> str:

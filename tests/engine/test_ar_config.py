@@ -196,6 +196,8 @@ def test_isakmp_variants() -> None:
     two = _with_prelude("isakmp_two_peers.cfg")
     assert two.find_key("2.2.2.2").key == "jogefoge" and two.find_key("3.3.3.3").key == "other"
     assert [p.priority for p in two.isakmp_policies] == [1, 2]
+    assert [p.peer for p in two.isakmp_policies] == ["2.2.2.2", "3.3.3.3"]  # per peer
+    assert _with_prelude("isakmp_two_dynamic.cfg").isakmp_policies[0].peer is None  # ANY
     g2 = _with_prelude("isakmp_group2.cfg")
     assert g2.isakmp_policies[0].group == 2
     rsa = _with_prelude("isakmp_rsasig.cfg")

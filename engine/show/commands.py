@@ -16,7 +16,7 @@ from typing import Any, Callable
 
 from engine.config.grammar import TYPES, Match, MatchFailure, compile_pattern, match_patterns
 from engine.config.model import Config
-from engine.show import ios
+from engine.show import ios, ios_vti
 from engine.show.running import running_config
 from engine.show.views import ShowState
 
@@ -79,6 +79,16 @@ COMMANDS: list[tuple[str, Formatter]] = [
     (_SHOW + "ipsec default transform-set", lambda c, s, m: ios.default_transform_sets(c)),
     (_SHOW + "ipsec security-association [lifetime]", lambda c, s, m: ios.sa_globals(c)),
     ("show running-config", lambda c, s, m: running_config(c)),
+    # seed 000 ch. 10.3 (IPv6 VTI verification, L5316-5487)
+    ("show interfaces [<i:IFNAME>]", lambda c, s, m: ios_vti.show_interfaces(c, s, m.get("i"))),
+    (
+        "show interfaces tunnel <n:INT(0-2147483647)>",
+        lambda c, s, m: ios_vti.show_interfaces(c, s, f"Tunnel{m.get('n')}"),
+    ),
+    (
+        _SHOW + "engine {connection|connections} [active]",
+        lambda c, s, m: ios_vti.crypto_engine_connections(c, s),
+    ),
 ]
 _ASTS = [compile_pattern(p) for p, _ in COMMANDS]
 

@@ -116,6 +116,19 @@ def _run(ev, lab) -> None:
             f"{2 * REPLAYS} echo requests",
             within=5,
         )
+
+    def failures(addr: str) -> int:
+        sas = (r1.cli("lab counters", json=True) or {}).get("sas", [])
+        now = next((x for x in sas if x["peer"] == addr), {})
+        return now.get("replay_failures", 0) - c0.get(addr, {}).get("replay_failures", 0)
+
+    ev.wait_for(
+        "r1 has processed the replays from 172.17.150.3",
+        lambda: failures(PEERS["p3"][0]),
+        lambda n: n >= REPLAYS,
+        REPLAYS,
+        within=5,
+    )
     c1 = {s["peer"]: s for s in (r1.cli("lab counters", json=True) or {}).get("sas", [])}
     for node, (addr, host, window) in PEERS.items():
         seen = _requests_at_h1(inner, host)

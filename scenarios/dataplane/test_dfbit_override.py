@@ -18,7 +18,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
-from scapy.layers.inet import IP
+from scapy.layers.inet import ICMP, IP
 from scapy.layers.ipsec import AH
 
 from lab import Lab
@@ -128,10 +128,17 @@ def _check_path(ev, lab, interface: str, host: str, where: str, peer_addr: str, 
         want,
         how="inner DF 0 packets first, then inner DF 1",
     )
-    with ev.capture(lab, where, keys_from=("r1",)) as big_cap:
+    with ExitStack() as stack:
+        big_cap = stack.enter_context(ev.capture(lab, where, keys_from=("r1",)))
+        inside = stack.enter_context(ev.capture(lab, "r1:eth2"))
         with ev.step(f"h1 pings {host} with 1400 data bytes, DF 1 (over the 1400 MTU)"):
             r = _ping(lab, host, 1400, True)
             ev.note(r.stdout.strip()[-300:] + r.stderr.strip()[-200:])
+    icmp = [
+        p
+        for p in inside.packets
+        if ICMP in p and p[IP].dst == H1 and (p[ICMP].type, p[ICMP].code) == (3, 4)
+    ]
     replies = r.stdout.count("bytes from")
     if mode == "clear":
         ev.check(
@@ -145,6 +152,12 @@ def _check_path(ev, lab, interface: str, host: str, where: str, peer_addr: str, 
             sorted({(int(bool(p[IP].flags.DF)), len(p[IP]) <= 1400) for p in outs}),
             [(0, True)],
         )
+        ev.check("no ICMP fragmentation-needed to h1", len(icmp), 0)
     else:
         ev.check("FastEthernet (copy): oversize DF packet dropped (Table 2 row 10)", replies, 0)
         ev.check("... and nothing sent towards the peer", len(_outer(big_cap, peer_addr)), 0)
+        ev.check(
+            "... h1 told by ICMP fragmentation-needed (inferred, RFC 1191)",
+            len(icmp) >= 1,
+            True,
+        )

@@ -154,3 +154,55 @@ def test_fuzz_never_raises_and_bad_lines_change_nothing() -> None:
     replay = parse_ar(BASE + "\n".join(good) + "\n", "f")
     cfg.ignored, replay.ignored = [], []
     assert replay.errors == [] and replay.ar == cfg.ar
+
+
+def _entry(cfg):
+    """The crypto map entry derived from policy vpn."""
+    return cfg.crypto_maps["ppp0"].ordered()[0]
+
+
+@pytest.mark.parametrize(
+    "line,ok,check",
+    [
+        # EXPIRYKBYTES above 4193280 is stored as 4193280, not refused (L2109)
+        ('CREATE IPSEC BUNDLE=9 KEYMAN=ISAKMP STRING="1" EXPIRYKBYTES=5000000', True,
+         lambda c: c.ar.bundles[9].expiry_kbytes == 4193280),
+        ('CREATE IPSEC BUNDLE=9 KEYMAN=ISAKMP STRING="1" EXPIRYSECONDS=31449601', False, None),
+        ('CREATE IPSEC BUNDLE=256 KEYMAN=ISAKMP STRING="1"', False, None),
+        # up to 10 comma-separated candidates (L2091-2093)
+        ('CREATE IPSEC BUNDLE=9 KEYMAN=ISAKMP STRING="' + ", ".join(["1"] * 10) + '"', True,
+         lambda c: len(c.ar.bundles[9].candidates) == 10),
+        ('CREATE IPSEC BUNDLE=9 KEYMAN=ISAKMP STRING="' + ", ".join(["1"] * 11) + '"', False, None),
+        ('CREATE IPSEC BUNDLE=9 KEYMAN=ISAKMP STRING=""', False, None),
+        # SET IPSEC BUNDLE changes lifetimes only (L4096-4098)
+        ('SET IPSEC BUNDLE=1 STRING="3"', False, None),
+        ("SET IPSEC BUNDLE=1 EXPIRYSECONDS=600", True,
+         lambda c: _entry(c).lifetime_seconds == 600),
+        # SET IPSEC SASPEC cannot change KEYMANAGEMENT/PROTOCOL (L4359-4364)
+        ("SET IPSEC SASPEC=1 PROTOCOL=AH", False, None),
+        ("SET IPSEC SASPEC=1 ANTIREPLAYENABLED=TRUE REPLAYWINDOWSIZE=128", True,
+         lambda c: _entry(c).replay_window == 128 and not _entry(c).replay_disabled),
+        ("SET IPSEC SASPEC=1 REPLAYWINDOWSIZE=100", False, None),
+        # booleans ON/OFF ≡ TRUE/FALSE (L2562-2573); values abbreviate (MODE=AGGR, L2832)
+        ("SET ISAKMP POLICY=i NATTRAVERSAL=ON MODE=AGGR", True,
+         lambda c: c.globals.nat_transparency and c.find_peer("2.2.2.2").aggressive_mode),
+        ("SET ISAKMP POLICY=i ENCALG=AES256 HASHALG=MD5 GROUP=2 EXPIRYSECONDS=3600", True,
+         lambda c: (c.isakmp_policies[0].cipher_name, c.isakmp_policies[0].prf_name,
+                    c.isakmp_policies[0].group, c.isakmp_policies[0].lifetime)
+         == ("aes256", "md5", 2, 3600)),
+        # PFS only with ACTION=IPSEC/ISAKMP (L2287-2291, L2349-2354)
+        ("SET IPSEC POLICY=vpn USEPFSKEY=TRUE GROUP=2", True,
+         lambda c: _entry(c).pfs_group == 2),
+        ("SET IPSEC POLICY=isa USEPFSKEY=TRUE", False, None),
+        # DFBIT → the entry's df-bit (L2275-2285)
+        ("SET IPSEC POLICY=vpn DFBIT=COPY", True, lambda c: _entry(c).df_bit == "copy"),
+        # MANUAL keying needs keys and SPIs (L2480-2499)
+        ("CREATE IPSEC SASPEC=5 KEYMAN=MANUAL PROT=AH HASHALG=SHA", False, None),
+    ],
+)  # fmt: skip
+def test_documented_ranges_and_rules(line: str, ok: bool, check) -> None:
+    cfg = parse_ar(BASE, "f")
+    err = apply_line(cfg, line)
+    assert (err is None) == ok, err
+    if check is not None:
+        assert check(cfg)

@@ -44,18 +44,18 @@ def protected(packets: list[Any], keys: list[dict[str, Any]]) -> list[dict[str, 
         ip6 = p[IPv6]
         rec: dict[str, Any] = {"src": ip6.src, "dst": ip6.dst, "ah_spi": None, "esp_spi": None,
                                "udp": False, "inner": None, "next_header": ip6.nh}
-        if AH in p:
+        if UDP in p and 4500 in (p[UDP].sport, p[UDP].dport):
+            raw = bytes(p[UDP].payload)
+            if len(raw) < 8 or raw[:4] == b"\0\0\0\0" or raw == b"\xff":
+                continue  # IKE (non-ESP marker) or NAT keepalive
+            esp, rec["udp"] = ESP(raw), True
+        elif AH in p:
             rec["ah_spi"] = p[AH].spi
             if p[AH].nh != 50:
                 continue
             esp = ESP(bytes(p[AH].payload))
         elif ESP in p:
             esp = p[ESP]
-        elif UDP in p and p[UDP].dport == 4500 or UDP in p and p[UDP].sport == 4500:
-            raw = bytes(p[UDP].payload)
-            if len(raw) < 8 or raw[:4] == b"\0\0\0\0" or raw == b"\xff":
-                continue
-            esp, rec["udp"] = ESP(raw), True
         else:
             continue
         rec["esp_spi"] = esp.spi
@@ -71,13 +71,19 @@ def protected(packets: list[Any], keys: list[dict[str, Any]]) -> list[dict[str, 
     return out
 
 
-def clear_icmp6_echo(packets: list[Any], src: str, dst: str) -> int:
-    """ICMPv6 echo requests/replies between ``src`` and ``dst`` visible in clear."""
+def clear_icmp6_echo(packets: list[Any], src: str, dst: str, requests_only: bool = False) -> int:
+    """ICMPv6 echo requests/replies between ``src`` and ``dst`` visible in clear
+    (``requests_only``: requests from ``src`` to ``dst``)."""
     from scapy.layers.inet6 import ICMPv6EchoReply, ICMPv6EchoRequest, IPv6
+    from scapy.layers.ipsec import ESP
 
     n = 0
     for p in packets:
-        if IPv6 in p and {p[IPv6].src, p[IPv6].dst} == {src, dst} and (
+        if IPv6 not in p or ESP in p:
+            continue
+        if requests_only:
+            n += (p[IPv6].src, p[IPv6].dst) == (src, dst) and ICMPv6EchoRequest in p
+        elif {p[IPv6].src, p[IPv6].dst} == {src, dst} and (
                 ICMPv6EchoRequest in p or ICMPv6EchoReply in p):
             n += 1
     return n

@@ -25,8 +25,9 @@ from engine.show.views import IpsecFlowView, IsakmpSaView, ShowState
 
 Out = tuple[str, Any]
 
-#: Runtime lifetimes/bytes by outbound SPI (``runtime_extras``).
-Extras = dict[int, dict[str, float]]
+#: Runtime data the shared views lack (``runtime_extras``): per outbound SPI (int keys)
+#: the negotiated lifetimes and bytes, and under ``"ike"`` the IKE engine's counters.
+Extras = dict[Any, Any]
 
 #: seed L5843, L7213: 77; L4769, L5348: 72; L6358: 74; L5443, L5457: 71; L6927: 75; L6664: 65.
 SEP77, SEP72, SEP74, SEP71, SEP75, SEP65 = ("-" * n for n in (77, 72, 74, 71, 75, 65))
@@ -690,6 +691,10 @@ def run_ar_show(cmd: str, config: Config, state: ShowState, extras: Extras | Non
             return show_isakmp_sa(config, state, _int(rest[0], obj) if rest[0].value else None)
         if obj == "EXCHANGE":
             return show_isakmp_exchange(state)
+        if obj == "COUNTERS":
+            from engine.show.ar_counters import isakmp_counters
+
+            return isakmp_counters(rest[0].value, (extras or {}).get("ike", {}))
     elif module == "CONFIG" and rest and resolve(rest[0].name, ("DYNAMIC",)) == "DYNAMIC":
         from engine.show.ar_config import MODULES, dynamic_config
 
@@ -708,14 +713,17 @@ def run_ar_show(cmd: str, config: Config, state: ShowState, extras: Extras | Non
     raise ShowError(f'Error (3001001): Unknown command "{cmd.strip()}".')
 
 
-def runtime_extras(raw: dict[str, Any]) -> dict[int, dict[str, float]]:
+def runtime_extras(raw: dict[str, Any]) -> Extras:
     """Per outbound SPI: negotiated hard/soft lifetime, seconds used, bytes (runner SADB).
 
     The shared views carry only the remaining seconds; the AR screens print
     hard/soft/used limits (L5630-5644), so they are read from ``sadb.entries``.
     """
     now = float(raw.get("now", 0.0))
-    out: dict[int, dict[str, float]] = {}
+    out: Extras = {}
+    counters = getattr(raw.get("ike"), "counters", None)
+    if counters is not None:
+        out["ike"] = {k: int(v) for k, v in vars(counters).items() if isinstance(v, int)}
     for e in getattr(raw.get("sadb"), "entries", []) or []:
         if getattr(e, "dead", False):
             continue
@@ -732,7 +740,7 @@ def runtime_extras(raw: dict[str, Any]) -> dict[int, dict[str, float]]:
 
 
 def dispatch_ar(
-    cmd: str, config: Config, state: ShowState, extras: dict[int, dict[str, float]] | None = None
+    cmd: str, config: Config, state: ShowState, extras: Extras | None = None
 ) -> dict[str, Any]:
     """Control-socket reply for an AR device command."""
     try:

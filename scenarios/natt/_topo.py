@@ -49,6 +49,8 @@ class Case:
         left_peer: "strongswan" puts strongSwan ``s1`` in r1's place (the engine ``r2``
             answers); it initiates with ``swanctl --initiate``.
         sw_keepalive: ``charon.keep_alive`` of ``s1`` (real seconds; strongSwan's default 20).
+        mode: "transport": the gateways protect their own traffic, host to host
+            (their WAN addresses as the peer sees them), transform set in transport mode.
     """
 
     left: str = "none"
@@ -64,6 +66,7 @@ class Case:
     far_keepalive: bool = False
     left_peer: str = "engine"
     sw_keepalive: int | None = None
+    mode: str = "tunnel"
 
     @property
     def far(self) -> str:
@@ -90,6 +93,8 @@ class Case:
             parts.append(f"ka{self.keepalive}")
         if self.dpd:
             parts.append("dpd")
+        if self.mode != "tunnel":
+            parts.append(self.mode[:5])
         return "natt-" + "-".join(parts)
 
     def wan(self, router: str) -> str:
@@ -131,7 +136,8 @@ def ios_config(case: Case, router: str) -> str:
         lines.append(f"crypto isakmp keepalive {case.dpd}")
     if not (case.far_nat_t if router == "far" else case.nat_t):
         lines.append("no crypto ipsec nat-transparency udp-encapsulation")
-    lines += ["!", "crypto ipsec transform-set TS esp-aes esp-sha-hmac", " mode tunnel", "!"]
+    lines += ["!", "crypto ipsec transform-set TS esp-aes esp-sha-hmac", f" mode {case.mode}",
+              "!"]
     if router == "far":
         # One static entry per initiator, its peer being the initiator's public
         # (post-NAT) address. (A dynamic map would be the IOS idiom; the engine
@@ -141,12 +147,17 @@ def ios_config(case: Case, router: str) -> str:
             seq, num = 10 * (i + 1), 102 + i
             lines += [f"crypto map VPN {seq} ipsec-isakmp", f" set peer {case.public(r)}",
                       " set transform-set TS", f" match address {num}"]
-            acl.append(f"access-list {num} permit ip {lan}.0 0.0.0.255 "
-                       f"{LANS[role(r)]}.0 0.0.0.255")
+            if case.mode == "transport":
+                acl.append(f"access-list {num} permit ip host {wan} host {case.public(r)}")
+            else:
+                acl.append(f"access-list {num} permit ip {lan}.0 0.0.0.255 "
+                           f"{LANS[role(r)]}.0 0.0.0.255")
     else:
         lines += ["crypto map VPN 10 ipsec-isakmp", f" set peer {FAR_PUBLIC}",
                   " set transform-set TS", " match address 101"]
-        acl = [f"access-list 101 permit ip {lan}.0 0.0.0.255 {LANS['far']}.0 0.0.0.255"]
+        acl = [f"access-list 101 permit ip {lan}.0 0.0.0.255 {LANS['far']}.0 0.0.0.255"
+               if case.mode == "tunnel" else f"access-list 101 permit ip host {wan} host "
+               f"{FAR_PUBLIC}"]
     lines += ["!", "interface GigabitEthernet0/0", f" ip address {wan} 255.255.255.0",
               " crypto map VPN", "!", "interface GigabitEthernet0/1",
               f" ip address {lan}.1 255.255.255.0", "!", *acl, "!",
@@ -156,6 +167,8 @@ def ios_config(case: Case, router: str) -> str:
 
 def swanctl_config(case: Case) -> str:
     """strongSwan responder (any peer; pre-shared key for any ID), mirroring r2's config."""
+    ts_local, ts_remote = ((f"{LANS['far']}.0/24", "10.0.0.0/16") if case.mode == "tunnel"
+                           else ("dynamic", "dynamic"))
     return f"""# s2: strongSwan as the NAT-T responder, mirroring r2's IOS config
 # (policy: aes/sha/group 14/pre-share; transform set esp-aes esp-sha-hmac; any peer).
 connections {{
@@ -174,8 +187,9 @@ connections {{
     }}
     children {{
       lans {{
-        local_ts = {LANS['far']}.0/24
-        remote_ts = 10.0.0.0/16
+        local_ts = {ts_local}
+        remote_ts = {ts_remote}
+        mode = {case.mode}
         esp_proposals = aes128-sha1
         life_time = 3600s
         rekey_time = 3240s

@@ -21,7 +21,7 @@ import pytest
 from scapy.layers.inet import ICMP, IP
 from scapy.layers.ipsec import AH
 
-from lab import Lab
+from lab import Lab, replay
 from reports.scenario import Scenario
 
 HERE = Path(__file__).resolve().parent / "dfbit"
@@ -36,38 +36,54 @@ SCENARIO = Scenario(
     "copy on FastEthernet the outer DF follows the inner packet only on FastEthernet.",
     feature="df-bit-override",
     topology="scenarios/dataplane/dfbit/engine.yaml",
-    peers=("engine",),
+    peers=("engine", "strongswan"),
     notes=(
         "Configuration verbatim from L3444-3489; the document gives no inside interface and "
         "no ACLs 101/102, so r1.cfg adds them after '! lab:' lines. The peers 192.168.10.66 "
-        "and 192.168.11.19 are lab-made mirror images (engine: strongSwan's libipsec has "
-        "no AH).",
+        "and 192.168.11.19 are lab-made mirror images.",
+        "strongSwan variant: both peers are strongSwan 5.9.8 and exampleset is esp-des "
+        "esp-md5-hmac (libipsec has no AH; ESP always in UDP 4500), r1-esp.cfg.",
         "The interface named 'FastEthernet' (no number) is kept as the document spells it.",
     ),
 )
 
 H1 = "10.10.0.10"
-PATHS = {  # interface -> (far host, capture spec, peer address, effective df-bit)
-    "FastEthernet": ("10.66.0.10", "pa:eth0", "192.168.10.66", "copy"),
-    "FastEthernet1": ("10.19.0.10", "pb:eth0", "192.168.11.19", "clear"),
+PATHS = {  # interface -> (far host, peer node suffix, peer address, effective df-bit)
+    "FastEthernet": ("10.66.0.10", "a", "192.168.10.66", "copy"),
+    "FastEthernet1": ("10.19.0.10", "b", "192.168.11.19", "clear"),
 }
 
 
 def _outer(cap, dst: str) -> list:
-    return [p for p in cap.packets if IP in p and p[IP].dst == dst and p[IP].proto == 51]
+    """r1's protected packets to ``dst``: AH (engine peers) or ESP in UDP 4500 (strongSwan)."""
+    return [
+        p
+        for p in cap.packets
+        if IP in p
+        and p[IP].dst == dst
+        and (p[IP].proto == 51 or (p[IP].proto == 17 and replay.ipsec_seq(bytes(p[IP]))))
+    ]
 
 
 @pytest.mark.parametrize("interface", list(PATHS))
 def test_df_bit_follows_interface_setting(ev, peer: str, interface: str) -> None:
-    host, where, peer_addr, mode = PATHS[interface]
-    ev.topology(TOPOLOGY)
-    for n in ("r1", "pa", "pb"):
-        ev.config(n, HERE / f"{n}.cfg", label="seed 000 L3444-3489" if n == "r1" else "lab")
+    host, suffix, peer_addr, mode = PATHS[interface]
+    engine = peer == "engine"
+    topo = TOPOLOGY if engine else HERE / "strongswan.yaml"
+    where = f"{'p' if engine else 's'}{suffix}:eth0"
+    ev.topology(topo)
+    if engine:
+        for n in ("r1", "pa", "pb"):
+            ev.config(n, HERE / f"{n}.cfg", label="seed 000 L3444-3489" if n == "r1" else "lab")
+    else:
+        ev.config("r1", HERE / "r1-esp.cfg", label="seed 000 L3444-3489, ESP-only transform")
+        for n in ("sa", "sb"):
+            ev.config(n, HERE / f"{n}.swanctl.conf", label="strongSwan peer")
     with ExitStack() as stack:
-        with ev.step("bring up h1 - r1 - {pa, pb} - {ha, hb}"):
-            lab = stack.enter_context(Lab.up(TOPOLOGY))
+        with ev.step(f"bring up h1 - r1 - two {peer} peers - ha, hb"):
+            lab = stack.enter_context(Lab.up(topo))
         with ev.collecting(lab, nodes=("r1",)):
-            _check_path(ev, lab, interface, host, where, peer_addr, mode)
+            _check_path(ev, lab, interface, host, where, peer_addr, mode, engine)
 
 
 def _ping(lab, host: str, size: int, df: bool, count: int = 2):
@@ -92,7 +108,9 @@ def _ping(lab, host: str, size: int, df: bool, count: int = 2):
     )
 
 
-def _check_path(ev, lab, interface: str, host: str, where: str, peer_addr: str, mode: str) -> None:
+def _check_path(
+    ev, lab, interface: str, host: str, where: str, peer_addr: str, mode: str, engine: bool
+) -> None:
     r1 = lab.node("r1")
     run = ev.show(r1, "show running-config", label="df-bit lines")
     ev.check(
@@ -111,10 +129,12 @@ def _check_path(ev, lab, interface: str, host: str, where: str, peer_addr: str, 
                 cap.wait_count(4 * (2 if df else 1), timeout=3)
     pkts = _outer(cap, peer_addr)
     ev.check(
-        "AH outer header (transform set ah-md5-hmac esp-des) on the wire",
+        "AH outer header (transform set ah-md5-hmac esp-des) on the wire"
+        if engine
+        else "ESP in UDP 4500 on the wire",
         len(pkts),
         ">= 4",
-        ok=len(pkts) >= 4 and all(AH in p for p in pkts),
+        ok=len(pkts) >= 4 and all((AH in p) is engine for p in pkts),
     )
     by_inner = {
         0: sorted({int(bool(p[IP].flags.DF)) for p in pkts[:2]}),

@@ -43,7 +43,8 @@ def protected(packets: list[Any], keys: list[dict[str, Any]]) -> list[dict[str, 
             continue
         ip6 = p[IPv6]
         rec: dict[str, Any] = {"src": ip6.src, "dst": ip6.dst, "ah_spi": None, "esp_spi": None,
-                               "udp": False, "inner": None, "next_header": ip6.nh}
+                               "udp": False, "inner": None, "next_header": ip6.nh,
+                               "tclass": int(ip6.tc)}
         if UDP in p and 4500 in (p[UDP].sport, p[UDP].dport):
             raw = bytes(p[UDP].payload)
             if len(raw) < 8 or raw[:4] == b"\0\0\0\0" or raw == b"\xff":

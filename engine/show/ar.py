@@ -30,7 +30,9 @@ Out = tuple[str, Any]
 Extras = dict[Any, Any]
 
 #: seed L5843, L7213: 77; L4769, L5348: 72; L6358: 74; L5443, L5457: 71; L6927: 75; L6664: 65.
-SEP77, SEP72, SEP74, SEP71, SEP75, SEP65 = ("-" * n for n in (77, 72, 74, 71, 75, 65))
+SEP77, SEP72, SEP74, SEP71, SEP75, SEP65, SEP80 = (
+    "-" * n for n in (77, 72, 74, 71, 75, 65, 80)
+)  # L5272, L5288: 80
 
 _ENC_NAMES = {"des": "DES", "3des": "3DES", "aes": "AES128", "aes128": "AES128",
               "aes192": "AES192", "aes256": "AES256", "null": "NULL"}  # fmt: skip
@@ -600,6 +602,30 @@ def _isakmp_sa_detail(cfg: Config, r: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def show_ipsec_isakmp(cfg: Config, state: ShowState) -> Out:
+    """SHOW IPSEC ISAKMP (L5266-5288): each IPsec SA with its ISAKMP SA and that SA's life."""
+    isakmp = {r["peer"]: r for r in show_isakmp_sa(cfg, state, None)[1]}
+    ar = _ar(cfg)
+    lines = ["IPSEC ISAKMP Expiry Limits - hard/soft/used",
+             "SA Id NAT-OA SA Id Peer Address DPD ISAKMP SA Lifetime (secs)", SEP80]  # fmt: skip
+    data = []
+    for r in ipsec_sas(cfg, state):
+        ike = isakmp.get(r["remote"])
+        if ike is None:
+            continue  # manual keys: no ISAKMP SA
+        pol = next((p for p in ar.isakmp_policies if p.peer in (r["remote"], "ANY")), None)
+        # DPD column: blank when the local DPD mode is NONE (L5298-5304)
+        dpd = {"BOTH": "Act", "RECEIVE": "ActRx"}.get(pol.dpdmode if pol else "NONE", "")
+        natoa = "N/A (Tnl Mode)" if r["mode"] == "TUNNEL" else "-"
+        row = {"ipsec_sa": r["id"], "nat_oa": natoa, "isakmp_sa": ike["id"],
+               "peer": r["remote"], "dpd": dpd, "seconds": ike["seconds"]}  # fmt: skip
+        data.append(row)
+        lines.append(f"{r['id']:<6}{natoa:<16}{ike['id']:<6}{r['remote']:<17}{dpd:<6}"
+                     f"{_limits(ike['seconds'])}")  # fmt: skip
+    lines.append(SEP80)
+    return "\n".join(lines) + "\n", data
+
+
 #: Exchange states for SHOW ISAKMP EXCHANGE from the IOS-style negotiation states.
 _XCHG_STATES = {"MM_NO_STATE": ("1", "SASENT", "IDPROT"), "MM_SA_SETUP": ("1", "KESENT", "IDPROT"),
                 "MM_KEY_EXCH": ("1", "AUTHSENT", "IDPROT"),
@@ -662,11 +688,13 @@ def run_ar_show(cmd: str, config: Config, state: ShowState, extras: Extras | Non
         if not rest:
             return show_ipsec(config)
         obj = resolve(rest[0].name, ("SASPECIFICATION", "BUNDLESPECIFICATION", "POLICY", "SA",
-                                     "COUNTERS"))  # fmt: skip
+                                     "COUNTERS", "ISAKMP"))  # fmt: skip
         flags = {resolve(t.name, ("SABUNDLE", "COUNTERS")) for t in rest[1:]}
         if None in flags or "" in flags:
             bad = next(t for t in rest[1:] if not resolve(t.name, ("SABUNDLE", "COUNTERS")))
             raise ShowError(f'Error (3001003): Parameter "{bad.name}" not recognised.')
+        if obj == "ISAKMP":
+            return show_ipsec_isakmp(config, state)
         if obj == "SASPECIFICATION":
             return show_saspec(config, _int(rest[0], obj) if rest[0].value else None)
         if obj == "BUNDLESPECIFICATION":

@@ -115,6 +115,11 @@ def _tunnel(ev, lab) -> None:
     row = lines[vpn_at + 1] if vpn_at is not None and vpn_at + 1 < len(lines) else []
     ev.check("SABUNDLE: bundle 0 of vpn with SA 0, VALID", row[:3], ["0", "0", "VALID"])
     ev.show(r1, "show ipsec policy=vpn", label="after traffic")
+    link = ev.show(r1, "show ipsec isakmp", label="after traffic (L5266-5288)")
+    isakmp_id = rows[0][0] if (rows := _rows(isa, "SA")) else None
+    ev.check("SHOW IPSEC ISAKMP: IPsec SA 0 belongs to the ISAKMP SA with 2.2.2.2",
+             [ln.split()[:5] for ln in link.splitlines() if ln[:1].isdigit()],
+             [["0", "N/A", "(Tnl", "Mode)", isakmp_id]])  # fmt: skip
     cnt = ev.show(r1, "show ipsec sa=0 counters", label="after traffic (L5906-6065)")
     words = cnt.split()
 

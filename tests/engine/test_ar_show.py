@@ -680,3 +680,19 @@ def test_show_isakmp_counters_general(cfg) -> None:
     assert "msgTx 9 msgTxd 9" in lines and "msgRxd 7" in lines
     assert "txRetryTxd 2 txRetryXchgTimedOut 0" in lines
     assert not dispatch("show isakmp counters=quick", _state(), config=cfg)["ok"]
+
+
+def test_show_ipsec_isakmp(cfg) -> None:
+    """L5266-5288 layout: IPsec SA id, NAT-OA, ISAKMP SA id, peer, DPD, ISAKMP lifetime."""
+    st = _state()
+    st.isakmp_sas[0].remote = "192.168.100.2"  # the ISAKMP SA of the flow's peer
+    lines = norm(show(cfg, "show ipsec isakmp", st))
+    assert lines[:2] == [
+        "IPSEC ISAKMP Expiry Limits - hard/soft/used",
+        "SA Id NAT-OA SA Id Peer Address DPD ISAKMP SA Lifetime (secs)",
+    ]
+    assert lines[3:5] == [
+        "0 N/A (Tnl Mode) 3 192.168.100.2 86400/82080/538",
+        "1 N/A (Tnl Mode) 3 192.168.100.2 86400/82080/538",
+    ]
+    assert len(lines[2]) == len(lines[5]) == 80

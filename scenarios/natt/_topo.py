@@ -51,6 +51,7 @@ class Case:
         sw_keepalive: ``charon.keep_alive`` of ``s1`` (real seconds; strongSwan's default 20).
         mode: "transport": the gateways protect their own traffic, host to host
             (their WAN addresses as the peer sees them), transform set in transport mode.
+        aggressive: the initiators use Aggressive Mode (``crypto isakmp peer``).
     """
 
     left: str = "none"
@@ -67,6 +68,7 @@ class Case:
     left_peer: str = "engine"
     sw_keepalive: int | None = None
     mode: str = "tunnel"
+    aggressive: bool = False
 
     @property
     def far(self) -> str:
@@ -95,6 +97,8 @@ class Case:
             parts.append("dpd")
         if self.mode != "tunnel":
             parts.append(self.mode[:5])
+        if self.aggressive:
+            parts.append("am")
         return "natt-" + "-".join(parts)
 
     def wan(self, router: str) -> str:
@@ -130,6 +134,10 @@ def ios_config(case: Case, router: str) -> str:
              "crypto isakmp policy 10", " encr aes", " hash sha", " authentication pre-share",
              " group 14",
              f"crypto isakmp key {PSK} address 0.0.0.0 0.0.0.0"]
+    if case.aggressive and router != "far":
+        lines += [f"crypto isakmp peer address {FAR_PUBLIC}",
+                  f" set aggressive-mode password {PSK}",
+                  f" set aggressive-mode client-endpoint ipv4-address {wan}"]
     if case.keepalive and (router != "far" or case.far_keepalive):
         lines.append(f"crypto isakmp nat keepalive {case.keepalive}")
     if router != "far" and case.dpd:
@@ -174,6 +182,7 @@ def swanctl_config(case: Case) -> str:
 connections {{
   natt {{
     version = 1
+    aggressive = {'yes' if case.aggressive else 'no'}
     local_addrs = {case.wan('far')}
     remote_addrs = %any
     proposals = aes128-sha1-modp2048

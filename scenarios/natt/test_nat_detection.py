@@ -27,9 +27,9 @@ SCENARIO = Scenario(
     section="IPsec NAT Transparency: NAT detection (IKE phase 1), NAT traversal decision "
             "(phase 2), UDP encapsulation", chapter="Chapter 6",
     claim="Peers exchange NAT-T vendor IDs in MM1/MM2 and NAT-D hashes (destination first) in "
-          "MM3/MM4; matching hashes mean no NAT in the path, mismatching hashes make IKE and "
-          "ESP traverse the NAT inside UDP (checksum zero), so the tunnel works through "
-          "static NAT and PAT on either side.",
+          "MM3/MM4 (AM2/AM3 in Aggressive Mode); matching hashes mean no NAT in the path, "
+          "mismatching hashes make IKE and ESP traverse the NAT inside UDP (checksum zero), "
+          "so the tunnel works through static NAT and PAT on either side.",
     feature="natt-detection", topology="topologies/natt-pat.yaml",
     peers=("engine", "strongswan"),
     notes=("Ports: the seed names none; the lab uses RFC 3947/3948 (IKE floats from 500 to 4500, "
@@ -48,13 +48,14 @@ PLACEMENTS = {
     "initiator-pat": Case(left="pat"),
     "responder-static-nat": Case(right="static"),
     "both-behind-nat": Case(left="pat", right="static"),
+    "initiator-pat-aggressive-mode": Case(left="pat", aggressive=True),
 }
 
 
 @pytest.mark.parametrize("placement", list(PLACEMENTS))
 def test_nat_detection(ev, peer: str, placement: str) -> None:
     base = PLACEMENTS[placement]
-    case = Case(left=base.left, right=base.right, peer=peer)
+    case = Case(left=base.left, right=base.right, peer=peer, aggressive=base.aggressive)
     with _run.lab_for(ev, case) as lab:
         with _run.captures(ev, lab, case) as caps:
             res = _run.ping(ev, lab, "h1", "h2")
@@ -66,7 +67,7 @@ def test_nat_detection(ev, peer: str, placement: str) -> None:
 
 def _expect_natd(case: Case, p: _wire.Pkt) -> tuple[bool, bool]:
     """(dst_match, src_match) the document predicts at this capture point."""
-    from_r1 = p.sport == 500 and p.dport == 500 and p.dst in (FAR_PUBLIC, case.wan("far"))
+    from_r1 = p.dst in (FAR_PUBLIC, case.wan("far"))
     sender_wan = case.wan("r1") if from_r1 else case.wan("far")
     aimed = FAR_PUBLIC if from_r1 else case.public("r1")
     src_ok = p.src == sender_wan and not (case.peer == "strongswan" and not from_r1)
@@ -81,9 +82,18 @@ def _check_wire(ev, case: Case, wire: dict[str, list[_wire.Pkt]], received: int)
     ev.check(f"{first}: NAT-T vendor ID in MM1/MM2", s0["natt_vid"], True)
     for point, pkts in wire.items():
         natd = _wire.phase1_natd(pkts)
-        ev.check(f"{point}: MM3 and MM4 each carry 2 NAT-D payloads",
-                 [len(p.natd) for p in natd], [2, 2])
+        if case.aggressive:  # AM2 and AM3 (AM3 only when sent in the clear)
+            ev.check(f"{point}: AM2 (and AM3 if in the clear) carry 2 NAT-D payloads",
+                     [len(p.natd) for p in natd][:1] + [
+                         len(p.natd) for p in natd[1:] if not p.encrypted], [2] * len(natd))
+            ev.check(f"{point}: first NAT-D message is AM2 from {case.far}",
+                     bool(natd) and natd[0].src in (FAR_PUBLIC, case.wan("far")), True)
+        else:
+            ev.check(f"{point}: MM3 and MM4 each carry 2 NAT-D payloads",
+                     [len(p.natd) for p in natd], [2, 2])
         for p in natd:
+            if 4500 in (p.sport, p.dport):
+                continue  # AM3 after the float: its hashes describe the port-500 exchange
             seen = _wire.natd_view(p)
             exp_dst, exp_src = _expect_natd(case, p)
             ev.check(f"{point}: NAT-D of {p.label()} (destination hash first)",
@@ -92,8 +102,11 @@ def _check_wire(ev, case: Case, wire: dict[str, list[_wire.Pkt]], received: int)
                      how="hashes recomputed from the addresses seen at this point")
         s = _wire.summary(pkts)
         if floats:
-            ev.check(f"{point}: IKE floated to UDP 4500 after MM4 (with non-ESP marker)",
-                     (s["ike_500"], s["ike_4500"] > 0, s["ike_4500_marker"]), (4, True, True))
+            before = 2 if case.aggressive else 4
+            ev.check(f"{point}: IKE floated to UDP 4500 after {'AM2' if case.aggressive else 'MM4'}"
+                     " (with non-ESP marker)",
+                     (s["ike_500"], s["ike_4500"] > 0, s["ike_4500_marker"]),
+                     (before, True, True))
             ev.check(f"{point}: ESP inside UDP 4500, none as IP protocol 50",
                      (s["esp_udp"] >= 2 * received > 0, s["esp_proto50"]), (True, 0),
                      how=f"{s['esp_udp']} ESP-in-UDP packets")

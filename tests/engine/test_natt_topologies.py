@@ -18,6 +18,8 @@ CASES = [
     Case(left="pat", keepalive=10, udp_timeout=2, clock_scale=10, dpd="10 2"),
     Case(left="static", far_nat_t=False), Case(left="static", keepalive=5, far_keepalive=True),
     Case(left="pat", left_peer="strongswan", sw_keepalive=2, udp_timeout=4),
+    Case(left="pat", aggressive=True), Case(left="pat", aggressive=True, peer="strongswan"),
+    Case(left="static", mode="transport"),
 ]
 
 

@@ -682,7 +682,7 @@ def run_ar_show(cmd: str, config: Config, state: ShowState, extras: Extras | Non
         verb = None
     if verb != "SHOW" or len(toks) < 2:
         raise ShowError(f'Error (3001001): Unknown command "{cmd.strip()}".')
-    module = resolve(words[1], ("IPSEC", "ISAKMP", "ENCO", "CONFIG"))
+    module = resolve(words[1], ("IPSEC", "ISAKMP", "ENCO", "CONFIG", "LOG"))
     rest = toks[2:]
     if module == "IPSEC":
         if not rest:
@@ -736,9 +736,28 @@ def run_ar_show(cmd: str, config: Config, state: ShowState, extras: Extras | Non
                 )
         text = dynamic_config(config, which)
         return text, text.splitlines()
+    elif module == "LOG":
+        return _show_log(config, rest, extras or {})
     elif module == "ENCO" and rest and resolve(rest[0].name, ("KEY",)) == "KEY":
         return show_enco_key(config, _int(rest[0], "KEY"))
     raise ShowError(f'Error (3001001): Unknown command "{cmd.strip()}".')
+
+
+def _show_log(config: Config, rest: list[Any], extras: Extras) -> Out:
+    """SHOW LOG [MODULE=ISAK|IPSE] [TYPE=IKMP|IPSC] (L1782-1786, L1905-1909)."""
+    from engine.show.ar_log import show_log
+
+    module = type_ = None
+    for t in rest:
+        name = resolve(t.name, ("MODULE", "TYPE"))
+        value = (t.value or "").upper()
+        if name == "MODULE" and value[:4] in ("ISAK", "IPSE"):
+            module = value[:4]
+        elif name == "TYPE" and value in ("IKMP", "IPSC"):
+            type_ = value
+        else:
+            raise ShowError(f'Error (3001003): Parameter "{t.text}" not recognised.')
+    return show_log(config, extras.get("events", []), extras.get("started", 0.0), module, type_)
 
 
 def runtime_extras(raw: dict[str, Any]) -> Extras:
@@ -749,6 +768,9 @@ def runtime_extras(raw: dict[str, Any]) -> Extras:
     """
     now = float(raw.get("now", 0.0))
     out: Extras = {}
+    if raw.get("event_log") is not None:  # [(epoch seconds, engine.ike.events event)]
+        out["events"] = list(raw["event_log"])
+        out["started"] = float(raw.get("started", 0.0) or 0.0)
     counters = getattr(raw.get("ike"), "counters", None)
     if counters is not None:
         out["ike"] = {k: int(v) for k, v in vars(counters).items() if isinstance(v, int)}

@@ -696,3 +696,42 @@ def test_show_ipsec_isakmp(cfg) -> None:
         "1 N/A (Tnl Mode) 3 192.168.100.2 86400/82080/538",
     ]
     assert len(lines[2]) == len(lines[5]) == 80
+
+
+def test_show_log_from_engine_events(cfg) -> None:
+    """L1788-1810 / L1911-1925: ISAKMP exchange lines and 'SA bundle created' lines."""
+    import ipaddress
+    import time as _time
+
+    from engine.ike.events import ChildSaUp, IkeSaUp, IpsecSaPair, TrafficSelector
+    from engine.show.ar import dispatch_ar
+
+    t0 = _time.mktime((2026, 11, 3, 11, 31, 10, 0, 0, -1))
+    up = IkeSaUp(("192.168.100.2", 500), ("192.168.100.1", 500), b"i" * 8, b"r" * 8, "main",
+                 True, "des", "sha1", "psk", 1, 86400, False, 3)  # fmt: skip
+    pair = IpsecSaPair("192.168.100.2", "192.168.100.1", "tunnel", (), (),
+                       TrafficSelector(ipaddress.ip_network("192.168.1.0/24")),
+                       TrafficSelector(ipaddress.ip_network("192.168.10.0/24")), 28800, 0,
+                       0.0, crypto_map="eth0", crypto_map_seq=20, initiator=True)  # fmt: skip
+    extras = {"events": [(t0 + 4, up), (t0 + 4, ChildSaUp(pair))], "started": t0 - 501}
+    isak = dispatch_ar("show log module=isak", cfg, _state(), extras)["output"].splitlines()
+    assert isak[0] == "Date/Time S Mod Type SType Message" and isak[1] == "-" * 79
+    assert isak[2:-1] == [
+        "03 11:22:49 3 ISAK IKMP MSG ISAKMP has been enabled",
+        "03 11:31:14 3 ISAK IKMP XCHG Exchange 1: Phase 1 [init] started with peer 192.168.100.2",
+        "03 11:31:14 3 ISAK IKMP XCHG Exchange 1: Completed successfully",
+        "03 11:31:14 3 ISAK IKMP XCHG Exchange 2: Phase 2 [init] started with peer 192.168.100.2",
+        "03 11:31:14 3 ISAK IKMP XCHG Exchange 2: Completed successfully",
+    ]
+    ipsc = dispatch_ar("show log type=ipsc", cfg, _state(), extras)["output"].splitlines()
+    assert [ln.split(None, 6)[6] for ln in ipsc[2:-1]] == [
+        "IPSEC has been enabled",
+        "SA bundle created: Policy - vpn",
+    ]
+    assert not dispatch_ar("show log module=foo", cfg, _state(), extras)["ok"]
+    # without an event log from the runner: header and separators only
+    assert show(cfg, "show log module=ipse").splitlines() == [
+        "Date/Time S Mod Type SType Message",
+        "-" * 79,
+        "-" * 79,
+    ]

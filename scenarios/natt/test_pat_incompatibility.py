@@ -14,6 +14,8 @@ both flows are UDP and both tunnels work.
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from reports.scenario import Scenario
@@ -40,9 +42,12 @@ SCENARIO = Scenario(
 def test_esp_through_pat(ev, peer: str, nat_t: bool) -> None:
     case = Case(left="pat", two=True, nat_t=nat_t)
     with _run.lab_for(ev, case) as lab:
+        nat1 = lab.node("nat1")
         with _run.captures(ev, lab, case) as caps:
             first = _run.ping(ev, lab, "h1", "h2")
+            d0 = _ct_drops(ev.exec(nat1, ["conntrack", "-S"], label="conntrack stats before"))
             second = _run.ping(ev, lab, "h3", "h2")
+            d1 = _ct_drops(ev.exec(nat1, ["conntrack", "-S"], label="conntrack stats after"))
         spi3 = _outbound_spis(lab, "r3")
         wire = _run.wire_of(caps)
         inside, outside = wire["nat1:eth0"], wire["nat1:eth1"]
@@ -58,6 +63,9 @@ def test_esp_through_pat(ev, peer: str, nat_t: bool) -> None:
                      True, how=f"{len(r3_in)} packets with r3's SPIs {sorted(map(hex, spi3))}")
             ev.check("r3's ESP is dropped in the PAT box (never leaves its outside)",
                      len(r3_out), 0)
+            ev.check("the PAT box's conntrack counts the drops (ESP mapping clash)",
+                     d1 - d0 >= len(r3_in) > 0, True,
+                     how=f"conntrack -S drop +{d1 - d0} (insert_failed: no free ESP mapping)")
         else:
             ev.check("NAT-T enabled: h3 (second gateway) reaches h2 too", second.received,
                      f">= {_run.PINGS - 1}", ok=second.received >= _run.PINGS - 1)
@@ -66,6 +74,7 @@ def test_esp_through_pat(ev, peer: str, nat_t: bool) -> None:
                      (True, True, {"esp-udp"}))
             s = _wire.summary(outside)
             ev.check("outside: no ESP as IP protocol 50", s["esp_proto50"], 0)
+            ev.check("no conntrack drops in the PAT box", d1 - d0, 0)
         ev.exec(lab.node("nat1"), ["conntrack", "-L"], label="PAT mappings")
         ev.note(f"ESP flows outside the PAT box towards {FAR_PUBLIC}: "
                 f"{_wire.summary(outside, (case.public('r1'), FAR_PUBLIC))}")
@@ -74,3 +83,8 @@ def test_esp_through_pat(ev, peer: str, nat_t: bool) -> None:
 def _outbound_spis(lab, router: str) -> set[int]:
     keys = lab.node(router).cli("lab keys", json=True) or []
     return {int(k["spi"]) for k in keys if k.get("direction") == "out"}
+
+
+def _ct_drops(stats: str) -> int:
+    """Sum of the per-CPU ``drop=`` counters of ``conntrack -S``."""
+    return sum(int(n) for n in re.findall(r"\bdrop=(\d+)", stats))

@@ -191,10 +191,10 @@ def bundle_transform_sets(ar: ArState, bundle: BundleSpec) -> list[TransformSet]
 # ------------------------------------------------------------------ selectors
 
 
-def _networks(address: str, mask: str | None) -> list[IpNetwork]:
+def _networks(address: str, mask: str | None, version: int = 4) -> list[IpNetwork]:
     """LADDRESS/RADDRESS (+ mask, default host mask, L624-626) → networks."""
     if address == "ANY":
-        return [ipaddress.ip_network("0.0.0.0/0")]
+        return [ipaddress.ip_network("::/0" if version == 6 else "0.0.0.0/0")]
     lo, sep, hi = address.partition("-")
     if sep:
         a, b = ipaddress.ip_address(lo), ipaddress.ip_address(hi)
@@ -220,8 +220,11 @@ def policy_aces(pol: ArIpsecPolicy, action: str) -> list[Ace]:
     """ACEs (outbound view: local = source) of one policy's selectors."""
     out = []
     for src, dst in itertools.product(
-        _networks(pol.laddress, pol.lmask), _networks(pol.raddress, pol.rmask)
+        _networks(pol.laddress, pol.lmask, pol.ipversion),
+        _networks(pol.raddress, pol.rmask, pol.ipversion),
     ):
+        if src.version != dst.version:
+            continue  # an IPv4 selector with an IPv6 one matches nothing
         out.append(Ace(action, _protocol(pol.transport), src, dst, _port(pol.lport),  # type: ignore[arg-type]
                        _port(pol.rport), text=f"{action} policy {pol.name}"))  # fmt: skip
     return out
@@ -416,11 +419,13 @@ def spd_rules(cfg: Config) -> list[SpdRule]:
                     peer = ipaddress.ip_network(pol.peer)
                 except ValueError:
                     peer = None
-                if peer is not None:
+                if peer is not None and peer.version == 4:
                     for proto in (50, 51):
                         rules.append(SpdRule(ifname, "in", peer, None, proto, None, None,
                                              "accept", pol.name))  # fmt: skip
             for ace in policy_aces(pol, "permit"):
+                if ace.src.version != 4:
+                    continue  # IPv4 filter table (IPVERSION=6 policies: not enforced yet)
                 sp = ace.src_port.low if ace.src_port else None
                 dp = ace.dst_port.low if ace.dst_port else None
                 rules.append(SpdRule(ifname, "out", _any(ace.src), _any(ace.dst), ace.protocol,

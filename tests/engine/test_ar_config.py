@@ -335,3 +335,15 @@ def test_dpd_schedule_matches_the_figure() -> None:
     # DPDMODE=RECEIVE answers but never sends (L2631-2643): no keepalive of our own
     rx = parse_ar(PRELUDE + "CREATE ISAKMP POLICY=d PEER=2.2.2.2 KEY=1 DPDMODE=RECEIVE\n")
     assert rx.globals.keepalive is None
+
+
+def test_ipv6_policy_selectors() -> None:
+    """IPVERSION=6 with an IPv6 prefix (L2142-2145, L2163): ANY means ::/0 there."""
+    from engine.config.ar_derive import spd_rules
+
+    cfg = parse_ar(PRELUDE + "CREATE IPSEC POLICY=v6 INT=ppp0 ACTION=IPSEC KEYMAN=ISAKMP "
+                   "BUNDLE=1 PEER=2001:db8::2 IPVERSION=6 LAD=2001:db8:10::/64\n")  # fmt: skip
+    assert not cfg.errors, cfg.errors
+    (sel,) = cfg.protected_selectors()
+    assert (str(sel.local), str(sel.remote)) == ("2001:db8:10::/64", "::/0")
+    assert all(r.src is None or r.src.version == 4 for r in spd_rules(cfg))

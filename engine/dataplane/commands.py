@@ -117,8 +117,12 @@ class RunnerCommands:
         else:
             from engine.config.ios import ModeState, apply_line, format_error, prompt
 
-            if not hasattr(self, "_cfg_state"):
+            if line.strip().lower() == "end":  # leave configuration mode; next line: global
                 self._cfg_state = ModeState(file="<lab config>")
+                return _ok("", None)
+            st = getattr(self, "_cfg_state", None)
+            if st is None or st.mode == "exec" or st.ended:
+                self._cfg_state = ModeState(file="<lab config>")  # configure terminal
             err = apply_line(self.config, line, self._cfg_state)
             if err is not None:
                 return {"ok": False, "error": format_error(err, prompt(self.config,

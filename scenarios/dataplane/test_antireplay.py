@@ -253,6 +253,58 @@ def _scenario(ev, lab, variant: str, far: str, peer: str) -> None:
     ev.show(r1, "show crypto ipsec sa", label="after the replays")
 
 
+@pytest.mark.parametrize("variant", ["default-64", "map-128", "global-1024"])
+def test_window_edge(ev, peer: str, variant: str) -> None:
+    """X-(N-1) is accepted, X-N is dropped (L96-104), for N = 64, 128, 1024."""
+    lines, window, cite = VARIANTS[variant]
+    topo = TOPOLOGY if peer == "engine" else HERE / "strongswan.yaml"
+    far = "r2" if peer == "engine" else "s2"
+    ev.topology(topo)
+    with ExitStack() as stack:
+        with ev.step(f"bring up h1 - r1 (VPN-Gateway1) - isp - {far} ({peer}) - h2"):
+            lab = stack.enter_context(Lab.up(topo))
+        with ev.collecting(lab, nodes=("r1",)):
+            r1 = lab.node("r1")
+            with ev.step(f"configure r1: {' / '.join(lines) or 'as loaded'} ({cite})"):
+                for line in lines:
+                    r1.cli(f"lab config {line}")
+            with ev.step("h1 pings h2: SAs come up"):
+                lab.node("h1").ping(H2, count=3, interval=0.3, wait=2)
+            inner = stack.enter_context(ev.capture(lab, "r1:eth1"))
+            protos = ("esp",) if peer == "engine" else ("udp",)
+            hold = stack.enter_context(replay.Hold(lab, "isp:eth1", protos=protos, src=R2_OUT))
+            for distance, pattern in ((window - 1, "c3"), (window, "d4")):
+                with ev.step(
+                    f"hold one ESP packet of the peer, let exactly {distance} later ones pass, "
+                    "release it"
+                ):
+                    hold.hold_next(1)
+                    before = hold.forwarded
+                    _flood(lab.node("h2"), H1, distance + 1, pattern)
+                    held = hold.wait_held(1)[0]
+                    hold.wait_forwarded(before + distance, timeout=10)
+                    passed = hold.forwarded - before
+                    hold.release()
+                _settle_absent(inner, pattern, 1)
+                accepted = window - 1 == distance
+                ev.check(
+                    f"ESP seq {held.seq} released {passed} packets behind the highest: "
+                    + ("accepted (X-(N-1))" if accepted else "dropped (X-N)"),
+                    _arrivals(inner, pattern, 1),
+                    1 if accepted else 0,
+                    how=f"window {window} ({cite}); seed L96-104",
+                )
+
+
+def _flood(node, dst: str, count: int, pattern: str) -> None:
+    """``count`` echo requests as fast as the tunnel answers (bounded: ping -f -c)."""
+    node.exec(
+        ["ping", "-n", "-q", "-f", "-c", str(count), "-W", "1", "-p", pattern, dst],
+        check=False,
+        timeout=count * 0.02 + 15,
+    )
+
+
 def _settle_absent(cap, pattern: str, seq: int, quiet: float = 1.0) -> None:
     """Bounded wait for a packet that should not come (or for late ones to land)."""
     deadline = time.monotonic() + quiet

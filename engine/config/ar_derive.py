@@ -22,8 +22,8 @@ Mapping (seed 002; see spec/seed002-a-ar-overview.md §1.3-1.9):
 * ENABLE IPSEC / ENABLE ISAKMP (L391-411): no crypto maps are applied while
   the IPsec module is disabled; ``Globals.isakmp_enabled`` follows ISAKMP.
 * AR defaults: bundle lifetime 28800 s, unlimited kbytes (L2105-2115); NAT-T
-  off unless a policy sets NATTRAVERSAL (L1142-1144); DPDMODE=BOTH → on-demand
-  DPD with DPDIDLETIMEOUT (L2631-2643).
+  off unless a policy sets NATTRAVERSAL (L1142-1144); DPDMODE=BOTH → idle-
+  based (IOS "periodic") DPD after DPDIDLETIMEOUT (L2631-2643).
 """
 
 from __future__ import annotations
@@ -140,8 +140,10 @@ def _isakmp(cfg: Config, ar: ArState) -> None:
                 aggressive_client_endpoint=p.localid,
             ))  # fmt: skip
         if p.dpdmode == "BOTH" and cfg.globals.keepalive is None:
+            # traffic-based: every encrypted packet received restarts dpdidletimer, and
+            # R-U-THERE goes out when it expires (L1538-1544, L1588-1602) = IOS "periodic"
             cfg.globals.keepalive = Keepalive(
-                p.dpdidletimeout, p.msgtimeout, "on-demand", dpd_schedule(p)
+                p.dpdidletimeout, p.msgtimeout, "periodic", dpd_schedule(p)
             )
 
 

@@ -325,7 +325,7 @@ def test_dpd_schedule_matches_the_figure() -> None:
     """L1640-1691: default timers → R-U-THERE #0..#9 at 0, 20, 24, ... 248 s, Delete at 312 s."""
     cfg = parse_ar(PRELUDE + "CREATE ISAKMP POLICY=d PEER=2.2.2.2 KEY=1 DPDMODE=BOTH\n")
     ka = cfg.globals.keepalive
-    assert ka is not None and (ka.seconds, ka.retry, ka.mode) == (20, 4, "on-demand")
+    assert ka is not None and (ka.seconds, ka.retry, ka.mode) == (20, 4, "periodic")
     assert ka.schedule == (0, 20, 24, 32, 48, 72, 104, 144, 192, 248, 312)
     flat = parse_ar(
         PRELUDE + "CREATE ISAKMP POLICY=d PEER=2.2.2.2 KEY=1 DPDMODE=BOTH "

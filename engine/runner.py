@@ -800,10 +800,10 @@ class Runner(RunnerCommands):
         """Authenticated ESP-in-UDP from a new endpoint: the peer's NAT rebound."""
         old = (entry.pair.peer, entry.pair.udp_encap[1] if entry.pair.udp_encap else 4500)
         new = (src, sport)
-        moved = [e for e in self.sadb.entries
-                 if (e.pair.peer, e.pair.udp_encap[1] if e.pair.udp_encap else 0) == old]
-        for e in moved:
-            self.sadb.move_peer(e, src, sport)
+        # Only the pair whose SA authenticated the packet: several peers may share one
+        # public address behind a PAT, told apart by port alone.
+        moved = [entry]
+        self.sadb.move_peer(entry, src, sport)
         self.natka.move((local, 4500), old, new)
         if hasattr(self.ike, "peer_moved"):
             self._ike_call("peer_moved", old, new)

@@ -43,7 +43,8 @@ PENDING_MAX = 8  # packets kept per tunnel while IKE negotiates
 PENDING_HOLD = 3.0  # real seconds
 ACQUIRE_RETRY = 1.0  # real seconds between acquires of one tunnel
 REINITIATE = 10.0  # real seconds between start-up style acquires of a tunnel without SA
-FIRST_WAIT = 3.0  # real seconds the higher-addressed end waits before initiating
+FIRST_WAIT = REINITIATE  # the higher-addressed end waits as long before initiating
+# (longer than IKE's first retransmission, 4 s: a lost MM1 of the other end is retried)
 DEFAULT_MTU = 1400  # link MTU of a tunnel without ``mtu``/``ip mtu`` (IOS IPsec VTI ~1438)
 IFA_F_NODAD = 0x02
 
@@ -69,6 +70,21 @@ class TunnelPort:
     counters: dict[str, int] = field(default_factory=lambda: {
         "in_packets": 0, "in_bytes": 0, "out_packets": 0, "out_bytes": 0,
         "out_no_sa": 0, "out_dropped": 0, "in_write_errors": 0})
+
+
+def _triggers(pkt: bytes) -> bool:
+    """Does this packet start a negotiation?  Not the kernel's own link-local or
+    multicast chatter on a fresh interface (MLD reports, router solicitations): the
+    tunnel's start-up initiation covers that, and the noise would race it."""
+    key = pk.flow_key(pkt)
+    if key is None:
+        return False
+    try:
+        src, dst = ipaddress.ip_address(key.src), ipaddress.ip_address(key.dst)
+    except ValueError:
+        return False
+    return not (src.is_link_local or dst.is_multicast or dst.is_link_local
+                or src.is_unspecified)
 
 
 class VtiManager:
@@ -239,7 +255,8 @@ class VtiManager:
                 port.pending.append((time.monotonic(), pkt))
             else:
                 port.counters["out_dropped"] += 1
-            self._acquire(port, pkt)
+            if _triggers(pkt):
+                self._acquire(port, pkt)
             return
         port.counters["out_packets"] += 1
         port.counters["out_bytes"] += len(pkt)
@@ -257,6 +274,7 @@ class VtiManager:
         sel = PacketSelector(key.src, key.dst, key.proto, key.sport or None,
                              key.dport or None, interface=port.vti.name)
         now = self.runner.clock.now()
+        log.info("%s: no SA, acquire (%s -> %s)", port.vti.name, key.src, key.dst)
         self.runner.stats["vti_acquires"] += 1
         self.runner._ike_call("acquire", sel, now)
         self.runner._flush_ike(now)
@@ -265,7 +283,7 @@ class VtiManager:
         """IOS brings a VTI's SAs up without traffic (L4657-4659).
 
         Both ends would initiate at once and end up with two IKE SAs and two
-        pairs; the end with the higher tunnel address waits ``REINITIATE`` s
+        pairs; the end with the higher tunnel address waits ``FIRST_WAIT`` s
         (the service hook) so that normally one negotiation runs.
         """
         local = self.runner.ike.policy.vti_local(port.vti) if self.runner.ike else None
@@ -283,8 +301,23 @@ class VtiManager:
         real = time.monotonic()
         for port in self.ports.values():
             if self.entry_for(port) is None and real - port.last_acquire >= REINITIATE:
+                if self._negotiating(port):  # the peer's exchange is under way: wait
+                    port.last_acquire = real - REINITIATE + FIRST_WAIT
+                    continue
                 self._acquire(port, None)
         self._housekeeping()
+
+    def _negotiating(self, port: TunnelPort) -> bool:
+        """Is a Phase 1 exchange with the tunnel's peer under way (not yet established)?"""
+        dest = ipaddress.ip_address(port.vti.destination)
+        for sa in self.runner._ike_call("isakmp_sas") or ():
+            try:
+                if ipaddress.ip_address(sa.peer[0]) == dest and not sa.deleted \
+                        and sa.state != "established":
+                    return True
+            except (AttributeError, IndexError, TypeError, ValueError):
+                continue
+        return False
 
     def _housekeeping(self) -> None:
         real = time.monotonic()

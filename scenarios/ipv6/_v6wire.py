@@ -59,7 +59,7 @@ def protected(packets: list[Any], keys: list[dict[str, Any]]) -> list[dict[str, 
             esp = p[ESP]
         else:
             continue
-        rec["esp_spi"] = esp.spi
+        rec["esp_spi"], rec["esp_seq"] = esp.spi, esp.seq
         k = by_spi.get(esp.spi)
         if k is not None:
             try:

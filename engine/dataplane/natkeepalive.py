@@ -66,8 +66,13 @@ class NatKeepalive:
         history: how many send times to keep per peering (``times``, for show/tests).
     """
 
-    def __init__(self, interval: float | None, jitter: float = JITTER,
-                 rng: random.Random | None = None, history: int = 64) -> None:
+    def __init__(
+        self,
+        interval: float | None,
+        jitter: float = JITTER,
+        rng: random.Random | None = None,
+        history: int = 64,
+    ) -> None:
         if interval is not None and interval <= 0:
             raise ValueError(f"NAT keepalive interval must be positive, not {interval!r}")
         if not 0 <= jitter < 1:
@@ -124,9 +129,17 @@ class NatKeepalive:
 
     def peerings(self) -> list[dict[str, object]]:
         """What is tracked (for ``lab state`` and tests)."""
-        return [{"local": list(p.local), "peer": list(p.peer), "sent": p.sent,
-                 "last_activity": p.last_activity, "due": p.due, "times": list(p.times)}
-                for p in self._peerings.values()]
+        return [
+            {
+                "local": list(p.local),
+                "peer": list(p.peer),
+                "sent": p.sent,
+                "last_activity": p.last_activity,
+                "due": p.due,
+                "times": list(p.times),
+            }
+            for p in self._peerings.values()
+        ]
 
     # -- sans-I/O timer API ---------------------------------------------------------
 
@@ -147,7 +160,7 @@ class NatKeepalive:
             p.sent += 1
             self.sent_total += 1
             p.times.append(now)
-            del p.times[:-self._history]
+            del p.times[: -self._history]
             # Sending is traffic too: the next one is one (new) interval later.
             p.last_activity = now
             p.due = now + self._period()

@@ -35,8 +35,10 @@ def lab_for(ev: Any, case: Case) -> Iterator[Lab]:
         if f.suffix in (".cfg", ".conf"):
             ev.config(f.stem.split(".")[0], f, label="loaded")
     with ExitStack() as stack:
-        with ev.step(f"bring up {case.name}: initiators behind {case.left} NAT, "
-                     f"{case.far} ({case.peer}) behind {case.right} NAT"):
+        with ev.step(
+            f"bring up {case.name}: initiators behind {case.left} NAT, "
+            f"{case.far} ({case.peer}) behind {case.right} NAT"
+        ):
             lab = stack.enter_context(Lab.up(path))
         engines = tuple(n for n in (*case.initiators, case.far) if not n.startswith("s"))
         with ev.collecting(lab, nodes=engines):
@@ -53,8 +55,9 @@ def lab_for(ev: Any, case: Case) -> Iterator[Lab]:
 
 
 @contextmanager
-def captures(ev: Any, lab: Lab, case: Case, points: list[str] | None = None
-             ) -> Iterator[dict[str, Any]]:
+def captures(
+    ev: Any, lab: Lab, case: Case, points: list[str] | None = None
+) -> Iterator[dict[str, Any]]:
     """Capture on every point; yields {point: capture}; decoded with the SA keys."""
     keys = tuple(n for n in (*case.initiators, case.far))
     caps: dict[str, Any] = {}
@@ -109,8 +112,16 @@ def sw_children(node: Any) -> list[dict[str, Any]]:
                 continue
             ike = strongswan._typed(sa)
             for child in ike.get("child-sas", {}).values():
-                out.append(dict(child, ike=name, **{k: ike.get(k) for k in (
-                    "remote-host", "remote-port", "local-host", "local-port")}))
+                out.append(
+                    dict(
+                        child,
+                        ike=name,
+                        **{
+                            k: ike.get(k)
+                            for k in ("remote-host", "remote-port", "local-host", "local-port")
+                        },
+                    )
+                )
     return out
 
 
@@ -118,15 +129,33 @@ def far_counters(lab: Lab, case: Case) -> dict[str, int]:
     """Decapsulated/encapsulated packets at the responder (engine or strongSwan)."""
     if case.peer == "strongswan":
         kids = sw_children(lab.node(case.far))
-        return {"decaps": sum(int(c.get("packets-in", 0)) for c in kids),
-                "encaps": sum(int(c.get("packets-out", 0)) for c in kids),
-                "sas": len(kids)}
+        return {
+            "decaps": sum(int(c.get("packets-in", 0)) for c in kids),
+            "encaps": sum(int(c.get("packets-out", 0)) for c in kids),
+            "sas": len(kids),
+        }
     data = lab.node(case.far).cli("lab counters", json=True) or {}
     sas = data.get("sas", [])
-    return {"decaps": sum(s.get("decaps", 0) for s in sas),
-            "encaps": sum(s.get("encaps", 0) for s in sas), "sas": len(sas)}
+    return {
+        "decaps": sum(s.get("decaps", 0) for s in sas),
+        "encaps": sum(s.get("encaps", 0) for s in sas),
+        "sas": len(sas),
+    }
 
 
-__all__ = ["FAR_PUBLIC", "LANS", "PINGS", "capture_points", "captures", "current_peers",
-           "encaps_settings", "far_counters", "host_of", "isakmp_peer", "lab_for", "ping",
-           "sw_children", "wire_of"]
+__all__ = [
+    "FAR_PUBLIC",
+    "LANS",
+    "PINGS",
+    "capture_points",
+    "captures",
+    "current_peers",
+    "encaps_settings",
+    "far_counters",
+    "host_of",
+    "isakmp_peer",
+    "lab_for",
+    "ping",
+    "sw_children",
+    "wire_of",
+]

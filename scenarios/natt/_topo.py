@@ -130,22 +130,29 @@ def ios_config(case: Case, router: str) -> str:
     lan = LANS[router]
     wan = case.wan(router)
     gw = _gateway(case, router)
-    lines = [f"hostname {router if router != 'far' else 'r2'}", "!",
-             "crypto isakmp policy 10", " encr aes", " hash sha", " authentication pre-share",
-             " group 14",
-             f"crypto isakmp key {PSK} address 0.0.0.0 0.0.0.0"]
+    lines = [
+        f"hostname {router if router != 'far' else 'r2'}",
+        "!",
+        "crypto isakmp policy 10",
+        " encr aes",
+        " hash sha",
+        " authentication pre-share",
+        " group 14",
+        f"crypto isakmp key {PSK} address 0.0.0.0 0.0.0.0",
+    ]
     if case.aggressive and router != "far":
-        lines += [f"crypto isakmp peer address {FAR_PUBLIC}",
-                  f" set aggressive-mode password {PSK}",
-                  f" set aggressive-mode client-endpoint ipv4-address {wan}"]
+        lines += [
+            f"crypto isakmp peer address {FAR_PUBLIC}",
+            f" set aggressive-mode password {PSK}",
+            f" set aggressive-mode client-endpoint ipv4-address {wan}",
+        ]
     if case.keepalive and (router != "far" or case.far_keepalive):
         lines.append(f"crypto isakmp nat keepalive {case.keepalive}")
     if router != "far" and case.dpd:
         lines.append(f"crypto isakmp keepalive {case.dpd}")
     if not (case.far_nat_t if router == "far" else case.nat_t):
         lines.append("no crypto ipsec nat-transparency udp-encapsulation")
-    lines += ["!", "crypto ipsec transform-set TS esp-aes esp-sha-hmac", f" mode {case.mode}",
-              "!"]
+    lines += ["!", "crypto ipsec transform-set TS esp-aes esp-sha-hmac", f" mode {case.mode}", "!"]
     if router == "far":
         # One static entry per initiator, its peer being the initiator's public
         # (post-NAT) address. (A dynamic map would be the IOS idiom; the engine
@@ -153,43 +160,67 @@ def ios_config(case: Case, router: str) -> str:
         acl = []
         for i, r in enumerate(case.initiators):
             seq, num = 10 * (i + 1), 102 + i
-            lines += [f"crypto map VPN {seq} ipsec-isakmp", f" set peer {case.public(r)}",
-                      " set transform-set TS", f" match address {num}"]
+            lines += [
+                f"crypto map VPN {seq} ipsec-isakmp",
+                f" set peer {case.public(r)}",
+                " set transform-set TS",
+                f" match address {num}",
+            ]
             if case.mode == "transport":
                 acl.append(f"access-list {num} permit ip host {wan} host {case.public(r)}")
             else:
-                acl.append(f"access-list {num} permit ip {lan}.0 0.0.0.255 "
-                           f"{LANS[role(r)]}.0 0.0.0.255")
+                acl.append(
+                    f"access-list {num} permit ip {lan}.0 0.0.0.255 {LANS[role(r)]}.0 0.0.0.255"
+                )
     else:
-        lines += ["crypto map VPN 10 ipsec-isakmp", f" set peer {FAR_PUBLIC}",
-                  " set transform-set TS", " match address 101"]
-        acl = [f"access-list 101 permit ip {lan}.0 0.0.0.255 {LANS['far']}.0 0.0.0.255"
-               if case.mode == "tunnel" else f"access-list 101 permit ip host {wan} host "
-               f"{FAR_PUBLIC}"]
-    lines += ["!", "interface GigabitEthernet0/0", f" ip address {wan} 255.255.255.0",
-              " crypto map VPN", "!", "interface GigabitEthernet0/1",
-              f" ip address {lan}.1 255.255.255.0", "!", *acl, "!",
-              f"ip route 0.0.0.0 0.0.0.0 {gw}", "!", "end", ""]
+        lines += [
+            "crypto map VPN 10 ipsec-isakmp",
+            f" set peer {FAR_PUBLIC}",
+            " set transform-set TS",
+            " match address 101",
+        ]
+        acl = [
+            f"access-list 101 permit ip {lan}.0 0.0.0.255 {LANS['far']}.0 0.0.0.255"
+            if case.mode == "tunnel"
+            else f"access-list 101 permit ip host {wan} host {FAR_PUBLIC}"
+        ]
+    lines += [
+        "!",
+        "interface GigabitEthernet0/0",
+        f" ip address {wan} 255.255.255.0",
+        " crypto map VPN",
+        "!",
+        "interface GigabitEthernet0/1",
+        f" ip address {lan}.1 255.255.255.0",
+        "!",
+        *acl,
+        "!",
+        f"ip route 0.0.0.0 0.0.0.0 {gw}",
+        "!",
+        "end",
+        "",
+    ]
     return "\n".join(lines)
 
 
 def swanctl_config(case: Case) -> str:
     """strongSwan responder (any peer; pre-shared key for any ID), mirroring r2's config."""
-    ts_local, ts_remote = ((f"{LANS['far']}.0/24", "10.0.0.0/16") if case.mode == "tunnel"
-                           else ("dynamic", "dynamic"))
+    ts_local, ts_remote = (
+        (f"{LANS['far']}.0/24", "10.0.0.0/16") if case.mode == "tunnel" else ("dynamic", "dynamic")
+    )
     return f"""# s2: strongSwan as the NAT-T responder, mirroring r2's IOS config
 # (policy: aes/sha/group 14/pre-share; transform set esp-aes esp-sha-hmac; any peer).
 connections {{
   natt {{
     version = 1
-    aggressive = {'yes' if case.aggressive else 'no'}
-    local_addrs = {case.wan('far')}
+    aggressive = {"yes" if case.aggressive else "no"}
+    local_addrs = {case.wan("far")}
     remote_addrs = %any
     proposals = aes128-sha1-modp2048
     rekey_time = 4h
     local {{
       auth = psk
-      id = {case.wan('far')}
+      id = {case.wan("far")}
     }}
     remote {{
       auth = psk
@@ -238,7 +269,7 @@ connections {{
     children {{
       lans {{
         local_ts = {lan}.0/24
-        remote_ts = {LANS['far']}.0/24
+        remote_ts = {LANS["far"]}.0/24
         esp_proposals = aes128-sha1
         life_time = 3600s
         rekey_time = 3240s
@@ -279,19 +310,29 @@ def topology(case: Case, configs: str = "") -> dict:
             if case.sw_keepalive:
                 nodes[r]["options"] = {"settings": {"charon.keep_alive": case.sw_keepalive}}
         else:
-            nodes[r] = {"kind": "engine", "dialect": "ios", "config": f"{configs}{r}.cfg",
-                        "interfaces": {"GigabitEthernet0/0": "eth0",
-                                       "GigabitEthernet0/1": "eth1"}}
+            nodes[r] = {
+                "kind": "engine",
+                "dialect": "ios",
+                "config": f"{configs}{r}.cfg",
+                "interfaces": {"GigabitEthernet0/0": "eth0", "GigabitEthernet0/1": "eth1"},
+            }
             if case.clock_scale:
                 nodes[r]["clock_scale"] = case.clock_scale
-        links.append({"a": f"{h}:eth0", "b": f"{r}:eth1", "a_addr": f"{lan}.10/24",
-                      "b_addr": f"{lan}.1/24"})
+        links.append(
+            {"a": f"{h}:eth0", "b": f"{r}:eth1", "a_addr": f"{lan}.10/24", "b_addr": f"{lan}.1/24"}
+        )
         routes[h] = [{"dst": "default", "via": f"{lan}.1"}]
         routes[r] = [{"dst": "default", "via": _gateway(case, r)}]
     if case.left == "none":
-        segments.append({"name": "wan1", "members": [
-            *({"iface": f"{r}:eth0", "addr": f"{case.wan(r)}/24"} for r in inits),
-            {"iface": "isp:eth0", "addr": "203.0.113.254/24"}]})
+        segments.append(
+            {
+                "name": "wan1",
+                "members": [
+                    *({"iface": f"{r}:eth0", "addr": f"{case.wan(r)}/24"} for r in inits),
+                    {"iface": "isp:eth0", "addr": "203.0.113.254/24"},
+                ],
+            }
+        )
     else:
         rule: dict = {"type": case.left, "inside": "eth0", "outside": "eth1"}
         if case.left == "static":
@@ -304,36 +345,84 @@ def topology(case: Case, configs: str = "") -> dict:
             # kernel (docs/requests/lab.md); the namespace's own conntrack defaults do.
             nodes["nat1"]["sysctls"] = {
                 "net.netfilter.nf_conntrack_udp_timeout": case.udp_timeout,
-                "net.netfilter.nf_conntrack_udp_timeout_stream": case.udp_timeout}
-        segments.append({"name": "lan1", "members": [
-            *({"iface": f"{r}:eth0", "addr": f"{case.wan(r)}/24"} for r in inits),
-            {"iface": "nat1:eth0", "addr": "192.168.1.1/24"}]})
-        links.append({"a": "nat1:eth1", "b": "isp:eth0", "a_addr": "203.0.113.1/24",
-                      "b_addr": "203.0.113.254/24"})
+                "net.netfilter.nf_conntrack_udp_timeout_stream": case.udp_timeout,
+            }
+        segments.append(
+            {
+                "name": "lan1",
+                "members": [
+                    *({"iface": f"{r}:eth0", "addr": f"{case.wan(r)}/24"} for r in inits),
+                    {"iface": "nat1:eth0", "addr": "192.168.1.1/24"},
+                ],
+            }
+        )
+        links.append(
+            {
+                "a": "nat1:eth1",
+                "b": "isp:eth0",
+                "a_addr": "203.0.113.1/24",
+                "b_addr": "203.0.113.254/24",
+            }
+        )
         routes["nat1"] = [{"dst": "default", "via": "203.0.113.254"}]
     far = case.far
     if case.peer == "strongswan":
         nodes[far] = {"kind": "strongswan", "config": f"{configs}s2.swanctl.conf"}
     else:
-        nodes[far] = {"kind": "engine", "dialect": "ios", "config": f"{configs}r2.cfg",
-                      "interfaces": {"GigabitEthernet0/0": "eth0", "GigabitEthernet0/1": "eth1"}}
+        nodes[far] = {
+            "kind": "engine",
+            "dialect": "ios",
+            "config": f"{configs}r2.cfg",
+            "interfaces": {"GigabitEthernet0/0": "eth0", "GigabitEthernet0/1": "eth1"},
+        }
         if case.clock_scale:
             nodes[far]["clock_scale"] = case.clock_scale
     nodes["h2"] = {"kind": "host"}
     if case.right == "static":
-        nodes["nat2"] = {"kind": "nat", "nat": [
-            {"type": "static", "inside": "eth0", "outside": "eth1",
-             "internal": case.wan("far"), "external": FAR_PUBLIC}]}
-        links += [{"a": "isp:eth1", "b": "nat2:eth1", "a_addr": "198.51.100.254/24",
-                   "b_addr": "198.51.100.1/24"},
-                  {"a": "nat2:eth0", "b": f"{far}:eth0", "a_addr": "172.16.2.1/24",
-                   "b_addr": "172.16.2.2/24"}]
+        nodes["nat2"] = {
+            "kind": "nat",
+            "nat": [
+                {
+                    "type": "static",
+                    "inside": "eth0",
+                    "outside": "eth1",
+                    "internal": case.wan("far"),
+                    "external": FAR_PUBLIC,
+                }
+            ],
+        }
+        links += [
+            {
+                "a": "isp:eth1",
+                "b": "nat2:eth1",
+                "a_addr": "198.51.100.254/24",
+                "b_addr": "198.51.100.1/24",
+            },
+            {
+                "a": "nat2:eth0",
+                "b": f"{far}:eth0",
+                "a_addr": "172.16.2.1/24",
+                "b_addr": "172.16.2.2/24",
+            },
+        ]
         routes["nat2"] = [{"dst": "default", "via": "198.51.100.254"}]
     else:
-        links.append({"a": "isp:eth1", "b": f"{far}:eth0", "a_addr": "198.51.100.254/24",
-                      "b_addr": f"{FAR_PUBLIC}/24"})
-    links.append({"a": f"{far}:eth1", "b": "h2:eth0", "a_addr": f"{LANS['far']}.1/24",
-                  "b_addr": f"{LANS['far']}.10/24"})
+        links.append(
+            {
+                "a": "isp:eth1",
+                "b": f"{far}:eth0",
+                "a_addr": "198.51.100.254/24",
+                "b_addr": f"{FAR_PUBLIC}/24",
+            }
+        )
+    links.append(
+        {
+            "a": f"{far}:eth1",
+            "b": "h2:eth0",
+            "a_addr": f"{LANS['far']}.1/24",
+            "b_addr": f"{LANS['far']}.10/24",
+        }
+    )
     routes[far] = [{"dst": "default", "via": _gateway(case, "far")}]
     routes["h2"] = [{"dst": "default", "via": f"{LANS['far']}.1"}]
     out = {"name": case.name, "nodes": nodes, "links": links, "routes": routes}
@@ -358,16 +447,21 @@ def build(case: Case, directory: Path, yaml_path: Path | None = None) -> Path:
     path = yaml_path or directory / f"{case.name}.yaml"
     rel = os.path.relpath(directory, path.parent)
     configs = "" if rel == "." else rel + "/"
-    header = (f"# NAT traversal case {case.name} (generated by scenarios/natt/_topo.py)\n"
-              f"#   initiators {', '.join(case.initiators)} behind: {case.left}; "
-              f"responder {case.far} behind: {case.right}\n")
+    header = (
+        f"# NAT traversal case {case.name} (generated by scenarios/natt/_topo.py)\n"
+        f"#   initiators {', '.join(case.initiators)} behind: {case.left}; "
+        f"responder {case.far} behind: {case.right}\n"
+    )
     path.write_text(header + yaml.safe_dump(topology(case, configs), sort_keys=False))
     return path
 
 
 if __name__ == "__main__":  # regenerate the committed example topologies
     root = Path(__file__).resolve().parents[2] / "topologies"
-    for slug, c in {"natt-pat": Case(left="pat"), "natt-static": Case(left="static"),
-                    "natt-both": Case(left="pat", right="static"),
-                    "natt-pat-two-sw": Case(left="pat", two=True, peer="strongswan")}.items():
+    for slug, c in {
+        "natt-pat": Case(left="pat"),
+        "natt-static": Case(left="static"),
+        "natt-both": Case(left="pat", right="static"),
+        "natt-pat-two-sw": Case(left="pat", two=True, peer="strongswan"),
+    }.items():
         print(build(c, root / slug, root / f"{slug}.yaml"))

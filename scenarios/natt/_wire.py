@@ -20,9 +20,14 @@ from typing import Any, Iterable
 NAT_D, NAT_D_DRAFT, VENDOR_ID = 20, 130, 13
 MAIN_MODE, AGGRESSIVE, QUICK_MODE, INFO = 2, 4, 32, 5
 RFC3947_VID = bytes.fromhex("4a131c81070358455c5728f20e95452f")
-DRAFT_VIDS = {bytes.fromhex(h) for h in ("cd60464335df21f87cfdb2fc68b6a448",
-                                         "90cb80913ebb696e086381b5ec427b1f",
-                                         "7d9419a65310ca6f2c179d9215529d56")}
+DRAFT_VIDS = {
+    bytes.fromhex(h)
+    for h in (
+        "cd60464335df21f87cfdb2fc68b6a448",
+        "90cb80913ebb696e086381b5ec427b1f",
+        "7d9419a65310ca6f2c179d9215529d56",
+    )
+}
 
 
 @dataclass
@@ -53,7 +58,8 @@ class Pkt:
 
     def label(self) -> str:
         what = {MAIN_MODE: "MM", AGGRESSIVE: "AM", QUICK_MODE: "QM", INFO: "INFO"}.get(
-            self.exch or -1, self.kind)
+            self.exch or -1, self.kind
+        )
         return f"{self.src}:{self.sport} -> {self.dst}:{self.dport} {what}"
 
 
@@ -121,13 +127,12 @@ def _payloads(msg: bytes) -> list[tuple[int, bytes]]:
         nxt, _res, plen = struct.unpack_from("!BBH", msg, off)
         if plen < 4:
             break
-        out.append((np, msg[off + 4:off + plen]))
+        out.append((np, msg[off + 4 : off + plen]))
         np, off = nxt, off + plen
     return out
 
 
-def natd_hash(icookie: bytes, rcookie: bytes, addr: str, port: int, hash_: str = "sha1"
-              ) -> bytes:
+def natd_hash(icookie: bytes, rcookie: bytes, addr: str, port: int, hash_: str = "sha1") -> bytes:
     """RFC 3947 §3.2: HASH(CKY-I | CKY-R | IP | Port) with the negotiated hash."""
     data = icookie + rcookie + ipaddress.ip_address(addr).packed + struct.pack("!H", port)
     return hashlib.new(hash_, data).digest()
@@ -143,8 +148,11 @@ def natd_view(p: Pkt, hash_: str = "sha1") -> dict[str, Any]:
         return {"natd": len(p.natd), "dst_match": None, "src_match": None}
     dst = natd_hash(p.icookie, p.rcookie, p.dst, p.dport, hash_)
     src = natd_hash(p.icookie, p.rcookie, p.src, p.sport, hash_)
-    return {"natd": len(p.natd), "dst_match": p.natd[0] == dst,
-            "src_match": any(h == src for h in p.natd[1:])}
+    return {
+        "natd": len(p.natd),
+        "dst_match": p.natd[0] == dst,
+        "src_match": any(h == src for h in p.natd[1:]),
+    }
 
 
 def phase1_natd(pkts: list[Pkt]) -> list[Pkt]:
@@ -165,8 +173,13 @@ def summary(pkts: list[Pkt], between: tuple[str, str] | None = None) -> dict[str
         "esp_udp_csum_nonzero": sum(1 for p in sel if p.kind == "esp-udp" and p.udp_csum),
         "keepalives": sum(1 for p in sel if p.kind == "keepalive"),
         "natt_vid": any(RFC3947_VID in p.vids or DRAFT_VIDS & set(p.vids) for p in ike),
-        "port_pairs": sorted({(p.src, p.sport, p.dst, p.dport) for p in sel
-                              if p.kind in ("esp-udp", "ike", "keepalive")}),
+        "port_pairs": sorted(
+            {
+                (p.src, p.sport, p.dst, p.dport)
+                for p in sel
+                if p.kind in ("esp-udp", "ike", "keepalive")
+            }
+        ),
     }
 
 

@@ -20,15 +20,21 @@ from scenarios.natt import _run
 from scenarios.natt._topo import FAR_PUBLIC, Case
 
 SCENARIO = Scenario(
-    seed="000_c6e6876e9d817ea1.txt", lines=(2858, 2916),
+    seed="000_c6e6876e9d817ea1.txt",
+    lines=(2858, 2916),
     section="IPsec NAT Transparency: UDP encapsulation, non-IKE marker, keepalive format",
     chapter="Chapter 6",
     claim="Only IKE behind the marker, UDP-encapsulated ESP and 1-byte keepalives belong on the "
-          "NAT-T port; malformed datagrams are counted and dropped and the tunnel keeps "
-          "working.",
-    feature="natt-bad-input", topology="topologies/natt-pat.yaml", peers=("engine",),
-    notes=("Malformed NAT-D payloads (wrong hash length) are tested on the IKE engine directly: "
-           "tests/engine/test_natt_natd.py.",))
+    "NAT-T port; malformed datagrams are counted and dropped and the tunnel keeps "
+    "working.",
+    feature="natt-bad-input",
+    topology="topologies/natt-pat.yaml",
+    peers=("engine",),
+    notes=(
+        "Malformed NAT-D payloads (wrong hash length) are tested on the IKE engine directly: "
+        "tests/engine/test_natt_natd.py.",
+    ),
+)
 
 # (label, payload hex, source port): sent to r2's 4500 from r1's public address.
 INJECT = """
@@ -51,10 +57,16 @@ def items(spi_in: int) -> list[tuple[str, str, int]]:
         ("marker + 10 bytes", "00000000" + "ab" * 10, 4500),
         ("marker + truncated ISAKMP header (20 bytes)", "00000000" + "5a" * 20, 4500),
         ("ESP-in-UDP with an unknown SPI", "deadbeef" + "00000001" + "cd" * 64, 4500),
-        ("ESP-in-UDP with r2's own SPI, garbage body", (own + b"\0\0\0\x07").hex()
-         + "ef" * 64, 4500),
-        ("the same from a new source port (forged rebinding)", (own + b"\0\0\0\x08").hex()
-         + "ef" * 64, 31337),
+        (
+            "ESP-in-UDP with r2's own SPI, garbage body",
+            (own + b"\0\0\0\x07").hex() + "ef" * 64,
+            4500,
+        ),
+        (
+            "the same from a new source port (forged rebinding)",
+            (own + b"\0\0\0\x08").hex() + "ef" * 64,
+            31337,
+        ),
         ("two-byte keepalive look-alike", "ffff", 4500),
     ]
 
@@ -72,12 +84,14 @@ def test_garbage_on_natt_port(ev, peer: str) -> None:
         peers0 = _run.current_peers(ev.show(r2, "show crypto ipsec sa", label="before"))
         batch = items(spi_in)
         with _run.captures(ev, lab, case, points=["isp:eth1"]):
-            with ev.step(f"inject {len(batch)} malformed datagrams x 5 to {FAR_PUBLIC}:4500 "
-                         f"from {case.public('r1')} (scapy on isp)"):
-                arg = json.dumps({"src": case.public("r1"), "dst": FAR_PUBLIC,
-                                  "items": batch * 5})
-                res = lab.node("isp").exec([sys.executable, "-c", INJECT, arg], check=False,
-                                           timeout=60)
+            with ev.step(
+                f"inject {len(batch)} malformed datagrams x 5 to {FAR_PUBLIC}:4500 "
+                f"from {case.public('r1')} (scapy on isp)"
+            ):
+                arg = json.dumps({"src": case.public("r1"), "dst": FAR_PUBLIC, "items": batch * 5})
+                res = lab.node("isp").exec(
+                    [sys.executable, "-c", INJECT, arg], check=False, timeout=60
+                )
                 ev.check("injection ran", res.rc, 0, how=res.stderr[-500:])
                 for label, data, sport in batch:
                     ev.note(f"injected x5: {label} ({len(data) // 2} bytes, sport {sport})")
@@ -85,22 +99,44 @@ def test_garbage_on_natt_port(ev, peer: str) -> None:
             back = _run.ping(ev, lab, "h2", "h1", count=3)
         c1 = _counters(r2)
         delta = ev.counters("r2 lab counters (engine)", c0, c1)
-        ev.check("the engine is alive and the tunnel still carries traffic both ways",
-                 (after.received >= 4, back.received >= 2), (True, True))
-        dropped = {k: v for k, v in delta.items()
-                   if v and (k.startswith(("in_", "ike_malformed", "ike_dropped"))
-                             or k in ("auth_failures", "invalid_spi"))}
-        ev.check("malformed datagrams were counted as drops", sum(dropped.values()) >= 5 * 7,
-                 True, how=f"counter deltas {dropped}")
-        ev.check("garbage with r2's own SPI counted as authentication failures",
-                 delta.get("auth_failures", 0) >= 10, True,
-                 how=f"auth_failures +{delta.get('auth_failures', 0)}")
-        ev.check("no IKE state created by the garbage, no engine errors",
-                 (delta.get("loop_errors", 0), delta.get("event_errors", 0)), (0, 0))
+        ev.check(
+            "the engine is alive and the tunnel still carries traffic both ways",
+            (after.received >= 4, back.received >= 2),
+            (True, True),
+        )
+        dropped = {
+            k: v
+            for k, v in delta.items()
+            if v
+            and (
+                k.startswith(("in_", "ike_malformed", "ike_dropped"))
+                or k in ("auth_failures", "invalid_spi")
+            )
+        }
+        ev.check(
+            "malformed datagrams were counted as drops",
+            sum(dropped.values()) >= 5 * 7,
+            True,
+            how=f"counter deltas {dropped}",
+        )
+        ev.check(
+            "garbage with r2's own SPI counted as authentication failures",
+            delta.get("auth_failures", 0) >= 10,
+            True,
+            how=f"auth_failures +{delta.get('auth_failures', 0)}",
+        )
+        ev.check(
+            "no IKE state created by the garbage, no engine errors",
+            (delta.get("loop_errors", 0), delta.get("event_errors", 0)),
+            (0, 0),
+        )
         sa1 = _run.isakmp_peer(ev.show(r2, "show crypto isakmp sa", label="after"))
-        ev.check("marker-led garbage reached the IKE parser and created no ISAKMP SA",
-                 (delta.get("ike_rx", 0) >= 15, sa1), (True, sa0),
-                 how=f"ike_rx +{delta.get('ike_rx', 0)}")
+        ev.check(
+            "marker-led garbage reached the IKE parser and created no ISAKMP SA",
+            (delta.get("ike_rx", 0) >= 15, sa1),
+            (True, sa0),
+            how=f"ike_rx +{delta.get('ike_rx', 0)}",
+        )
         peers1 = _run.current_peers(ev.show(r2, "show crypto ipsec sa", label="after"))
         ev.check("the SA did not follow the forged source port", peers1, peers0)
 
@@ -119,14 +155,19 @@ def test_keepalive_out_of_range_rejected_at_runtime(ev, peer: str) -> None:
                 except Exception as exc:  # the device error comes back as a failed command
                     out, err = "", str(exc)
                 ev.note(err or out)
-            ev.check(f"'{line}' rejected with the IOS caret message",
-                     "% Invalid input detected at '^' marker." in err, True)
+            ev.check(
+                f"'{line}' rejected with the IOS caret message",
+                "% Invalid input detected at '^' marker." in err,
+                True,
+            )
         ok = r1.cli("lab config crypto isakmp nat keepalive 5")
         ev.note(f"in range: {ok!r}")
         run = ev.show(r1, "show running-config", label="after the attempts")
-        ev.check("only the in-range value took effect",
-                 [ln.strip() for ln in run.splitlines() if "nat keepalive" in ln],
-                 ["crypto isakmp nat keepalive 5"])
+        ev.check(
+            "only the in-range value took effect",
+            [ln.strip() for ln in run.splitlines() if "nat keepalive" in ln],
+            ["crypto isakmp nat keepalive 5"],
+        )
         res = _run.ping(ev, lab, "h1", "h2", count=3)
         ev.check("the router keeps working", res.received >= 2, True)
 

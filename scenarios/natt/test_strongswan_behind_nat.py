@@ -24,23 +24,29 @@ from scenarios.natt._topo import FAR_PUBLIC, Case
 MAPPING, IDLE = 4, 12  # real seconds
 
 SCENARIO = Scenario(
-    seed="000_c6e6876e9d817ea1.txt", lines=(2814, 2921),
+    seed="000_c6e6876e9d817ea1.txt",
+    lines=(2814, 2921),
     section="IPsec NAT Transparency: NAT detection, UDP encapsulation, NAT keepalives "
-            "(responder side)", chapter="Chapter 6",
+    "(responder side)",
+    chapter="Chapter 6",
     claim="A gateway answering a peer behind PAT detects the NAT, moves to UDP 4500, carries "
-          "ESP in UDP and accepts the peer's NAT keepalives, so the idle tunnel still works "
-          "from its side.",
-    feature="natt-responder", topology="topologies/natt-pat.yaml", peers=("strongswan",),
-    notes=(f"strongSwan runs in real time: keepalive every 2 s (charon.keep_alive), PAT "
-           f"mapping lifetime {MAPPING} s (the document's 10 s / 20 s scaled down); the "
-           "contrast case keeps strongSwan's default 20 s, longer than the mapping lifetime.",
-           "strongSwan initiates with swanctl --initiate (libipsec raises no acquire)."))
+    "ESP in UDP and accepts the peer's NAT keepalives, so the idle tunnel still works "
+    "from its side.",
+    feature="natt-responder",
+    topology="topologies/natt-pat.yaml",
+    peers=("strongswan",),
+    notes=(
+        f"strongSwan runs in real time: keepalive every 2 s (charon.keep_alive), PAT "
+        f"mapping lifetime {MAPPING} s (the document's 10 s / 20 s scaled down); the "
+        "contrast case keeps strongSwan's default 20 s, longer than the mapping lifetime.",
+        "strongSwan initiates with swanctl --initiate (libipsec raises no acquire).",
+    ),
+)
 
 
 @pytest.mark.parametrize("keepalive", [2, 20], ids=["keepalive-2s", "keepalive-20s-too-long"])
 def test_strongswan_behind_pat_engine_responds(ev, peer: str, keepalive: int) -> None:
-    case = Case(left="pat", left_peer="strongswan", sw_keepalive=keepalive,
-                udp_timeout=MAPPING)
+    case = Case(left="pat", left_peer="strongswan", sw_keepalive=keepalive, udp_timeout=MAPPING)
     with _run.lab_for(ev, case) as lab:
         r2 = lab.node("r2")
         with _run.captures(ev, lab, case) as caps:
@@ -54,34 +60,54 @@ def test_strongswan_behind_pat_engine_responds(ev, peer: str, keepalive: int) ->
         wire = _run.wire_of(caps)
         ev.check("h1 -> h2 through the tunnel", first.received, ">= 2", ok=first.received >= 2)
         if keepalive < MAPPING:
-            ev.check("after the idle time r2's side reaches h1 (mapping kept by keepalives)",
-                     back.received, ">= 2", ok=back.received >= 2)
+            ev.check(
+                "after the idle time r2's side reaches h1 (mapping kept by keepalives)",
+                back.received,
+                ">= 2",
+                ok=back.received >= 2,
+            )
         else:
-            ev.check("keepalive interval above the mapping lifetime: r2's traffic is lost",
-                     back.received, 0)
+            ev.check(
+                "keepalive interval above the mapping lifetime: r2's traffic is lost",
+                back.received,
+                0,
+            )
         outside = wire["nat1:eth1"]
         natd = [p for p in _wire.phase1_natd(outside) if p.dst == FAR_PUBLIC]
-        ev.check("outside the PAT box s1's NAT-D for its source does not match (NAT seen)",
-                 [_wire.natd_view(p)["src_match"] for p in natd], [False])
+        ev.check(
+            "outside the PAT box s1's NAT-D for its source does not match (NAT seen)",
+            [_wire.natd_view(p)["src_match"] for p in natd],
+            [False],
+        )
         s = _wire.summary(outside)
-        ev.check("IKE floats to 4500 and ESP is UDP-encapsulated",
-                 (s["ike_4500"] > 0, s["esp_udp"] > 0, s["esp_proto50"]), (True, True, 0))
+        ev.check(
+            "IKE floats to 4500 and ESP is UDP-encapsulated",
+            (s["ike_4500"] > 0, s["esp_udp"] > 0, s["esp_proto50"]),
+            (True, True, 0),
+        )
         kas = [p for p in outside if p.kind == "keepalive" and p.dst == FAR_PUBLIC]
         gaps = _wire.keepalive_gaps(kas)
         c = (r2.cli("lab counters", json=True) or {}).get("engine", {})
         if keepalive < MAPPING:
-            ev.check(f"s1's keepalives reach r2 about every {keepalive} s",
-                     len(kas) >= IDLE // keepalive - 1
-                     and all(abs(g - keepalive) < 0.5 for g in gaps), True,
-                     how=f"{len(kas)} keepalives, gaps {gaps}")
-            ev.check("r2 counted the keepalives and dropped nothing else",
-                     (c.get("natt_keepalives", 0) >= len(kas) > 0, c.get("in_malformed", 0)),
-                     (True, 0), how=f"natt_keepalives={c.get('natt_keepalives')}")
+            ev.check(
+                f"s1's keepalives reach r2 about every {keepalive} s",
+                len(kas) >= IDLE // keepalive - 1 and all(abs(g - keepalive) < 0.5 for g in gaps),
+                True,
+                how=f"{len(kas)} keepalives, gaps {gaps}",
+            )
+            ev.check(
+                "r2 counted the keepalives and dropped nothing else",
+                (c.get("natt_keepalives", 0) >= len(kas) > 0, c.get("in_malformed", 0)),
+                (True, 0),
+                how=f"natt_keepalives={c.get('natt_keepalives')}",
+            )
         else:
-            ev.check(f"no keepalive within {IDLE} s (strongSwan waits {keepalive} s)",
-                     len(kas), 0)
+            ev.check(f"no keepalive within {IDLE} s (strongSwan waits {keepalive} s)", len(kas), 0)
         if keepalive >= MAPPING:
             return
         sess = ev.show(r2, "show crypto session detail", label="after traffic")
-        ev.check("r2 show crypto session detail: the peer's public address and NAT-T port",
-                 re.findall(r"Peer: (\S+) port (\d+)", sess), [(case.public("s1"), "4500")])
+        ev.check(
+            "r2 show crypto session detail: the peer's public address and NAT-T port",
+            re.findall(r"Peer: (\S+) port (\d+)", sess),
+            [(case.public("s1"), "4500")],
+        )

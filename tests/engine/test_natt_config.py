@@ -18,10 +18,19 @@ def test_nat_keepalive_in_range(value: int) -> None:
     assert cfg.errors == [] and cfg.globals.nat_keepalive == value
 
 
-@pytest.mark.parametrize("arg,message,column", [
-    ("0", INVALID, 28), ("4", INVALID, 28), ("3601", INVALID, 28), ("99999999999", INVALID, 28),
-    ("-5", INVALID, 28), ("ten", INVALID, 28), ("10 20", INVALID, 31), ("", INCOMPLETE, None),
-])
+@pytest.mark.parametrize(
+    "arg,message,column",
+    [
+        ("0", INVALID, 28),
+        ("4", INVALID, 28),
+        ("3601", INVALID, 28),
+        ("99999999999", INVALID, 28),
+        ("-5", INVALID, 28),
+        ("ten", INVALID, 28),
+        ("10 20", INVALID, 31),
+        ("", INCOMPLETE, None),
+    ],
+)
 def test_nat_keepalive_out_of_range_rejected(arg: str, message: str, column: int | None) -> None:
     line = f"crypto isakmp nat keepalive {arg}".rstrip()
     cfg = parse(f"crypto isakmp nat keepalive 20\n{line}\n")
@@ -33,12 +42,16 @@ def test_defaults_and_no_forms() -> None:
     cfg = parse("")
     assert cfg.globals.nat_keepalive is None  # off unless configured
     assert cfg.globals.nat_transparency is True  # NAT-T on by default (L2925-2928)
-    cfg = parse("no crypto ipsec nat-transparency udp-encapsulation\n"
-                "crypto isakmp nat keepalive 10\nno crypto isakmp nat keepalive\n")
+    cfg = parse(
+        "no crypto ipsec nat-transparency udp-encapsulation\n"
+        "crypto isakmp nat keepalive 10\nno crypto isakmp nat keepalive\n"
+    )
     assert cfg.errors == []
     assert cfg.globals.nat_transparency is False and cfg.globals.nat_keepalive is None
-    cfg = parse("no crypto ipsec nat-transparency udp-encapsulation\n"
-                "crypto ipsec nat-transparency udp-encapsulation\n")
+    cfg = parse(
+        "no crypto ipsec nat-transparency udp-encapsulation\n"
+        "crypto ipsec nat-transparency udp-encapsulation\n"
+    )
     assert cfg.globals.nat_transparency is True
 
 

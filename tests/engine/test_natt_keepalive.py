@@ -12,8 +12,9 @@ LOCAL = ("192.168.1.2", 4500)
 PEER = ("198.51.100.2", 4500)
 
 
-def run(ka: NatKeepalive, until: float, step: float = 0.1,
-        traffic: tuple[float, ...] = ()) -> list[tuple[float, object]]:
+def run(
+    ka: NatKeepalive, until: float, step: float = 0.1, traffic: tuple[float, ...] = ()
+) -> list[tuple[float, object]]:
     """Advance a protocol clock; return (time, datagram) of every keepalive sent."""
     sent = []
     t = 0.0

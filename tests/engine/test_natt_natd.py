@@ -25,7 +25,7 @@ def payloads(msg: bytes) -> list[tuple[int, bytes]]:
     out, np, off = [], msg[16], 28
     while np and off + 4 <= len(msg):
         nxt, _res, plen = struct.unpack_from("!BBH", msg, off)
-        out.append((np, msg[off + 4:off + plen]))
+        out.append((np, msg[off + 4 : off + plen]))
         np, off = nxt, off + plen
     return out
 
@@ -35,7 +35,7 @@ def with_natd_bodies(msg: bytes, bodies: list[bytes]) -> bytes:
     out, np, off, i = bytearray(msg[:28]), msg[16], 28, 0
     while np and off + 4 <= len(msg):
         nxt, res, plen = struct.unpack_from("!BBH", msg, off)
-        body = msg[off + 4:off + plen]
+        body = msg[off + 4 : off + plen]
         if np in (NAT_D, NAT_D_DRAFT) and i < len(bodies):
             body, i = bodies[i], i + 1
         out += struct.pack("!BBH", nxt, res, 4 + len(body)) + body
@@ -63,8 +63,10 @@ def test_vendor_ids_and_natd_order_without_nat() -> None:
     assert RFC3947_VID in [b for t, b in payloads(mm1) if t == VID]  # MM1/MM2 (L2819-2822)
     assert RFC3947_VID in [b for t, b in payloads(mm2) if t == VID]
     icky, rcky = mm3[:8], mm3[8:16]
-    for msg, (src, dst) in ((mm3, ((R1_OUT, 500), (R2_OUT, 500))),
-                            (mm4, ((R2_OUT, 500), (R1_OUT, 500)))):
+    for msg, (src, dst) in (
+        (mm3, ((R1_OUT, 500), (R2_OUT, 500))),
+        (mm4, ((R2_OUT, 500), (R1_OUT, 500))),
+    ):
         natd = [b for t, b in payloads(msg) if t == NAT_D]
         # destination first, then source (L2840-2845)
         assert natd == [natd_hash(sha1, icky, rcky, *dst), natd_hash(sha1, icky, rcky, *src)]
@@ -83,11 +85,15 @@ def test_nat_t_disabled_sends_no_natt_vendor_id_or_natd() -> None:
     assert w.of("a", ChildSaUp) and w.of("b", ChildSaUp)
 
 
-@pytest.mark.parametrize("bodies", [
-    [b"", b""],                           # empty hashes
-    [b"\x01" * 7, b"\x02" * 7],           # shorter than SHA-1's 20 bytes
-    [b"\x01" * 21, b"\x02" * 64],         # longer
-], ids=["empty", "short", "long"])
+@pytest.mark.parametrize(
+    "bodies",
+    [
+        [b"", b""],  # empty hashes
+        [b"\x01" * 7, b"\x02" * 7],  # shorter than SHA-1's 20 bytes
+        [b"\x01" * 21, b"\x02" * 64],  # longer
+    ],
+    ids=["empty", "short", "long"],
+)
 def test_natd_wrong_length_dropped_and_counted(bodies: list[bytes]) -> None:
     """A NAT-D whose length is not the negotiated hash's is malformed (RFC 3947 §3.2):
     the message is dropped and counted, the genuine retransmission completes, and the
@@ -97,11 +103,16 @@ def test_natd_wrong_length_dropped_and_counted(bodies: list[bytes]) -> None:
     state = {"done": False}
 
     def drop(who: str, data: bytes) -> bool:
-        if who == "a" and data[18] == 2 and not state["done"] and any(
-                t == NAT_D for t, _ in payloads(data)):
+        if (
+            who == "a"
+            and data[18] == 2
+            and not state["done"]
+            and any(t == NAT_D for t, _ in payloads(data))
+        ):
             state["done"] = True
-            w.b.receive_datagram(with_natd_bodies(data, bodies), (R1_OUT, 500),
-                                 (R2_OUT, 500), w.now)
+            w.b.receive_datagram(
+                with_natd_bodies(data, bodies), (R1_OUT, 500), (R2_OUT, 500), w.now
+            )
             return True
         return False
 

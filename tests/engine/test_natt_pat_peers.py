@@ -23,18 +23,22 @@ class PatWire:
     """r1 and r3 behind one PAT box, r2 outside; datagrams pumped in memory."""
 
     def __init__(self) -> None:
-        self.eng = {r: IkeEngine(parse_ios(ios_config(CASE, r if r != "r2" else "far"),
-                                           f"{r}.cfg", repair=False), [CASE.wan(
-                                               r if r != "r2" else "far")])
-                    for r in ("r1", "r3", "r2")}
+        self.eng = {
+            r: IkeEngine(
+                parse_ios(ios_config(CASE, r if r != "r2" else "far"), f"{r}.cfg", repair=False),
+                [CASE.wan(r if r != "r2" else "far")],
+            )
+            for r in ("r1", "r3", "r2")
+        }
         self.ports: dict[tuple[str, int], int] = {}  # (inside ip, port) -> public port
         self.events: dict[str, list] = {r: [] for r in self.eng}
         self.now = 0.0
 
     def _public(self, src: tuple[str, int]) -> int:
         if src not in self.ports:
-            self.ports[src] = src[1] if src[1] not in self.ports.values() else \
-                40000 + len(self.ports)
+            self.ports[src] = (
+                src[1] if src[1] not in self.ports.values() else 40000 + len(self.ports)
+            )
         return self.ports[src]
 
     def pump(self, rounds: int = 50) -> None:
@@ -42,8 +46,9 @@ class PatWire:
             moved = 0
             for r in ("r1", "r3"):
                 for d in self.eng[r].datagrams_to_send(self.now):
-                    self.eng["r2"].receive_datagram(d.data, (PAT, self._public(d.src)),
-                                                   d.dst, self.now)
+                    self.eng["r2"].receive_datagram(
+                        d.data, (PAT, self._public(d.src)), d.dst, self.now
+                    )
                     moved += 1
             for d in self.eng["r2"].datagrams_to_send(self.now):
                 inside = {v: k for k, v in self.ports.items()}.get(d.dst[1])
@@ -62,12 +67,17 @@ class PatWire:
 
 
 @pytest.mark.parametrize("together", [False, True], ids=["one-after-the-other", "at-once"])
-@pytest.mark.xfail(strict=True, reason="INITIAL-CONTACT from one gateway behind the PAT "
-                   "removes the other's SAs (docs/requests/ike.md, NAT-T helper 04:05/04:15)")
+@pytest.mark.xfail(
+    strict=True,
+    reason="INITIAL-CONTACT from one gateway behind the PAT "
+    "removes the other's SAs (docs/requests/ike.md, NAT-T helper 04:05/04:15)",
+)
 def test_initial_contact_spares_the_other_gateway(together: bool) -> None:
     w = PatWire()
-    sel = {"r1": PacketSelector("10.0.1.10", "10.0.2.10", 1),
-           "r3": PacketSelector("10.0.3.10", "10.0.2.10", 1)}
+    sel = {
+        "r1": PacketSelector("10.0.1.10", "10.0.2.10", 1),
+        "r3": PacketSelector("10.0.3.10", "10.0.2.10", 1),
+    }
     w.eng["r1"].acquire(sel["r1"], w.now)
     if not together:
         w.pump()
@@ -75,7 +85,8 @@ def test_initial_contact_spares_the_other_gateway(together: bool) -> None:
     w.pump()
     assert len(w.of("r2", IkeSaUp)) == 2
     assert sorted(e.peer[1] for e in w.of("r2", IkeSaUp)) == sorted(
-        {w.ports[(CASE.wan(r), 4500)] for r in ("r1", "r3")})
+        {w.ports[(CASE.wan(r), 4500)] for r in ("r1", "r3")}
+    )
     assert len(w.of("r2", ChildSaUp)) == 2
     assert w.of("r2", ChildSaDown) == [] and w.of("r2", IkeSaDown) == []
     assert len(w.eng["r2"].isakmp_sas()) == 2

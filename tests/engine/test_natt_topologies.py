@@ -11,14 +11,21 @@ from lab.schema import load_topology
 from scenarios.natt._topo import FAR_PUBLIC, Case, build
 
 CASES = [
-    Case(), Case(left="static"), Case(left="pat"), Case(right="static"),
-    Case(left="pat", right="static"), Case(left="pat", two=True),
-    Case(left="pat", two=True, nat_t=False), Case(left="pat", peer="strongswan"),
+    Case(),
+    Case(left="static"),
+    Case(left="pat"),
+    Case(right="static"),
+    Case(left="pat", right="static"),
+    Case(left="pat", two=True),
+    Case(left="pat", two=True, nat_t=False),
+    Case(left="pat", peer="strongswan"),
     Case(left="pat", two=True, peer="strongswan"),
     Case(left="pat", keepalive=10, udp_timeout=2, clock_scale=10, dpd="10 2"),
-    Case(left="static", far_nat_t=False), Case(left="static", keepalive=5, far_keepalive=True),
+    Case(left="static", far_nat_t=False),
+    Case(left="static", keepalive=5, far_keepalive=True),
     Case(left="pat", left_peer="strongswan", sw_keepalive=2, udp_timeout=4),
-    Case(left="pat", aggressive=True), Case(left="pat", aggressive=True, peer="strongswan"),
+    Case(left="pat", aggressive=True),
+    Case(left="pat", aggressive=True, peer="strongswan"),
     Case(left="static", mode="transport"),
 ]
 
@@ -30,11 +37,13 @@ def test_case_builds_valid_topology_and_configs(case: Case, tmp_path: Path) -> N
     for r in case.initiators + (case.far,):
         node = topo.nodes[r]
         if node.kind == "engine":
-            cfg = parse_ios((tmp_path / f"{'r2' if r == case.far else r}.cfg").read_text(),
-                            f"{r}.cfg", repair=False)
+            cfg = parse_ios(
+                (tmp_path / f"{'r2' if r == case.far else r}.cfg").read_text(),
+                f"{r}.cfg",
+                repair=False,
+            )
             assert cfg.errors == [], [str(e) for e in cfg.errors]
-            assert cfg.globals.nat_transparency == (
-                case.far_nat_t if r == case.far else case.nat_t)
+            assert cfg.globals.nat_transparency == (case.far_nat_t if r == case.far else case.nat_t)
             if r != case.far:
                 assert cfg.globals.nat_keepalive == case.keepalive
                 entry = cfg.crypto_maps["VPN"].entries[10]

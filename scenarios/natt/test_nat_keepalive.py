@@ -15,6 +15,7 @@ dies in the PAT box until the initiator sends again.
 
 from __future__ import annotations
 
+import sys
 import time
 
 import pytest
@@ -269,3 +270,54 @@ def _spacing_how(gaps: list[float]) -> str:
         f"{len(gaps)} gaps: min {srt[0]}, median {srt[len(srt) // 2]}, max {srt[-1]} "
         f"(tolerance +-{SLACK:g} protocol s = 0.15 real s); {gaps[:12]}"
     )
+
+
+DROP_UDP9 = """table inet natt_sink {
+  chain input {
+    type filter hook input priority 0; policy accept;
+    udp dport 9 drop
+  }
+}
+"""
+SEND_UDP = (
+    "import socket,sys,time; s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\n"
+    "end=time.time()+float(sys.argv[2])\n"
+    "while time.time()<end:\n s.sendto(b'x'*64,(sys.argv[1],9)); time.sleep(0.2)"
+)
+
+
+def test_no_keepalive_while_only_sending(ev, peer: str) -> None:
+    """L2916-2919: a keepalive goes out only if nothing was sent *or* received for the
+    interval; a one-way stream from h1 (h2 silently drops it) is outbound traffic."""
+    case = Case(
+        left="pat",
+        peer=peer,
+        keepalive=KEEPALIVE,
+        udp_timeout=MAPPING // SCALE,
+        clock_scale=SCALE,
+    )
+    with _run.lab_for(ev, case) as lab:
+        first = _run.ping(ev, lab, "h1", "h2", count=2)
+        ev.check("tunnel up", first.received >= 1, True)
+        lab.node("h2").exec(["nft", "-f", "-"], input=DROP_UDP9)
+        with _run.captures(ev, lab, case, points=["nat1:eth0"]) as caps:
+            secs = 4 * KEEPALIVE / SCALE
+            with ev.step(
+                f"h1 sends UDP to h2:9 every 0.2 s for {secs:g} real s "
+                f"({secs * SCALE:g} protocol s); h2 drops it silently"
+            ):
+                lab.node("h1").exec(
+                    [sys.executable, "-c", SEND_UDP, lab.addr("h2"), str(secs)],
+                    timeout=secs + 10,
+                )
+        pkts = _run.wire_of(caps)["nat1:eth0"]
+        out = [p for p in pkts if p.kind == "esp-udp" and p.src == case.wan("r1")]
+        back = [p for p in pkts if p.kind == "esp-udp" and p.dst == case.wan("r1")]
+        ev.check(
+            "r1 kept sending ESP-in-UDP, nothing came back",
+            (len(out) >= 15, len(back)),
+            (True, 0),
+            how=f"{len(out)} out, {len(back)} in",
+        )
+        kas = [p for p in pkts if p.kind == "keepalive"]
+        ev.check("no keepalive while r1 is sending", len(kas), 0)

@@ -297,3 +297,25 @@ def test_kilobyte_lifetime_rekey(lab_factory, tmp_path: Path) -> None:
     assert h1.ping(h2, count=2, interval=0.1, wait=2).received == 2
     newest = pairs()[-1]
     assert newest["spi_out"] != first and newest["encaps"] >= 2, pairs()
+
+
+def test_post_fragmented_esp_reassembled(lab_factory, tmp_path: Path) -> None:
+    """``crypto ipsec fragmentation after-encryption``: the outer ESP packet is fragmented
+    by the engine; the peer's kernel reassembles it before the raw socket sees it."""
+    from scapy.layers.inet import IP
+
+    lab = _up(lab_factory, tmp_path, Tunnel())
+    r1, h1, h2 = lab.node("r1"), lab.node("h1"), lab.addr("h2")
+    r1.cli("lab config crypto ipsec fragmentation after-encryption")
+    r1.cli("lab config end")
+    assert h1.ping(h2, count=1, wait=2).received == 1
+    with lab.capture("isp:eth0") as outside:
+        r = h1.exec(["ping", "-n", "-c", "3", "-i", "0.1", "-W", "2", "-M", "dont", "-s", "1472",
+                     h2], check=False)
+        time.sleep(0.3)
+    assert "3 received" in r.stdout, r.stdout
+    frags = [p for p in outside.packets if IP in p and p[IP].src == "10.0.1.1"
+             and p[IP].proto == 50 and (p[IP].flags.MF or p[IP].frag)]
+    assert len(frags) >= 6, [p.summary() for p in outside.packets]
+    assert all(len(p[IP]) <= 1500 for p in frags)
+    assert _active(lab, "r2")[0]["counters"]["decaps"] >= 4

@@ -366,7 +366,30 @@ def _vti_map_lines(cfg: Config, intf: str, prof_name: str) -> list[str]:
         ]
         lines += [f"\t\t{_ts_line(ts)}" for ts in effective_transform_sets(cfg, prof)]
         lines.append("\t}")
+    lines += _vti_instance_lines(cfg, intf, name, v6)
     lines += [f"\tInterfaces using crypto map {name}:", f"\t\t{intf}", ""]
+    return lines
+
+
+def _vti_instance_lines(cfg: Config, intf: str, name: str, v6: str) -> list[str]:
+    """The profile instance entry (65537): peer = tunnel destination, any/any ACL."""
+    from engine.config.vti import vti_by_name
+
+    vti = vti_by_name(cfg, intf)
+    if vti is None:
+        return []
+    acl = vti.acl
+    kind = "IPv6 access list" if acl.ipv6 else "Extended IP access list"
+    proto = "ipv6" if acl.ipv6 else "ip"
+    secs, kbs = cfg.entry_lifetime(vti.entry)
+    lines = ["", f'Crypto Map {v6}"{name}" 65537 ipsec-isakmp', "\tMap is a PROFILE INSTANCE.",
+             f"\tPeer = {vti.destination}", f"\t{kind} {acl.name}",
+             f"\t    access-list {acl.name} permit {proto} any any",
+             f"\tCurrent peer: {vti.destination}",
+             f"\tSecurity association lifetime: {kbs} kilobytes/{secs} seconds",
+             f"\tPFS (Y/N): {'Y' if vti.entry.pfs_group else 'N'}", "\tTransform sets={"]
+    lines += [f"\t\t{_ts_line(ts)}" for ts in effective_transform_sets(cfg, vti.entry)]
+    lines.append("\t}")
     return lines
 
 

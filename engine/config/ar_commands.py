@@ -603,8 +603,9 @@ def _apply_isakmp(c: Ctx, pol: ArIsakmpPolicy) -> None:
         raise fail("isakmp", 10, "REKEY can only be set when PEER=ANY.", c.col("REKEY"))
     if pol.rekey and pol.expiry_kbytes is not None:
         raise fail("isakmp", 11, "REKEY is not supported together with EXPIRYKBYTES.")
-    if pol.authtype == "PRESHARED" and pol.key is not None and pol.key not in c.ar.enco_keys:
-        pass  # the key may be created later; IKE then has no key for the peer (L976-984)
+    if pol.authtype == "PRESHARED" and pol.key is None:
+        # AUTHTYPE=PRESHARED requires KEY (L2681-2683); the ENCO key itself may come later
+        raise fail("isakmp", 12, "KEY must be specified when AUTHTYPE=PRESHARED.")
 
 
 def create_isakmp_policy(c: Ctx) -> None:

@@ -64,6 +64,11 @@ BAD = [
     ("CREATE ISAKMP POLICY=j PEER=1.2.3.4 EXPIRYSECONDS=100", 'Value "100"'),
     ("CREATE ISAKMP POLICY=j PEER=1.2.3.4 MODE=X", 'Value "X"'),
     ("SET ISAKMP POLICY=zz NATTRAVERSAL=TRUE", "does not exist"),
+    ("CREATE ISAKMP POLICY=j PEER=1.2.3.4 SENDN=TRUE", "KEY must be specified"),
+    (
+        "CREATE IPSEC POLICY=x INT=ppp0 ACTION=IPSEC KEYMAN=MANUAL BUNDLE=1 PEER=DYNAMIC",
+        "KEYMANAGEMENT does not match",
+    ),
     ("DESTROY IPSEC BUNDLE=1", "used by policy vpn"),
     ('CREATE ENCO KEY=1 TYPE=GENERAL VALUE="x"', "already exists"),
     ("CREATE ENCO KEY=5 TYPE=DES VALUE=0x0102", "length is invalid"),
@@ -206,3 +211,29 @@ def test_documented_ranges_and_rules(line: str, ok: bool, check) -> None:
     assert (err is None) == ok, err
     if check is not None:
         assert check(cfg)
+
+
+def test_address_range_selectors_are_summarised() -> None:
+    """LADDRESS=a-b (L2142-2145): the range becomes the covering prefixes, nothing more."""
+    cfg = parse_ar(BASE)
+    assert (
+        apply_line(cfg, "SET IPSEC POLICY=vpn LAD=192.168.10.1-192.168.10.6 LMA=255.255.255.0")
+        is None
+    )
+    acl = cfg.access_lists["ar-vpn"]
+    srcs = [str(a.src) for a in acl.permits]
+    assert srcs == ["192.168.10.1/32", "192.168.10.2/31", "192.168.10.4/31", "192.168.10.6/32"]
+    assert acl.matches("192.168.10.6", "192.168.20.1")
+    assert not acl.matches("192.168.10.7", "192.168.20.1")
+
+
+def test_peer_dynamic_needs_isakmp_keying() -> None:
+    """PEERADDRESS=ANY/DYNAMIC only with KEYMANAGEMENT=ISAKMP (L2234-2236)."""
+    pre = BASE + "CREATE ENCO KEY=2 TYPE=DES VALUE=0x0102030405060708\n"
+    pre += "CREATE IPSEC SASPEC=7 KEYMAN=MANUAL PROT=ESP ENCALG=DES ENCKEY=2 HASHALG=NULL "
+    pre += 'INSPI=300 OUTSPI=301\nCREATE IPSEC BUNDLE=7 KEYMAN=MANUAL STRING="7"\n'
+    cfg = parse_ar(pre)
+    assert cfg.errors == []
+    err = apply_line(cfg, "CREATE IPSEC POLICY=m INT=ppp0 ACTION=IPSEC KEYMAN=MANUAL BUNDLE=7 "
+                          "PEER=DYNAMIC")  # fmt: skip
+    assert err is not None and "requires KEYMANAGEMENT=ISAKMP" in err.message

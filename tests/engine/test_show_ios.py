@@ -513,6 +513,18 @@ def test_vti_generated_crypto_map() -> None:
         "Transform sets={",
         "Trans1: { ah-sha-hmac esp-aes },",
         "}",
+        # the profile instance (engine/config/vti.py): peer = tunnel destination, any/any
+        'Crypto Map IPv6 "Tunnel0-head-0" 65537 ipsec-isakmp',
+        "Map is a PROFILE INSTANCE.",
+        "Peer = 3ffe:2002::a8bb:ccff:fe01:2c02",
+        "IPv6 access list Tunnel0-head-0-acl",
+        "access-list Tunnel0-head-0-acl permit ipv6 any any",
+        "Current peer: 3ffe:2002::a8bb:ccff:fe01:2c02",
+        "Security association lifetime: 4608000 kilobytes/3600 seconds",
+        "PFS (Y/N): N",
+        "Transform sets={",
+        "Trans1: { ah-sha-hmac esp-aes },",
+        "}",
         "Interfaces using crypto map Tunnel0-head-0:",
         "Tunnel0",
     ]

@@ -10,7 +10,6 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
-from typing import Any
 
 from engine.config.ar import (
     Command,
@@ -780,8 +779,3 @@ COMMANDS: list[Command] = [
     ),  # fmt: skip
     Command("SET", "SYSTEM", "NAME", set_system_name, {}, name_len(1, 63)),
 ]
-
-
-def describe() -> dict[str, Any]:
-    """Command table summary (verb, module, head) for documentation and tests."""
-    return {f"{c.verb} {c.module} {c.head or ''}".strip(): sorted(c.params) for c in COMMANDS}

@@ -89,6 +89,16 @@ COMMANDS: list[tuple[str, Formatter]] = [
         _SHOW + "engine {connection|connections} [active]",
         lambda c, s, m: ios_vti.crypto_engine_connections(c, s),
     ),
+    (_SHOW + "socket", lambda c, s, m: ios_vti.crypto_socket(c, s)),
+    ("show ipv6 access-list [<n:WORD>]", lambda c, s, m: ios_vti.ipv6_access_lists(c, m.get("n"))),
+    *[
+        (
+            f"{verb} crypto {what}",
+            lambda c, s, m, w=what, on=verb == "debug": ios_vti.debug_ack(w, on),
+        )
+        for what in ios_vti.DEBUG_TEXT
+        for verb in ("debug", "no debug", "undebug")
+    ],
 ]
 _ASTS = [compile_pattern(p) for p, _ in COMMANDS]
 

@@ -126,3 +126,66 @@ def crypto_engine_connections(cfg: Config, state: ShowState) -> Out:
         lines.append(f"{r['id']:5d}  {r['type']:<7} {r['algorithm'][:19]:<19} "
                      f"{r['encrypt']:7d}  {r['decrypt']:7d} {r['last_seq']:8d} {r['address']}")
     return "\n".join(lines) + "\n", rows
+
+
+def crypto_socket(cfg: Config, state: ShowState) -> Out:
+    """``show crypto socket`` (seed 000 L5442-5448): one socket per VTI with SAs."""
+    from engine.config.vti import vtis
+
+    rows = []
+    for vti in vtis(cfg):
+        flows = [f for f in _flows(state, vti.name) if _active([f])]
+        if not flows:
+            continue
+        f = flows[-1]
+        rows.append({"interface": vti.name, "local": f.local_addr, "remote": f.current_peer,
+                     "local_ident": str(f.local_ident), "remote_ident": str(f.remote_ident),
+                     "profile": vti.profile, "map": vti.map_name})
+    lines = [f"Number of Crypto Socket connections {len(rows)}", ""]
+    for r in rows:
+        short = "Tu" + r["interface"][len("Tunnel"):] if r["interface"].startswith("Tunnel") \
+            else r["interface"]
+        lines += [f"   {short} Peers (local/remote): {r['local']}/{r['remote']}",
+                  f"       Local Ident  (addr/mask/port/prot): {r['local_ident']}",
+                  f"       Remote Ident (addr/mask/port/prot): {r['remote_ident']}",
+                  f'       IPSec Profile: "{r["profile"]}"',
+                  "       Socket State: Open",
+                  '       Client: "TUNNEL SEC" (Client State: Active)']
+    lines.append("Crypto Sockets in Listen state:")
+    from engine.config.vti import vtis as _all
+
+    for vti in _all(cfg):
+        lines.append(f'Client: "TUNNEL SEC" Profile: "{vti.profile}" Map-name: "{vti.map_name}"')
+    return "\n".join(lines) + "\n", rows
+
+
+def ipv6_access_lists(cfg: Config, name: str | None = None) -> Out:
+    """``show ipv6 access-list [NAME]`` (seed 000 L5450-5459)."""
+    from engine.show.ios import ace_text
+
+    lines: list[str] = []
+    data = []
+    for acl_name, acl in cfg.access_lists.items():
+        if not acl.ipv6 or (name is not None and acl_name != name):
+            continue
+        lines.append(f"IPv6 access list {acl_name}")
+        for n, ace in enumerate(acl.entries, 1):
+            seq = ace.sequence or n * 10
+            lines.append(f"    {ace_text(ace)} sequence {seq}")
+        data.append({"name": acl_name, "entries": [ace_text(a) for a in acl.entries]})
+    return "\n".join(lines) + ("\n" if lines else ""), data
+
+
+#: ``debug`` commands of seed 000 L5493-5531, L5659-5660: acknowledged; they change
+#: nothing in the data plane (T54).
+DEBUG_TEXT = {
+    "ipsec": "Crypto IPSEC debugging is on",
+    "engine packet": "Crypto Engine Packet debugging is on",
+    "engine packet detail": "Crypto Engine Packet Detail debugging is on",
+    "ipv6 ipsec": "Crypto IPv6 IPSEC debugging is on",
+}
+
+
+def debug_ack(what: str, on: bool = True) -> Out:
+    text = DEBUG_TEXT[what]
+    return (text if on else text.replace(" is on", " is off")) + "\n", {"debug": what, "on": on}

@@ -82,3 +82,18 @@ def test_acquire_triggers_and_names():
     assert linux_name("Tunnel0") == "Tunnel0"
     assert linux_name("Tunnel 12/0.100") == "Tunnel_12_0.100"
     assert len(linux_name("Tunnel1234567890123")) == 15
+
+
+def test_socket_acl_and_debug_commands():
+    text = _show("show crypto socket", ShowState(ipsec_flows=[_flow()]))
+    assert text.startswith("Number of Crypto Socket connections 1")
+    assert f"Tu0 Peers (local/remote): {R1}/{PEER}" in text
+    assert 'Map-name: "Tunnel0-head-0"' in text
+    cfg = parse_ios("ipv6 access-list ACL_IPV6_1\n permit ipv6 2001:DB8:1::/64 2001:DB8:2::/64\n")
+    text, _ = run_show("show ipv6 access-list", cfg, ShowState())
+    assert text.splitlines() == ["IPv6 access list ACL_IPV6_1",
+                                 "    permit ipv6 2001:db8:1::/64 2001:db8:2::/64 sequence 10"]
+    # seed 000 L5517-5531: accepted in privileged EXEC, acknowledged
+    assert _show("debug crypto engine packet detail", ShowState()).startswith(
+        "Crypto Engine Packet Detail debugging is on")
+    assert _show("no debug crypto ipsec", ShowState()) == "Crypto IPSEC debugging is off\n"

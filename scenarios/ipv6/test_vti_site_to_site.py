@@ -165,6 +165,7 @@ def _run(ev, lab, peer: str, far: str) -> None:
     if engine:
         ev.show(r2, "show interfaces Tunnel0", label="far end")
         ev.check("r2 Tunnel0 line protocol up", _line_protocol(r2), "up")
+        _multicast(ev, lab, r1, r2)
     else:
         child = _ipsec.strongswan_child(r2) or {}
         ev.check("strongSwan CHILD_SA installed", child.get("state"), "INSTALLED")
@@ -185,6 +186,49 @@ def _run(ev, lab, peer: str, far: str) -> None:
              clear, ">= 2", ok=clear >= 2)
     if engine:  # libipsec drops s2's reply (source outside its CHILD_SA): no reply check there
         ev.check("... and answered in clear", res2.received, 2)
+
+
+def test_vti_line_protocol_down_without_sas(ev, peer: str) -> None:
+    """L4657-4659 (T30): with a pre-shared key mismatch no SAs come up, so the tunnel's
+    line protocol stays down; routed traffic is dropped, never sent in clear."""
+    if not _v6wire.vti_hooked():
+        pytest.skip("runner VTI hook pending (docs/requests/runner.md)")
+    if peer != "engine":
+        pytest.skip("engine <-> engine only")
+    topo = HERE / "engine-badkey.yaml"
+    ev.topology(topo)
+    ev.config("r1", HERE / "r1.cfg", label="engine (document + lab lines)")
+    ev.config("r2", HERE / "r2-badkey.cfg", label="engine (mirror, other key)")
+    with ExitStack() as stack:
+        with ev.step("bring up r1 and r2 with different pre-shared keys"):
+            lab = stack.enter_context(Lab.up(topo))
+        with ev.collecting(lab, nodes=("r1", "r2")):
+            r1 = lab.node("r1")
+            with ev.capture(lab, "r1:eth0") as cap:
+                with ev.step("h1 pings h2 3 times"):
+                    res = lab.node("h1").ping(H2, count=3, interval=0.3, wait=1)
+                time.sleep(1.0)
+            ev.show(r1, "show interfaces Tunnel0", label="no SAs")
+            ev.check("Tunnel0 line protocol down (no IKE/IPsec SAs)", _line_protocol(r1), "down")
+            ev.check("no echo reply", res.received, 0)
+            ev.check("no clear ICMPv6 echo on Ethernet2/0",
+                     _v6wire.clear_icmp6_echo(cap.packets, H1, H2), 0)
+            ev.check("no IPsec SA", [f for f in _flows(r1) if f["interface"] == "Tunnel0"], [])
+
+
+def _multicast(ev, lab, r1, r2) -> None:
+    """L4569-4571, L4645-4647: IPv6 multicast into the tunnel is protected like unicast."""
+    with ev.capture(lab, "r1:eth0", keys_from=("r1", "r2")) as cap:
+        with ev.step("r1 pings ff02::1 (all nodes) out of Tunnel0"):
+            out = ev.exec(r1, ["ping", "-n", "-c", "2", "-i", "0.3", "-W", "2", "-I", "Tunnel0",
+                               "ff02::1"], label="multicast echo into the tunnel")
+        keys = r1.cli("lab keys", json=True) + r2.cli("lab keys", json=True)
+    recs = _v6wire.protected(cap.packets, keys)
+    mcast = [r for r in recs if r["inner"] is not None and r["inner"].dst == "ff02::1"]
+    ev.check("multicast echo to ff02::1 crossed protected (AH+ESP, inner dst ff02::1)",
+             len(mcast), ">= 2", ok=len(mcast) >= 2)
+    ev.check("the far tunnel answered the multicast echo", " 0 received" not in out
+             and "received" in out, True)
 
 
 def _flows(node) -> list[dict]:

@@ -60,6 +60,13 @@ def test_ipv6_vti_routes_and_protects(lab_factory) -> None:
     # exactly one IKE SA: the higher-addressed end does not initiate at start-up as well
     assert len([s for s in r1.cli("show crypto isakmp sa", json=True)
                 if s["state"] == "QM_IDLE"]) == 1
+    # clear crypto sa: the line goes down, and the tunnel renegotiates (traffic or timer)
+    r1.cli("clear crypto sa")
+    wait_for(lambda: not _vti_flows(r1), 5, "SAs cleared")
+    res = lab.node("h1").ping("fd00:2::10", count=4, interval=0.5, wait=2)
+    assert res.received >= 3, res
+    (flow2,) = _vti_flows(r1)
+    assert {x["spi"] for x in flow2["outbound_esp"]}.isdisjoint(out_spi)
 
 
 def test_ipv6_vti_mtu_and_junk(lab_factory) -> None:

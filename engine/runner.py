@@ -183,7 +183,7 @@ class Runner(RunnerCommands):
         self.spd = Spd(ENGINE_MARK)
         self.spd.apply(self.config)  # AR dialect only
         self.sockets = Sockets.open(ENGINE_MARK, self.args.ike_port, self.args.natt_port)
-        self.out = Outbound(self.sockets, self.stats)
+        self.out = Outbound(self.sockets, self.stats, ENGINE_MARK)
         s = self.sockets
         self.sel.register(self.tun_fd, selectors.EVENT_READ, self._on_tun)
         self.sel.register(s.esp, selectors.EVENT_READ, lambda m: self._on_raw(s.esp, "esp"))

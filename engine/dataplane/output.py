@@ -57,8 +57,9 @@ def fragment_ipv4(packet: bytes, mtu: int) -> list[bytes]:
 class Outbound:
     """Sends complete IPv4 packets on the engine's raw socket."""
 
-    def __init__(self, sockets: Any, stats: Counter[str]) -> None:
+    def __init__(self, sockets: Any, stats: Counter[str], mark: int = 0) -> None:
         self.sockets = sockets
+        self.mark = mark
         self.stats = stats
         self._mtu: dict[str, tuple[float, int]] = {}
         self._ident = 0
@@ -77,7 +78,9 @@ class Outbound:
 
             fam = _s.AF_INET6 if ":" in dst else _s.AF_INET
             with IPRoute() as ipr:
-                routes = ipr.route("get", dst=dst, family=fam)
+                # with the engine's mark: the route its raw socket really takes (a crypto
+                # ACL covering the peer's own address would otherwise answer "ipsec0")
+                routes = ipr.route("get", dst=dst, family=fam, mark=self.mark)
                 oif = routes[0].get_attr("RTA_OIF") if routes else None
                 if oif:
                     links = ipr.get_links(oif)

@@ -106,6 +106,8 @@ class Runner(RunnerCommands):
         self._next_mtu_refresh = 0.0
         self._log_limit: dict[Any, float] = {}
         self.debug_isakmp = False
+        self.started = time.time()
+        self.event_log: deque[tuple[float, Any]] = deque(maxlen=500)  # AR SHOW LOG
         self.egress = Egress()
         self.idle = IdleTimers()
         self.natka = NatKeepalive(interval=config.globals.nat_keepalive)
@@ -123,6 +125,7 @@ class Runner(RunnerCommands):
         self.out: Outbound | None = None
         self.tun_fd: int | None = None
         self.policy: PolicyRouting | None = None
+        self.vti: Any = None  # engine.dataplane.vti.VtiManager (IPsec tunnel interfaces)
         self.spd: Spd | None = None
         self.ike = self._make_ike()
         if not args.no_dataplane:
@@ -196,6 +199,10 @@ class Runner(RunnerCommands):
             self.sel.register(s.ike6, selectors.EVENT_READ, lambda m: self._on_udp(s.ike6, 500))
             self.sel.register(s.natt6, selectors.EVENT_READ,
                               lambda m: self._on_udp(s.natt6, 4500))
+        from engine.dataplane.vti import VtiManager
+
+        self.vti = VtiManager(self)
+        self.vti.open()
 
     # -- loop --------------------------------------------------------------------------
 
@@ -263,6 +270,8 @@ class Runner(RunnerCommands):
         self._lifetimes(now)
         if self.mgmt is not None:
             self.mgmt.service(now)
+        if self.vti is not None:
+            self.vti.service(now)
         self._idle(now)
         self._keepalives(now)
         self._expire_pending(now)
@@ -311,6 +320,7 @@ class Runner(RunnerCommands):
             s = self.sockets
             if dst[1] == 4500 or src[1] == 4500:
                 send_udp(s.natt6 if v6 else s.natt, NON_ESP_MARKER + data, dst, src[0])
+                self.natka.activity((src[0], 4500), tuple(dst), self.clock.now())
             else:
                 send_udp(s.ike6 if v6 else s.ike, data, dst, src[0])
             self.stats["ike_tx"] += 1
@@ -323,6 +333,8 @@ class Runner(RunnerCommands):
     def _on_event(self, ev: Any, now: float) -> None:
         if self.mgmt is not None:  # first: a Stop record still reads the SA counters
             self.mgmt.on_event(ev, now)
+        if isinstance(ev, (IkeSaUp, ChildSaUp, NegotiationFailed)):
+            self.event_log.append((time.time(), ev))
         if isinstance(ev, (Log, Debug)):
             self.syslog.emit(ev)
         elif isinstance(ev, IkeSaUp):
@@ -370,7 +382,8 @@ class Runner(RunnerCommands):
         new = self.sadb.install(pair, now, replay_window=min(window, 1024), df=df,
                                 interface=intf.name if intf else None)
         new.replay_window = min(window, 1024)
-        if self.policy is not None and (entry is None or entry.dynamic_map):
+        vti = self.vti is not None and self.vti.claim(new)  # tunnel interface: no rules
+        if not vti and self.policy is not None and (entry is None or entry.dynamic_map):
             self.policy.ensure_pair(pair)  # dynamic maps: route the SA's selectors in
         for old in self.sadb.entries:
             if old is not new and set(old.pair.inbound_spis) & set(ev.rekey_of):
@@ -379,7 +392,8 @@ class Runner(RunnerCommands):
                  [hex(s) for s in pair.inbound_spis], [hex(s) for s in pair.outbound_spis],
                  pair.mode)
         self.last_acquire.clear()
-        self._release_pending(new)
+        if not vti:
+            self._release_pending(new)
         self._retry_orphans()
 
     def _map_entry(self, name: str | None, seq: int | None) -> Any:
@@ -453,7 +467,7 @@ class Runner(RunnerCommands):
         read, fd = os.read, self.tun_fd
         fast = self.sadb.fast
         send = self.sockets.raw_out.sendto
-        peers: set[str] = set()
+        sent: set[SaEntry] = set()
         for _ in range(BATCH):
             try:
                 pkt = read(fd, 65535)
@@ -471,13 +485,21 @@ class Runner(RunnerCommands):
                     self.stats["tx_packets"] += 1
                 else:
                     self.out.send_outer(outer, entry.pair.peer)  # type: ignore[union-attr]
-                peers.add(entry.pair.peer)
+                sent.add(entry)
             except Exception as exc:
                 self.stats["out_errors"] += 1
                 if self._rate_ok(("out-drop", type(exc).__name__)):
                     log.warning("outbound packet dropped: %s: %s", type(exc).__name__, exc)
-        for peer in peers:
-            self._note_traffic(peer, inbound=False)
+        for entry in sent:
+            self._sent_to(entry)
+
+    def _sent_to(self, entry: SaEntry) -> None:
+        """Outbound traffic on a pair: on-demand DPD and NAT keepalive timers."""
+        self._note_traffic(entry.pair.peer, inbound=False)
+        encap = entry.pair.udp_encap
+        if encap is not None:  # seed 000 L2916-2919: sending counts as activity too
+            self.natka.activity((entry.pair.local, encap[0]), (entry.pair.peer, encap[1]),
+                                self.clock.now())
 
     def outbound_packet(self, pkt: bytes, fkey: bytes | None = None) -> None:
         """Protect ``pkt`` with its SA, or acquire one; never send it clear if protected."""
@@ -545,7 +567,7 @@ class Runner(RunnerCommands):
             self.stats["prefragmented"] += 1
         for outer in res.packets:
             self.out.send_outer(outer, peer)
-        self._note_traffic(peer, inbound=False)
+        self._sent_to(entry)
 
     def _inner_limit(self, entry: SaEntry, mtu: int) -> int:
         cache = entry.limits
@@ -651,7 +673,7 @@ class Runner(RunnerCommands):
             except Exception as exc:
                 self._in_drop(exc, proto)
                 continue
-            if inner:
+            if inner and not (hit[0].vti and self.vti and self.vti.deliver(hit[0], inner)):
                 self._to_tun(inner)
             peers.add(hit[0].pair.peer)
         for peer in peers:
@@ -699,6 +721,7 @@ class Runner(RunnerCommands):
                     self._inbound_guarded(data, "esp-udp", (src, local))
                     continue
                 data = data[4:]
+                self.natka.activity((local, 4500), src, now)
             self.stats["ike_rx"] += 1
             self._ike_call("receive_datagram", data, src, (local, port), now)
         # IKE replies go out promptly; the loop flushes too
@@ -793,7 +816,7 @@ class Runner(RunnerCommands):
             self._replay_drop(entry, spi)
             return
         self._note_traffic(entry.pair.peer, inbound=True)
-        if inner:
+        if inner and not (entry.vti and self.vti and self.vti.deliver(entry, inner)):
             self._to_tun(inner)
 
     def _peer_moved(self, entry: SaEntry, src: str, sport: int, local: str) -> None:
@@ -855,6 +878,8 @@ class Runner(RunnerCommands):
                 log.exception("policy routing removal")
         if self.sockets is not None:
             self.sockets.close()
+        if self.vti is not None:
+            self.vti.close()
         if self._tun_thread is not None:
             self._tun_q.put(None)
             self._tun_thread.join(2.0)

@@ -75,6 +75,7 @@ class SaEntry:
     mtu: int = 1500  # path MTU towards the peer (refreshed by the runner)
     replay_window: int = 64  # inbound anti-replay window (0 = disabled), for show
     inner_limit: int = 0  # largest inner packet protected without MTU handling
+    vti: str | None = None  # IOS tunnel interface this pair protects (engine/dataplane/vti.py)
 
     @property
     def spi_in(self) -> int:
@@ -225,7 +226,7 @@ class SaDatabase:
         if entry is not None and not entry.dead:
             return entry
         for e in reversed(self.entries):
-            if e.matches_outbound(key):
+            if e.vti is None and e.matches_outbound(key):  # VTI pairs: routed, not selected
                 if len(self._flow_cache) > 65536:
                     self._flow_cache.clear()
                 self._flow_cache[key] = e

@@ -20,4 +20,6 @@ def device_command(runner: Any, cmd: str, want_json: bool) -> dict[str, Any]:
 def state_for_show(runner: Any) -> dict[str, Any]:
     """Plain data the show adapter reads (see ``engine/show/adapter.py``)."""
     return {"config": runner.config, "sadb": runner.sadb, "ike_sas": runner.ike_sas,
-            "ike": runner.ike, "now": runner.clock.now(), "stats": runner.stats}
+            "ike": runner.ike, "now": runner.clock.now(), "stats": runner.stats,
+            "event_log": list(getattr(runner, "event_log", ())),
+            "started": getattr(runner, "started", None)}

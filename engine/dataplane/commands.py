@@ -7,6 +7,7 @@ commands go to ``engine.show.dispatch`` through :mod:`engine.dataplane.views`.
 
 from __future__ import annotations
 
+import copy
 import json
 from typing import Any
 
@@ -111,9 +112,11 @@ class RunnerCommands:
         if self.config.dialect == "ar":
             from engine.config import ar
 
+            before = copy.deepcopy(self.config.crypto_maps)
             err = ar.apply_line(self.config, line, info=info)
             if err is not None:
                 return {"ok": False, "error": ar.format_error(err)}
+            self._ar_policy_changes(before, line)
         else:
             from engine.config.ios import ModeState, apply_line, format_error, prompt
 
@@ -147,6 +150,28 @@ class RunnerCommands:
             self._ike_call("update_config", self.config)
         self.install_manual_sas()
         return _ok("\n".join(info), None)
+
+    def _ar_policy_changes(self, before: dict, line: str) -> None:
+        """AR: SET/DESTROY IPSEC POLICY re-initialise the policy and delete its SAs
+        (seed 002 L4337-4339, L2899-2903); RESET IPSEC POLICY=p deletes them (L3978-3986)."""
+        words = line.upper().replace("=", " ").split()
+        reset = words[:3] == ["RESET", "IPSEC", "POLICY"] and len(words) > 3
+        doomed: set[tuple[str, int]] = set()
+        for name, cmap in before.items():
+            now_map = self.config.crypto_maps.get(name)
+            for seq, entry in cmap.entries.items():
+                new = now_map.entries.get(seq) if now_map is not None else None
+                if new is None or new != entry or (
+                        reset and (entry.description or "").upper() == words[3]):
+                    doomed.add((name, seq))
+        if not doomed:
+            return
+        now = self.clock.now()
+        for e in list(self.sadb.entries):
+            if (e.pair.crypto_map, e.pair.crypto_map_seq) in doomed:
+                self._ike_call("delete_child", e.spi_in, now)
+                self.sadb.remove(e)
+        self._flush_ike(now)
 
     def install_manual_sas(self) -> None:
         """AR ``KEYMANAGEMENT=MANUAL`` policies: static SA pairs from the config

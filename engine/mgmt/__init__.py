@@ -1,4 +1,5 @@
-"""Management plane (seed 001): IPsec VPN accounting over RADIUS (ch. 5); SNMP later.
+"""Management plane (seed 001): IPsec VPN accounting over RADIUS (ch. 5), IPsec MIB and
+SNMP notifications (ch. 3-4).
 
 The runner makes one :class:`Management` and calls :meth:`on_event` for every
 IKE event (before it removes SAs, so Stop records can read their counters),
@@ -9,43 +10,66 @@ raises into the runner: errors are logged and counted in ``errors``.
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 from engine.config.model import Config
 from engine.mgmt.accounting import Accounting
+from engine.mgmt.snmp import SnmpAgent, snmp_configured
 
 log = logging.getLogger("engine.mgmt")
 
 
 class Management:
     def __init__(self, config: Config, name: str = "", clock: Any = None, sadb: Any = None,
-                 **kw: Any) -> None:
+                 mib_path: Path | None = None, **kw: Any) -> None:
+        """``mib_path``: where the MIB snapshot for snmpd goes (default ``./snmp-mib.json``,
+        the node directory under the lab, once the config has ``snmp-server`` lines)."""
         self.config = config
         self.name = name
         self.clock = clock
+        self.sadb = sadb
         self.errors = 0
         self.accounting = Accounting(config, sadb, **kw)
+        self._mib_path = mib_path
+        self.snmp: SnmpAgent | None = None
+        self._snmp_check()
+
+    def _snmp_check(self) -> None:
+        if self.snmp is None and snmp_configured(self.config):
+            path = self._mib_path or Path.cwd() / "snmp-mib.json"
+            self.snmp = SnmpAgent(self.config, self.sadb, path)
 
     def on_event(self, ev: Any, now: float) -> None:
-        try:
-            self.accounting.on_event(ev, now)
-        except Exception:
-            self.errors += 1
-            log.exception("management plane: handling %r failed", type(ev).__name__)
+        for part in (self.accounting, self.snmp):
+            if part is None:
+                continue
+            try:
+                part.on_event(ev, now)
+            except Exception:
+                self.errors += 1
+                log.exception("management plane: %s on %s failed", type(part).__name__,
+                              type(ev).__name__)
 
     def service(self, now: float) -> None:
         try:
+            self._snmp_check()
             self.accounting.service(now)
+            if self.snmp is not None:
+                self.snmp.service(now)
         except Exception:
             self.errors += 1
             log.exception("management plane: service failed")
 
     def close(self) -> None:
-        try:
-            self.accounting.close()
-        except Exception:
-            self.errors += 1
-            log.exception("management plane: close failed")
+        for part in (self.accounting, self.snmp):
+            if part is None:
+                continue
+            try:
+                part.close()
+            except Exception:
+                self.errors += 1
+                log.exception("management plane: close failed")
 
     def status(self) -> dict[str, Any]:
         """Sessions and sent records (for lab commands and tests)."""
@@ -59,6 +83,7 @@ class Management:
                          "server": list(x.server) if x.server else None}
                         for x in results],
             "skipped": list(acc.skipped),
+            "traps": list(self.snmp.traps_sent) if self.snmp is not None else [],
             "errors": self.errors,
         }
 

@@ -16,6 +16,7 @@ from typing import Any, Callable
 
 from engine.config.grammar import TYPES, Match, MatchFailure, compile_pattern, match_patterns
 from engine.config.model import Config
+from engine.mgmt import show as mgmt_show
 from engine.show import ios, ios_vti
 from engine.show.running import running_config
 from engine.show.views import ShowState
@@ -99,6 +100,7 @@ COMMANDS: list[tuple[str, Formatter]] = [
         for what in ios_vti.DEBUG_TEXT
         for verb in ("debug", "no debug", "undebug")
     ],
+    *mgmt_show.COMMANDS,  # seed 001 ch. 4: IPsec flow MIB sizes/version, debug crypto mib
 ]
 _ASTS = [compile_pattern(p) for p, _ in COMMANDS]
 

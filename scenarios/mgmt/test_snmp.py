@@ -95,6 +95,14 @@ def _run(ev, lab, rx) -> None:
              "(L1586, L1592; default 200 at L883-885)",
              (_num(_v(w0, FLOW + ".4.1.1.1.0")), _num(_v(w0, FLOW + ".5.1.1.1.0"))), (130, 140))
     ev.check("cipSecHistCheckPoint.0 = ready(1) (L884)", _num(_v(w0, FLOW + ".4.1.1.2.0")), 1)
+    ev.check("show crypto mib ipsec flowmib history failure/tunnel size, version (L1519-1536)",
+             [ev.show(r1, "show crypto mib ipsec flowmib history failure size").strip(),
+              ev.show(r1, "show crypto mib ipsec flowmib history tunnel size").strip(),
+              ev.show(r1, "show crypto mib ipsec flowmib version").strip()],
+             ["IPSec Failure Window Size: 140", "IPSec History Window Size: 130",
+              "IPSec Flow MIB version: 1"])
+    ev.check("debug crypto mib acknowledged (L1540-1543)",
+             ev.show(r1, "debug crypto mib").strip(), "Crypto IPsec Mgmt Entity debugging is on")
     cntl = [_num(_v(w0, f"{FLOW}.6.{i}.0")) for i in range(1, 14)]
     ev.check("cipSecTrapCntl*: IKE/IPsec tunnel start/stop enabled(1), the other nine "
              "disabled(2) (L886-898)", cntl, [1, 1, 2, 2, 2, 2, 1, 1, 2, 2, 2, 2, 2])

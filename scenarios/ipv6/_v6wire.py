@@ -3,15 +3,7 @@ ESP (50), raw or in UDP 4500, decrypted with the engines' exported keys."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
-
-RUNNER = Path(__file__).resolve().parents[2] / "engine" / "runner.py"
-
-
-def vti_hooked() -> bool:
-    """True once engine/runner.py creates VTIs (docs/requests/runner.md, 04:30 UTC)."""
-    return "VtiManager" in RUNNER.read_text()
 
 SCAPY_CIPHERS = {"aes128": "AES-CBC", "aes192": "AES-CBC", "aes256": "AES-CBC",
                  "3des": "3DES", "des": "DES", "null": "NULL"}

@@ -16,8 +16,6 @@ import time
 from contextlib import ExitStack
 from pathlib import Path
 
-import pytest
-
 from lab import Lab
 from reports.scenario import Scenario
 from scenarios.ios import _ipsec
@@ -69,8 +67,6 @@ def _line_protocol(node) -> str:
 
 
 def test_vti_tunnel_carries_routed_ipv6(ev, peer: str) -> None:
-    if not _v6wire.vti_hooked():
-        pytest.skip("runner VTI hook pending (docs/requests/runner.md)")
     topo = HERE / f"{peer}.yaml"
     _record(ev, topo, peer)
     far = "r2" if peer == "engine" else "s2"
@@ -188,13 +184,9 @@ def _run(ev, lab, peer: str, far: str) -> None:
         ev.check("... and answered in clear", res2.received, 2)
 
 
-def test_vti_line_protocol_down_without_sas(ev, peer: str) -> None:
+def test_vti_line_protocol_down_without_sas(ev) -> None:
     """L4657-4659 (T30): with a pre-shared key mismatch no SAs come up, so the tunnel's
     line protocol stays down; routed traffic is dropped, never sent in clear."""
-    if not _v6wire.vti_hooked():
-        pytest.skip("runner VTI hook pending (docs/requests/runner.md)")
-    if peer != "engine":
-        pytest.skip("engine <-> engine only")
     topo = HERE / "engine-badkey.yaml"
     ev.topology(topo)
     ev.config("r1", HERE / "r1.cfg", label="engine (document + lab lines)")

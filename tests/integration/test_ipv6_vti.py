@@ -16,13 +16,7 @@ import pytest
 
 from tests.integration.helpers import topo, wait_for
 
-pytestmark = [
-    pytest.mark.skipif(os.geteuid() != 0, reason="needs root"),
-    pytest.mark.skipif(
-        "VtiManager" not in open(os.path.join(os.path.dirname(__file__), "..", "..", "engine",
-                                              "runner.py")).read(),
-        reason="runner VTI hook pending (docs/requests/runner.md)"),
-]
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
 
 
 def _tunnel(node, name: str = "Tunnel0") -> dict:

@@ -4,6 +4,7 @@ loads, the generated crypto map, and two IKE engines negotiate any/any over it."
 from __future__ import annotations
 
 import ipaddress
+from pathlib import Path
 
 import pytest
 
@@ -145,3 +146,29 @@ def test_ike_any_any_between_two_vtis(source_in_config):
     w.a.acquire(PacketSelector("2001:db8:1::10", "2001:db8:3::1", 58, interface="Tunnel0"), 1)
     w.pump()
     assert len(w.of("a", ChildSaUp)) == 1
+
+
+SEED = Path(__file__).resolve().parents[2] / "scenarios" / "seeds" / "000_c6e6876e9d817ea1.txt"
+
+
+def seed_lines(first: int, last: int) -> str:
+    return "\n".join(SEED.read_text().splitlines()[first - 1:last]) + "\n"
+
+
+def test_qos_examples_load_verbatim():
+    """Seed 000 §9.5 (T18, T21, T27, T29): the QoS examples load; only the bare
+    ``ipv6 address`` line (L4451, PDF loss) is an error, the rest applies."""
+    llq = parse_ios(seed_lines(4350, 4373))  # crypto LLQ
+    assert llq.errors == []
+    assert llq.crypto_maps["CMAP_1"].ipv6 and llq.interfaces["GigabitEthernet0/0/1"].crypto_map_v6
+    pre = parse_ios(seed_lines(4378, 4389))  # pre-classify on a crypto map
+    assert pre.errors == [] and pre.crypto_maps["CM_V6"].entries[10].qos_pre_classify
+    tun = parse_ios(seed_lines(4395, 4404))  # pre-classify on a tunnel
+    t1 = tun.interfaces["Tunnel1"]
+    assert tun.errors == [] and t1.qos_pre_classify and t1.ipv6_mtu == 1400
+    grp = parse_ios(seed_lines(4409, 4465))  # LLQ per QoS group
+    assert [e.line for e in grp.errors] == [43]  # L4451: 'ipv6 address' without argument
+    assert grp.globals.llq_qos_groups == [1, 49]
+    (entry,) = grp.crypto_maps["cmap"].ordered()
+    assert entry.lifetime_seconds == 600 and str(entry.peers[0]) == "2001:db8:ffff:1::e"
+    assert grp.interfaces["GigabitEthernet0/2/0"].crypto_map_v6 == "cmap"

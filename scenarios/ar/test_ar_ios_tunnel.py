@@ -54,7 +54,7 @@ def _rows(text: str, first: str) -> list[list[str]]:
     start = next((i for i, ln in enumerate(lines) if re.fullmatch(r"-{20,}", ln.strip())), None)
     if start is None:
         return []
-    return [ln.split() for ln in lines[start + 1:] if ln.strip() and ln.split()[0] != first]
+    return [ln.split() for ln in lines[start + 1 :] if ln.strip() and ln.split()[0] != first]
 
 
 def test_ar_ios_tunnel_up_on_first_traffic(ev, peer: str) -> None:
@@ -85,7 +85,7 @@ def _tunnel(ev, lab) -> None:
     ev.check("one Quick Mode exchange (phase 2, L962-968)", w["quick_mode_exchanges"], 1)
     ev.check("ESP between 1.1.1.1 and 2.2.2.2 for every echo and reply (L577-583)",
              w["esp"], f">= {2 * res.received}", ok=w["esp"] >= 2 * res.received > 0)  # fmt: skip
-    ev.check("no AH (bundle \"1\" = ESP only, L885-889)", w["ah"], 0)
+    ev.check('no AH (bundle "1" = ESP only, L885-889)', w["ah"], 0)
     ev.check("no cleartext LAN A <-> LAN B packets on the Internet side", w["clear_inner"], 0)
     ev.check("every ESP packet decrypts to an echo or reply (exported keys)",
              w["decrypted_icmp"], w["esp"])  # fmt: skip
@@ -130,7 +130,23 @@ def _tunnel(ev, lab) -> None:
              counter("outProcessDone"), w["esp_out"])  # fmt: skip
     ev.check("SHOW IPSEC SA COUNTERS: inProcessDone = ESP packets Router A received",
              counter("inProcessDone"), w["esp_in"])  # fmt: skip
+    log = ev.show(r1, "show log module=isak", label="after traffic (L1788-1810)")
+    msgs = [ln.split(None, 6)[6] for ln in log.splitlines() if " ISAK IKMP " in ln]
+    ev.check("SHOW LOG MODULE=ISAK: the initiator's exchange lines in order (L1794-1808)",
+             [m for m in msgs if m.startswith("Exchange")],
+             ["Exchange 1: Phase 1 [init] started with peer 2.2.2.2",
+              "Exchange 1: Completed successfully",
+              "Exchange 2: Phase 2 [init] started with peer 2.2.2.2",
+              "Exchange 2: Completed successfully"])  # fmt: skip
+    ipsc = ev.show(r1, "show log type=ipsc", label="after traffic (L1911-1925)")
+    ev.check("SHOW LOG TYPE=IPSC: SA bundle created: Policy - vpn (L1919-1923)",
+             [ln.split(None, 6)[6] for ln in ipsc.splitlines() if " IPSE IPSC " in ln],
+             ["IPSEC has been enabled", "SA bundle created: Policy - vpn"])  # fmt: skip
     far = ev.show(lab.node("r2"), "show crypto isakmp sa", label="IOS peer after traffic")
     ev.check("IOS peer: QM_IDLE with 1.1.1.1",
              [s for s in _ipsec.isakmp_states(far) if s[2] == "QM_IDLE"],
              [(OUTER[0], OUTER[1], "QM_IDLE")])  # fmt: skip
+    with ev.step("RESET IPSEC POLICY=vpn at the AR prompt (L3978-3986)"):
+        r1.cli("RESET IPSEC POLICY=vpn")
+    ev.check("RESET IPSEC POLICY deletes the policy's SAs",
+             _rows(ev.show(r1, "show ipsec sa", label="after RESET"), "SA"), [])  # fmt: skip

@@ -139,3 +139,49 @@ def _run(ev, lab, rad) -> None:
     kinds = _kinds(rad.records())
     ev.check("exactly one Start and one Stop; no update after the Stop (L1827)",
              (kinds.count(START), kinds.count(STOP), kinds[-1]), (1, 1, STOP))
+
+
+def test_no_records_on_rekey(ev, peer: str) -> None:
+    """L1739: 'No new accounting records are generated during rekeying.'"""
+    ev.topology(TOPO)
+    ev.config("r1", HERE / "r1.cfg", label="engine (seed 001 L1985-2117 lines)")
+    with ExitStack() as stack:
+        with ev.step("bring up the lab and FreeRADIUS on rad"):
+            lab = stack.enter_context(Lab.up(TOPO))
+            rad = stack.enter_context(radius_on(lab.node("rad"), secret="cisco123"))
+        with ev.collecting(lab, nodes=("r1", "r2")):
+            try:
+                _rekey(ev, lab, rad)
+            finally:
+                ev.attach(rad.detail, label="FreeRADIUS detail accounting log")
+
+
+def _spis(node) -> set[int]:
+    return {k["spi"] for k in (node.cli("lab keys", json=True) or []) if k["direction"] == "in"}
+
+
+def _rekey(ev, lab, rad) -> None:
+    r1, r2 = lab.node("r1"), lab.node("r2")
+    line = "crypto ipsec security-association lifetime seconds 120"
+    with ev.step(f"'{line}' on both routers (120 s = 6 s real at clock scale 20)"):
+        for r in (r1, r2):
+            r.cli(f"lab config {line}")
+    with ev.step("h1 pings h2 (session up)"):
+        lab.node("h1").ping("10.0.2.2", count=3, interval=0.2, wait=2)
+    ev.wait_for("Start record", lambda: _kinds(rad.records()), lambda k: START in k, [START],
+                within=10)
+    first = _spis(r1)
+    ev.note(f"inbound SPIs before the rekey: {sorted(first)}")
+    with ev.step("traffic for 12 s real (240 protocol seconds: two lifetimes)"):
+        res = lab.node("h1").ping("10.0.2.2", count=24, interval=0.5, wait=2)
+        ev.note(res.output)
+    now = _spis(r1)
+    ev.check("the IPsec SAs were rekeyed (new inbound SPIs)", sorted(now),
+             f"disjoint from {sorted(first)}", ok=bool(now) and not (now & first))
+    ev.check("pings kept crossing during the rekeys", res.received, ">= 20",
+             ok=res.received >= 20)
+    kinds = _kinds(rad.records())
+    ev.check("one Start, no Stop, no second Start across the rekeys (L1739)",
+             (kinds.count(START), kinds.count(STOP)), (1, 0))
+    ev.check("Interim updates keep the same session id",
+             sorted({_one(x, "Acct-Session-Id") for x in rad.records()}), ["00000001"])

@@ -34,7 +34,7 @@ from pyroute2.netlink.exceptions import NetlinkError
 from engine.config.vti import Vti, eui64_address, vti_by_map, vtis
 from engine.dataplane import packet as pk
 from engine.dataplane import tun
-from engine.ike.events import PacketSelector
+from engine.ike.events import Log, PacketSelector
 
 log = logging.getLogger("engine.vti")
 
@@ -67,9 +67,21 @@ class TunnelPort:
     routes: list[str] = field(default_factory=list)
     pending: deque[tuple[float, bytes]] = field(default_factory=deque)
     last_acquire: float = -1e9
+    line_up: bool = False  #: line protocol as last reported (``%LINEPROTO-5-UPDOWN``)
     counters: dict[str, int] = field(default_factory=lambda: {
         "in_packets": 0, "in_bytes": 0, "out_packets": 0, "out_bytes": 0,
         "out_no_sa": 0, "out_dropped": 0, "in_write_errors": 0})
+
+
+def _signature(config: Any, v: Vti) -> tuple[Any, ...]:
+    """What makes a tunnel interface need recreating when it changes."""
+    intf = v.interface
+    routes = sorted(str(r.prefix) for r in config.routes
+                    if (r.interface or "").replace(" ", "").lower() == v.name.lower())
+    return (str(v.destination), v.profile, v.inner_version, v.source,
+            tuple(str(a) for a in (*intf.addresses, *intf.addresses_v6)),
+            tuple(str(n) for n in intf.eui64), intf.ipv6_mtu, intf.ip_mtu, intf.mtu,
+            tuple(routes), tuple(v.entry.transform_sets))
 
 
 def _triggers(pkt: bytes) -> bool:
@@ -105,7 +117,13 @@ class VtiManager:
 
     def open(self) -> None:
         """Create every VTI of the config (errors are logged, never fatal)."""
-        for v in vtis(self.runner.config):
+        found = vtis(self.runner.config)
+        if any(v.inner_version == 6 for v in found) and \
+                not self.runner.config.globals.ipv6_unicast_routing:
+            msg = "ipv6 unicast-routing is not configured (seed 000 L5154-5156)"
+            self.problems.append(msg)
+            log.warning("%s; IPv6 VTIs forward anyway in the lab", msg)
+        for v in found:
             try:
                 self._open_one(v)
             except (OSError, NetlinkError, ValueError, RuntimeError) as exc:
@@ -215,6 +233,47 @@ class VtiManager:
                     self.problems.append(f"route {r.prefix} via {port.ifname}: {exc}")
                     log.warning("route %s via %s: %s", r.prefix, port.ifname, exc)
 
+    def reconcile(self) -> None:
+        """Apply configuration changes (``lab config``): new tunnels are created, removed
+        ones closed, changed ones (destination, profile, mode, addresses, routes)
+        recreated; the SAs of closed tunnels are deleted (DELETE sent)."""
+        want = {v.name: v for v in vtis(self.runner.config)}
+        for name, port in list(self.ports.items()):
+            v = want.get(name)
+            if v is not None and _signature(self.runner.config, v) == \
+                    _signature(self.runner.config, port.vti):
+                port.vti = v
+                continue
+            self._close_port(port, delete_sas=True)
+        for name, v in want.items():
+            if name in self.ports:
+                continue
+            try:
+                self._open_one(v)
+            except (OSError, NetlinkError, ValueError, RuntimeError) as exc:
+                self.problems.append(f"{name}: cannot create tunnel interface: {exc}")
+                log.error("%s: cannot create tunnel interface: %s", name, exc)
+                continue
+            self._initiate(self.ports[name])
+
+    def _close_port(self, port: TunnelPort, delete_sas: bool = False) -> None:
+        now = self.runner.clock.now()
+        for e in list(self.runner.sadb.entries):
+            if delete_sas and getattr(e, "vti", None) == port.vti.name:
+                self.runner._ike_call("delete_child", e.spi_in, now)
+                self.runner.sadb.remove(e)
+        if delete_sas:
+            self.runner._flush_ike(now)
+        try:
+            self.runner.sel.unregister(port.fd)
+        except (KeyError, ValueError):
+            pass
+        try:
+            os.close(port.fd)  # the kernel removes the TUN, its addresses and routes
+        except OSError:
+            pass
+        self.ports.pop(port.vti.name, None)
+
     # -- data path -----------------------------------------------------------------
 
     def entry_for(self, port: TunnelPort) -> Any:
@@ -300,12 +359,23 @@ class VtiManager:
         """Optional periodic hook: re-initiate tunnels without SA (every ``REINITIATE`` s)."""
         real = time.monotonic()
         for port in self.ports.values():
+            if port.line_up and self.entry_for(port) is None:
+                self._line(port, False)
             if self.entry_for(port) is None and real - port.last_acquire >= REINITIATE:
                 if self._negotiating(port):  # the peer's exchange is under way: wait
                     port.last_acquire = real - REINITIATE + FIRST_WAIT
                     continue
                 self._acquire(port, None)
         self._housekeeping()
+
+    def _line(self, port: TunnelPort, up: bool) -> None:
+        """Report a line protocol change (L4657-4659: up once the SAs exist)."""
+        if port.line_up == up:
+            return
+        port.line_up = up
+        state = "up" if up else "down"
+        self.runner.syslog.emit(Log("LINEPROTO", 5, "UPDOWN", f"Line protocol on Interface "
+                                    f"{port.vti.name}, changed state to {state}"))
 
     def _negotiating(self, port: TunnelPort) -> bool:
         """Is a Phase 1 exchange with the tunnel's peer under way (not yet established)?"""
@@ -334,6 +404,7 @@ class VtiManager:
             return False
         entry.vti = v.name
         entry.interface = v.name
+        self._line(port, True)
         held, port.pending = port.pending, deque()
         for _t, pkt in held:
             self.outbound(port, pkt)
@@ -375,13 +446,6 @@ class VtiManager:
 
     def close(self) -> None:
         """Close the TUNs (the kernel removes them, their addresses and routes)."""
-        for port in self.ports.values():
-            try:
-                self.runner.sel.unregister(port.fd)
-            except (KeyError, ValueError):
-                pass
-            try:
-                os.close(port.fd)
-            except OSError:
-                pass
+        for port in list(self.ports.values()):
+            self._close_port(port)
         self.ports.clear()

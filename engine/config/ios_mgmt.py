@@ -42,7 +42,8 @@ def no_aaa_new_model(c: Ctx) -> None:
 
 
 def aaa_accounting_network(c: Ctx) -> None:
-    """``aaa accounting network LIST start-stop [broadcast] group radius`` (seed 001 L1899, L2001)."""
+    """``aaa accounting network LIST start-stop [broadcast] group radius``
+    (seed 001 L1899, L2001)."""
     name = c.m.get("name")
     record = next(w for w in ("start-stop", "stop-only", "none") if c.m.has(w))
     groups = [w for w in (c.m.get("groups") or "").split() if w.lower() != "group"]
@@ -151,8 +152,8 @@ def prof_match_group(c: Ctx) -> None:
 
 
 def prof_match_address(c: Ctx) -> None:
-    from engine.config.ios import Reject
     from engine.config.grammar import INVALID
+    from engine.config.ios import Reject
 
     try:
         net = ipaddress.IPv4Network(f"{c.m.get('addr')}/{c.m.get('mask') or '255.255.255.255'}",
@@ -204,7 +205,8 @@ def _snmp_traps(c: Ctx, feature: str) -> None:
 
 
 def snmp_host(c: Ctx) -> None:
-    """``snmp-server host H [vrf V] [traps|informs] [version {1|2c|3}] COMMUNITY [udp-port P] [types]``
+    """``snmp-server host H [vrf V] [traps|informs] [version {1|2c|3}] COMMUNITY
+    [udp-port P] [types]``
     (seed 001 L1577; grammar inferred in the spec, 4.2.1)."""
     from engine.config.grammar import INVALID
     from engine.config.ios import Reject

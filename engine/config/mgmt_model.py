@@ -52,7 +52,8 @@ class IsakmpProfile:
 
 @dataclass
 class SnmpHost:
-    """``snmp-server host A [informs|traps] [version {1|2c|3 ...}] COMMUNITY [udp-port P] [types]``."""
+    """``snmp-server host A [informs|traps] [version {1|2c|3 ...}] COMMUNITY
+    [udp-port P] [types]``."""
 
     address: IpAddress
     community: str
@@ -82,7 +83,8 @@ class MgmtConfig:
     #: ``snmp-server enable traps ipsec|isakmp [...]`` (seed 001 L1463-1468): feature -> keywords
     snmp_traps: dict[str, list[str]] = field(default_factory=dict)
     snmp_hosts: list[SnmpHost] = field(default_factory=list)
-    ipsec_history_failure_size: int | None = None  # ``crypto mib ipsec flowmib history failure size``
+    #: ``crypto mib ipsec flowmib history failure size`` / ``... tunnel size``
+    ipsec_history_failure_size: int | None = None
     ipsec_history_tunnel_size: int | None = None
 
     def radius_key_for(self, server: RadiusServer) -> str | None:

@@ -83,7 +83,8 @@ class RadiusError(ValueError):
 
 @dataclass(frozen=True)
 class Attribute:
-    """One attribute; ``vendor``/``vtype`` set for a Vendor-Specific sub-attribute (RFC 2865 §5.26)."""
+    """One attribute; ``vendor``/``vtype`` set for a Vendor-Specific sub-attribute
+    (RFC 2865 §5.26)."""
 
     type: int
     value: bytes
@@ -193,10 +194,12 @@ def verify_response(packet: bytes, request_auth: bytes, secret: bytes) -> bool:
 def decode(data: bytes) -> Packet:
     """Parse a RADIUS packet; :class:`RadiusError` names what is wrong and where."""
     if len(data) < 20:
-        raise RadiusError(f"RADIUS packet of {len(data)} octets is shorter than the 20-octet header")
+        raise RadiusError(f"RADIUS packet of {len(data)} octets is shorter than the "
+                          "20-octet header")
     code, ident, length = struct.unpack("!BBH", data[:4])
     if not 20 <= length <= len(data):
-        raise RadiusError(f"RADIUS Length field {length} does not fit the {len(data)}-octet datagram")
+        raise RadiusError(f"RADIUS Length field {length} does not fit the "
+                          f"{len(data)}-octet datagram")
     attrs: list[Attribute] = []
     off = 20
     while off < length:

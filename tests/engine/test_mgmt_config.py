@@ -20,7 +20,7 @@ def _apply(lines: str) -> Config:
 
 
 def test_accounting_example_with_profile() -> None:
-    """seed 001 L1997-2001, L2094-2097: AAA list, periodic update, RADIUS host with ports and key."""
+    """seed 001 L1997-2001, L2094-2097: AAA list, periodic update, RADIUS host, ports, key."""
     g = load_config(CONFIGS / "s001_accounting_isakmp_profile.cfg").mgmt
     assert g.aaa_new_model and g.session_id_common and g.update_periodic == 1
     acc = g.accounting_lists["ipsecaaa"]

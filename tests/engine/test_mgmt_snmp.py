@@ -9,8 +9,15 @@ from pathlib import Path
 
 from engine.config.ios import ModeState, apply_line
 from engine.config.model import Config
-from engine.ike.events import (ChildSaDown, ChildSaUp, IkeSaDown, IkeSaUp, IpsecSaPair, SaKeys,
-                               TrafficSelector)
+from engine.ike.events import (
+    ChildSaDown,
+    ChildSaUp,
+    IkeSaDown,
+    IkeSaUp,
+    IpsecSaPair,
+    SaKeys,
+    TrafficSelector,
+)
 from engine.mgmt import Management
 from engine.mgmt import snmp_mib as mib
 from engine.mgmt.snmp_pass import Snapshot, serve

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from lab.radius import av_pairs, radius_on, read_detail, write_config, RadiusOptions
+from lab.radius import RadiusOptions, av_pairs, radius_on, read_detail, write_config
 
 TOPO = str(Path(__file__).parent / "topologies" / "radius-pair.yaml")
 
@@ -51,7 +51,8 @@ def test_wrong_secret_is_dropped(lab) -> None:
 def test_detail_parser(tmp_path: Path) -> None:
     p = tmp_path / "detail"
     p.write_text('Wed Nov 25 04:20:00 2026\n\tAcct-Session-Id = "00000001"\n'
-                 '\tCisco-AVPair = "vrf-id=cisco"\n\tCisco-AVPair = "connect-progress=No Progress"\n'
+                 '\tCisco-AVPair = "vrf-id=cisco"\n'
+                 '\tCisco-AVPair = "connect-progress=No Progress"\n'
                  '\tAcct-Status-Type = Start\n\n'
                  'Wed Nov 25 04:20:05 2026\n\tAcct-Status-Type = Stop\n\n')
     recs = read_detail(p)

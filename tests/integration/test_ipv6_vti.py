@@ -57,10 +57,20 @@ def test_ipv6_vti_routes_and_protects(lab_factory) -> None:
     # clear crypto sa: the line goes down, and the tunnel renegotiates (traffic or timer)
     r1.cli("clear crypto sa")
     wait_for(lambda: not _vti_flows(r1), 5, "SAs cleared")
+    wait_for(lambda: "Interface Tunnel0, changed state to down" in _syslog(r1), 3,
+             "%LINEPROTO-5-UPDOWN ... down")
     res = lab.node("h1").ping("fd00:2::10", count=4, interval=0.5, wait=2)
     assert res.received >= 3, res
     (flow2,) = _vti_flows(r1)
     assert {x["spi"] for x in flow2["outbound_esp"]}.isdisjoint(out_spi)
+    ups = [ln for ln in _syslog(r1).splitlines() if "%LINEPROTO-5-UPDOWN: Line protocol on "
+           "Interface Tunnel0, changed state to up" in ln]
+    assert len(ups) == 2, _syslog(r1)
+
+
+def _syslog(node) -> str:
+    data = node.cli("lab syslog", json=True)
+    return "\n".join(data) if isinstance(data, list) else str(data)
 
 
 def test_ipv6_vti_mtu_and_junk(lab_factory) -> None:

@@ -134,3 +134,26 @@ def test_ipv4_vti(lab_factory) -> None:
         {x["spi"] for x in flow["outbound_esp"]}
     # the tunnel's own address answers through the tunnel too
     assert lab.node("h1").ping("10.9.9.2", count=1, wait=2).received == 1
+
+
+@pytest.mark.skipif(
+    "reconcile" not in open(os.path.join(os.path.dirname(__file__), "..", "..", "engine",
+                                         "dataplane", "commands.py")).read(),
+    reason="runner lab-config hook pending (docs/requests/runner.md, 04:50)")
+def test_vti_runtime_config(lab_factory) -> None:
+    """``lab config``: unrelated lines keep the tunnel's SAs; a tunnel change recreates it."""
+    lab = lab_factory(topo("v6vti/vti6.yaml"))
+    r1 = lab.node("r1")
+    wait_for(lambda: _tunnel(r1)["line_protocol"] == "up", 15, "Tunnel0 up")
+    (flow,) = _vti_flows(r1)
+    r1.cli("lab config crypto isakmp keepalive 30 5")
+    assert [f["outbound_esp"] for f in _vti_flows(r1)] == [flow["outbound_esp"]]
+    assert lab.node("h1").ping("fd00:2::10", count=2, interval=0.2, wait=2).received == 2
+    r1.cli("lab config ipv6 route fd00:77::/64 Tunnel0")
+    wait_for(lambda: _tunnel(r1)["line_protocol"] == "up" and _vti_flows(r1)
+             and _vti_flows(r1)[0]["outbound_esp"] != flow["outbound_esp"], 20,
+             "Tunnel0 recreated and renegotiated")
+    out = r1.exec(["ip", "-6", "route", "show", "fd00:77::/64"]).stdout
+    assert "dev Tunnel0" in out
+    res = lab.node("h1").ping("fd00:2::10", count=3, interval=0.3, wait=2)
+    assert res.received >= 2, res

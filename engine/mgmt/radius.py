@@ -399,7 +399,9 @@ def main(argv: list[str] | None = None) -> int:
     import json
 
     ap = argparse.ArgumentParser(prog="python -m engine.mgmt.radius")
-    ap.add_argument("--server", required=True)
+    ap.add_argument("--server", required=True, action="append",
+                    help="IP:PORT; repeat for failover order (or --broadcast)")
+    ap.add_argument("--broadcast", action="store_true")
     ap.add_argument("--secret", required=True)
     ap.add_argument("--status", choices=("start", "stop", "interim"), required=True)
     ap.add_argument("--session-id", default="00000001")
@@ -407,7 +409,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--timeout", type=float, default=2.0)
     ap.add_argument("--retransmit", type=int, default=1)
     a = ap.parse_args(argv)
-    host, _, port = a.server.rpartition(":")
+    servers = [Server(h, int(p), a.secret.encode())
+               for h, _, p in (s.rpartition(":") for s in a.server)]
     status = {"start": STATUS_START, "stop": STATUS_STOP, "interim": STATUS_INTERIM}[a.status]
 
     def attrs(nas_ip: str) -> list[Attribute]:
@@ -418,13 +421,17 @@ def main(argv: list[str] | None = None) -> int:
         return out
 
     client = AccountingClient()
-    client.submit([Server(host, int(port), a.secret.encode())], attrs, status, a.session_id,
-                  retransmit=a.retransmit, timeout=a.timeout)
-    client.close(drain=(a.retransmit + 1) * a.timeout + 2)
-    res = client.results[0] if client.results else Result(status, a.session_id, error="not sent")
+    client.submit(servers, attrs, status, a.session_id, retransmit=a.retransmit,
+                  timeout=a.timeout, broadcast=a.broadcast)
+    client.close(drain=len(servers) * (a.retransmit + 1) * a.timeout + 2)
+    res = client.results[-1] if client.results else Result(status, a.session_id,
+                                                           error="not sent")
     print(json.dumps({"acked": res.acked, "attempts": res.attempts, "error": res.error,
-                      "identifier": res.identifier, "length": res.length, "debug": res.debug}))
-    return 0 if res.acked else 1
+                      "identifier": res.identifier, "length": res.length, "debug": res.debug,
+                      "servers": [{"server": f"{x.server[0]}:{x.server[1]}", "acked": x.acked,
+                                   "attempts": x.attempts} for x in client.results
+                                  if x.server]}))
+    return 0 if any(x.acked for x in client.results) else 1
 
 
 if __name__ == "__main__":

@@ -48,6 +48,24 @@ def test_wrong_secret_is_dropped(lab) -> None:
         assert rad.records() == []
 
 
+@pytest.mark.topology(TOPO)
+def test_failover_and_broadcast(lab) -> None:
+    """IOS tries the servers in order after ``retransmit`` retries each; ``broadcast`` lists
+    (``aaa accounting network acc start-stop broadcast group radius``, seed 001 L1899) send to
+    every server."""
+    rad = lab.addr("rad")
+    with radius_on(lab.node("rad"), secret="nsite") as server:
+        res = _send(lab, "--server", f"{rad}:1700", "--server", f"{rad}:1646", "--secret",
+                    "nsite", "--status", "start", "--timeout", "0.4", "--retransmit", "1")
+        assert [(s["server"], s["acked"], s["attempts"]) for s in res["servers"]] == [
+            (f"{rad}:1700", False, 2), (f"{rad}:1646", True, 1)]
+        res = _send(lab, "--server", f"{rad}:1646", "--server", f"{rad}:1646", "--broadcast",
+                    "--secret", "nsite", "--status", "stop")
+        assert [s["acked"] for s in res["servers"]] == [True, True]
+        recs = server.wait_records(lambda rs: len(rs) >= 3)
+    assert [r["Acct-Status-Type"][0] for r in recs] == ["Start", "Stop", "Stop"]
+
+
 def test_detail_parser(tmp_path: Path) -> None:
     p = tmp_path / "detail"
     p.write_text('Wed Nov 25 04:20:00 2026\n\tAcct-Session-Id = "00000001"\n'

@@ -68,6 +68,7 @@ class TunnelPort:
     pending: deque[tuple[float, bytes]] = field(default_factory=deque)
     last_acquire: float = -1e9
     line_up: bool = False  #: line protocol as last reported (``%LINEPROTO-5-UPDOWN``)
+    signature: tuple[Any, ...] = ()  #: configuration it was built from (:func:`_signature`)
     counters: dict[str, int] = field(default_factory=lambda: {
         "in_packets": 0, "in_bytes": 0, "out_packets": 0, "out_bytes": 0,
         "out_no_sa": 0, "out_dropped": 0, "in_write_errors": 0})
@@ -142,7 +143,7 @@ class VtiManager:
         mtu = intf.ip_mtu or intf.mtu or DEFAULT_MTU
         tun.set_sysctl(f"net/ipv6/conf/{name}/addr_gen_mode", "1")
         idx = tun.link_up(name, mtu=mtu)
-        port = TunnelPort(v, name, fd, idx)
+        port = TunnelPort(v, name, fd, idx, signature=_signature(self.runner.config, v))
         self.ports[v.name] = port
         tun.set_sysctl(f"net/ipv4/conf/{name}/rp_filter", "0")
         tun.set_sysctl(f"net/ipv6/conf/{name}/forwarding", "1")
@@ -240,10 +241,10 @@ class VtiManager:
         want = {v.name: v for v in vtis(self.runner.config)}
         for name, port in list(self.ports.items()):
             v = want.get(name)
-            if v is not None and _signature(self.runner.config, v) == \
-                    _signature(self.runner.config, port.vti):
+            if v is not None and _signature(self.runner.config, v) == port.signature:
                 port.vti = v
                 continue
+            log.info("%s: configuration changed, recreating the tunnel interface", name)
             self._close_port(port, delete_sas=True)
         for name, v in want.items():
             if name in self.ports:

@@ -14,10 +14,18 @@ Counters the engine does not keep (IKE message counts, compression) are 0.
 from __future__ import annotations
 
 import ipaddress
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.ike.events import ChildSaDown, ChildSaUp, IkeSaDown, IkeSaUp, IpsecSaPair
+from engine.ike.events import (
+    ChildSaDown,
+    ChildSaUp,
+    IkeSaDown,
+    IkeSaUp,
+    IpsecSaPair,
+    NegotiationFailed,
+)
 
 MIB = (1, 3, 6, 1, 4, 1, 9, 9, 171)
 OBJ = MIB + (1,)
@@ -29,7 +37,21 @@ IPSEC_TUN = OBJ + (3, 2, 1)
 ENDPT = OBJ + (3, 3, 1)
 SPI = OBJ + (3, 4, 1)
 HIST_CNTL = OBJ + (4, 1, 1)
+IKE_HIST = OBJ + (4, 2, 1, 1)
+IPSEC_HIST = OBJ + (4, 3, 1, 1)
 FAIL_CNTL = OBJ + (5, 1, 1)
+IKE_FAIL = OBJ + (5, 2, 1, 1)
+IPSEC_FAIL = OBJ + (5, 3, 1, 1)
+DEFAULT_TABLE_SIZE = 200  # seed 001 L1481, L1498
+
+#: TermReason (cikeTunHistTermReason / cipSecTunHistTermReason) from the IKE event reasons.
+TERM_REASON = {"cleared": 3, "deleted": 3, "peer deleted": 4, "initial contact": 4,
+               "peers alive": 5, "lifetime expired": 2, "idle timer": 2}
+#: cikeFailReason / cipSecFailReason for NegotiationFailed reasons (other(1) by default).
+IKE_FAIL_REASON = (("pre-shared", 5), ("auth", 5), ("hash", 6), ("proposal", 10),
+                   ("no acceptable", 10), ("timed out", 3))
+IPSEC_FAIL_REASON = (("proposal", 4), ("no acceptable", 4), ("timed out", 13),
+                     ("INVALID", 6))
 TRAP_CNTL = OBJ + (6,)
 NOTIFY = MIB + (2, 0)
 CIKE_TUNNEL_START = NOTIFY + (1,)
@@ -108,8 +130,16 @@ class FlowMib:
     ike_initiated: int = 0
     ipsec_previous: int = 0
     closed: dict[str, int] = field(default_factory=dict)  #: counters of deleted tunnels
+    #: history rows (L1442: terminated tunnels) and failure rows (L1420-1444), newest last
+    ike_hist: deque = field(default_factory=deque)
+    ipsec_hist: deque = field(default_factory=deque)
+    ike_fail: deque = field(default_factory=deque)
+    ipsec_fail: deque = field(default_factory=deque)
+    hist_size: int = DEFAULT_TABLE_SIZE
+    fail_size: int = DEFAULT_TABLE_SIZE
     _next_ike: int = 1
     _next_ipsec: int = 1
+    _next_row: dict[str, int] = field(default_factory=dict)  #: last index per table
 
     # -- events ------------------------------------------------------------------------------
 
@@ -124,10 +154,20 @@ class FlowMib:
             self.ike_initiated += int(ev.initiator)
             return "ike-start"
         if isinstance(ev, IkeSaDown):
-            if self.ike.pop((ev.icookie, ev.rcookie), None) is None:
+            t = self.ike.pop((ev.icookie, ev.rcookie), None)
+            if t is None:
                 return None
             self.ike_previous += 1
+            self._add(self.ike_hist, self.hist_size,
+                      {"reason": TERM_REASON.get(ev.reason, 1), "tun": t, "now": now})
             return "ike-stop"
+        if isinstance(ev, NegotiationFailed):
+            table = self.ike_fail if ev.phase == 1 else self.ipsec_fail
+            codes = IKE_FAIL_REASON if ev.phase == 1 else IPSEC_FAIL_REASON
+            code = next((c for k, c in codes if k.lower() in ev.reason.lower()), 1)
+            self._add(table, self.fail_size, {"reason": code, "peer": ev.peer, "now": now,
+                                              "text": ev.reason})
+            return None  # L1420-1421, L1429: recorded, no notification
         if isinstance(ev, ChildSaUp):
             spi = ev.pair.inbound_spis[0]
             ike = next((t.index for t in self.ike.values() if t.up.peer[0] == ev.pair.peer), 0)
@@ -140,11 +180,32 @@ class FlowMib:
                 return None
             for s in gone:
                 t = self.ipsec.pop(s)
-                for k, v in self._counters(t, sadb).items():
+                usage = self._counters(t, sadb)
+                for k, v in usage.items():
                     self.closed[k] = self.closed.get(k, 0) + v
                 self.ipsec_previous += 1
+                self._add(self.ipsec_hist, self.hist_size,
+                          {"reason": TERM_REASON.get(ev.reason, 1), "tun": t, "now": now,
+                           "usage": usage})
             return "ipsec-stop"
         return None
+
+    def _add(self, table: deque, size: int, row: dict) -> None:
+        """Append a history/failure row; the oldest go beyond the table size (L1442)."""
+        name = next(n for n in ("ike_hist", "ipsec_hist", "ike_fail", "ipsec_fail")
+                    if getattr(self, n) is table)  # identity: empty deques compare equal
+        row["index"] = self._next_row[name] = self._next_row.get(name, 0) + 1
+        table.append(row)
+        while len(table) > max(1, size):
+            table.popleft()
+
+    def resize(self, hist: int | None, fail: int | None) -> None:
+        """``crypto mib ipsec flowmib history {tunnel|failure} size N`` (L1487, L1504)."""
+        self.hist_size, self.fail_size = hist or DEFAULT_TABLE_SIZE, fail or DEFAULT_TABLE_SIZE
+        for t, n in ((self.ike_hist, self.hist_size), (self.ipsec_hist, self.hist_size),
+                     (self.ike_fail, self.fail_size), (self.ipsec_fail, self.fail_size)):
+            while len(t) > n:
+                t.popleft()
 
     # -- counters ----------------------------------------------------------------------------
 
@@ -224,14 +285,61 @@ class FlowMib:
             self._tunnel_rows(out, t, per_tun[t.index], now, config)
         hist = getattr(getattr(config, "mgmt", None), "ipsec_history_tunnel_size", None)
         fail = getattr(getattr(config, "mgmt", None), "ipsec_history_failure_size", None)
-        out[HIST_CNTL + (1, 0)] = ("integer", hist or 200)  # L883 default 200
+        self.resize(hist, fail)
+        out[HIST_CNTL + (1, 0)] = ("integer", self.hist_size)  # L883 default 200
         out[HIST_CNTL + (2, 0)] = ("integer", 1)  # ready(1)
-        out[FAIL_CNTL + (1, 0)] = ("integer", fail or 200)
+        self._history_rows(out)
+        out[FAIL_CNTL + (1, 0)] = ("integer", self.fail_size)
+        self._failure_rows(out)
         enabled = trap_enabled(config)
         for i in range(1, 14):
             on = (i in (1, 2) and "isakmp" in enabled) or (i in (7, 8) and "ipsec" in enabled)
             out[TRAP_CNTL + (i, 0)] = ("integer", 1 if on else 2)
         return out
+
+    def _history_rows(self, out: dict) -> None:
+        """cikeTunnelHistTable / cipSecTunnelHistTable (subset of the columns)."""
+        for r in self.ike_hist:
+            up, i = r["tun"].up, r["index"]
+            for col, v in {2: ("integer", r["reason"]), 3: ("integer", r["tun"].index),
+                           9: ("octet", octets(up.local[0])), 10: ("string", self.hostname),
+                           11: ("octet", octets(up.peer[0])), 13: ("integer",
+                                                                   1 if up.mode == "main" else 2),
+                           18: ("integer", up.lifetime),
+                           20: ("integer", int((r["now"] - r["tun"].created) * 100))}.items():
+                out[IKE_HIST + (col, i)] = v
+        for r in self.ipsec_hist:
+            t, i, u = r["tun"], r["index"], r["usage"]
+            p = t.pair
+            for col, v in {2: ("integer", r["reason"]), 3: ("integer", t.index),
+                           4: ("integer", t.ike_index), 5: ("octet", octets(p.local)),
+                           6: ("octet", octets(p.peer)), 7: ("integer", 1),
+                           8: ("integer", 1 if p.mode == "tunnel" else 2),
+                           9: ("integer", p.lifetime_kilobytes),
+                           10: ("integer", p.lifetime_seconds),
+                           12: ("integer", int((r["now"] - t.created) * 100)),
+                           14: ("integer", len(p.inbound) + len(p.outbound)),
+                           25: ("counter", u["InOctets"] & 0xFFFFFFFF),
+                           26: ("counter64", u["InOctets"]), 31: ("counter", u["InPkts"]),
+                           38: ("counter", u["OutOctets"] & 0xFFFFFFFF),
+                           39: ("counter64", u["OutOctets"]),
+                           44: ("counter", u["OutPkts"])}.items():
+                out[IPSEC_HIST + (col, i)] = v
+
+    def _failure_rows(self, out: dict) -> None:
+        """cikeFailTable / cipSecFailTable: reason, time (TimeStamp, 1/100 s), peer."""
+        for r in self.ike_fail:
+            i = r["index"]
+            out[IKE_FAIL + (2, i)] = ("integer", r["reason"])
+            out[IKE_FAIL + (3, i)] = ("timeticks", int(r["now"] * 100))
+            out[IKE_FAIL + (6, i)] = ("integer", 1)
+            out[IKE_FAIL + (7, i)] = ("string", padded(r["peer"]))
+            out[IKE_FAIL + (9, i)] = ("octet", octets(r["peer"]))
+        for r in self.ipsec_fail:
+            i = r["index"]
+            out[IPSEC_FAIL + (2, i)] = ("integer", r["reason"])
+            out[IPSEC_FAIL + (3, i)] = ("timeticks", int(r["now"] * 100))
+            out[IPSEC_FAIL + (7, i)] = ("octet", octets(r["peer"]))
 
     def _tunnel_rows(self, out: dict, t: IpsecTunnel, c: dict[str, int], now: float,
                      config: Any) -> None:

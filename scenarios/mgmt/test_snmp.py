@@ -181,6 +181,15 @@ def _run(ev, lab, rx) -> None:
                 lambda: (lambda w: (_num(_v(w, IKE_G + ".1.0")), _num(_v(w, IKE_G + ".2.0")),
                                     _num(_v(w, IPS_G + ".1.0")), _num(_v(w, IPS_G + ".2.0"))))(
                     walk()), lambda t: t == (0, 1, 0, 1), (0, 1, 0, 1), within=5)
+    w2 = walk()
+    ev.check("the terminated tunnels are in the history tables (L1442-1444): "
+             "cipSecTunHistTermReason.1 / cikeTunHistTermReason.1 = operRequest(3)",
+             (_num(_v(w2, FLOW + ".4.3.1.1.2.1")), _num(_v(w2, FLOW + ".4.2.1.1.2.1"))), (3, 3))
+    ev.check("history row keeps the tunnel's usage: cipSecTunHistInPkts.1 = decaps",
+             _num(_v(w2, FLOW + ".4.3.1.1.31.1")), decaps)
+    ev.check("a normal termination has no failure row (L1444)",
+             [k for k in w2 if k.startswith(FLOW + ".5.2.") or k.startswith(FLOW + ".5.3.")],
+             [])
     kinds = _trap_oids(rx.traps())
     ev.check("exactly one start and one stop of each kind",
              sorted(kinds), sorted([f"{TRAP}.1", f"{TRAP}.2", f"{TRAP}.7", f"{TRAP}.8"]))

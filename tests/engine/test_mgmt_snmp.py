@@ -15,6 +15,7 @@ from engine.ike.events import (
     IkeSaDown,
     IkeSaUp,
     IpsecSaPair,
+    NegotiationFailed,
     SaKeys,
     TrafficSelector,
 )
@@ -164,3 +165,27 @@ def test_no_snmp_without_snmp_lines(tmp_path: Path) -> None:
     m.on_event(_ike_up(), 0.0)
     m.service(1.0)
     assert m.snmp is None and not (tmp_path / "x.json").exists()
+
+
+def test_history_and_failure_tables_are_bounded() -> None:
+    """L1442-1444: terminated tunnels go to the history table (no failure row), setup
+    failures to the failure table (no history row); both hold at most their size (TB-42..44)."""
+    cfg = _cfg("crypto mib ipsec flowmib history tunnel size 2\n"
+               "crypto mib ipsec flowmib history failure size 3")
+    m = mib.FlowMib()
+    for n in range(3):
+        p = _pair()
+        p = IpsecSaPair(p.peer, p.local, p.mode, tuple(
+            SaKeys(k.spi + n, k.proto, k.encr, k.encr_key, k.integ, k.integ_key)
+            for k in p.inbound), p.outbound, p.local_ts, p.remote_ts, 5000, 99000, 0.0)
+        m.on_event(ChildSaUp(p), float(n))
+        m.on_event(ChildSaDown(p.peer, p.inbound_spis, p.outbound_spis, "cleared"), n + 0.5)
+    for n in range(5):
+        assert m.on_event(NegotiationFailed("no acceptable proposal", "10.9.9.9", 2), 9.0) is None
+    o = m.objects(10.0, None, cfg)
+    hist = sorted(k[-1] for k in o if k[:len(mib.IPSEC_HIST) + 1] == mib.IPSEC_HIST + (2,))
+    assert hist == [2, 3]  # the two newest of three terminated tunnels
+    assert o[mib.IPSEC_HIST + (2, 3)] == ("integer", 3)  # operRequest(3): clear
+    fails = sorted(k[-1] for k in o if k[:len(mib.IPSEC_FAIL) + 1] == mib.IPSEC_FAIL + (2,))
+    assert fails == [3, 4, 5] and o[mib.IPSEC_FAIL + (2, 5)] == ("integer", 4)  # proposalFailure
+    assert not any(k[:len(mib.IKE_FAIL)] == mib.IKE_FAIL for k in o)

@@ -16,7 +16,7 @@ import time
 from contextlib import ExitStack
 from pathlib import Path
 
-from lab import Lab
+from lab import Lab, strongswan
 from reports.scenario import Scenario
 from scenarios.ios import _ipsec
 from scenarios.ipv6 import _v6wire
@@ -168,6 +168,7 @@ def _run(ev, lab, peer: str, far: str) -> None:
         ev.check("strongSwan packets-in >= echo requests that crossed",
                  int(child.get("packets-in") or 0), f">= {PINGS}",
                  ok=int(child.get("packets-in") or 0) >= PINGS)
+        _far_initiates(ev, lab, r1, r2)
     addrs = _tunnel_addresses(r1)
     ev.check("Tunnel0 has an EUI-64 address in 3FFE:1001::/64 (ipv6 address ... eui-64)",
              [a for a in addrs if a.startswith("3ffe:1001:")],
@@ -206,6 +207,21 @@ def test_vti_line_protocol_down_without_sas(ev) -> None:
             ev.check("no clear ICMPv6 echo on Ethernet2/0",
                      _v6wire.clear_icmp6_echo(cap.packets, H1, H2), 0)
             ev.check("no IPsec SA", [f for f in _flows(r1) if f["interface"] == "Tunnel0"], [])
+
+
+def _far_initiates(ev, lab, r1, s2) -> None:
+    """The engine as responder: strongSwan proposes its LAN pair, the VTI accepts it."""
+    with ev.step("clear crypto sa on r1, then s2 initiates (swanctl --initiate any6)"):
+        r1.cli("clear crypto sa")
+        strongswan.initiate(s2, "any6", timeout=15)
+    ev.wait_for("Tunnel0 line protocol up again (r1 responder)", lambda: _line_protocol(r1),
+                lambda s: s == "up", "up", within=10)
+    flows = [f for f in _flows(r1) if f["interface"] == "Tunnel0"]
+    ev.check("r1's Tunnel0 SA carries s2's proxy identities",
+             sorted({(_ident(f["local_ident"]), _ident(f["remote_ident"])) for f in flows}),
+             [("2001:db8:1::/64", "2001:db8:2::/64")])
+    res = lab.node("h1").ping(H2, count=3, interval=0.3, wait=2)
+    ev.check("echo replies through the tunnel s2 set up", res.received, 3)
 
 
 def _multicast(ev, lab, r1, r2) -> None:

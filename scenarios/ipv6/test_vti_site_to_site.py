@@ -99,6 +99,11 @@ def _run(ev, lab, peer: str, far: str) -> None:
     cmap = ev.show(r1, "show crypto map", label="no crypto map configured")
     ev.check("show crypto map lists the generated map for Tunnel0 (L5412-5424)",
              'Crypto Map IPv6 "Tunnel0-head-0"' in cmap and "Tunnel0" in cmap, True)
+    acks = [ev.show(r1, cmd).strip() for cmd in ("debug crypto ipsec",
+                                                  "debug crypto engine packet detail")]
+    ev.check("debug crypto ipsec / debug crypto engine packet detail accepted (L5517-5531); "
+             "the traffic checks below run with them on",
+             acks, ["Crypto IPSEC debugging is on", "Crypto Engine Packet Detail debugging is on"])
     before = _flows(r1)
     keys = []
     with ev.capture(lab, "r1:eth0", keys_from=("r1", "r2")) as cap:

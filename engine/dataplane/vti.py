@@ -140,9 +140,14 @@ class VtiManager:
         name = linux_name(v.name)
         fd = tun.open_tun(name)
         intf = v.interface
-        mtu = intf.ip_mtu or intf.mtu or DEFAULT_MTU
+        # IPv4 MTU as configured; the IPv6 MTU (sysctl below) must fit the link MTU
+        mtu = intf.ip_mtu or intf.mtu or max(DEFAULT_MTU, intf.ipv6_mtu or 0)
         tun.set_sysctl(f"net/ipv6/conf/{name}/addr_gen_mode", "1")
-        idx = tun.link_up(name, mtu=mtu)
+        try:
+            idx = tun.link_up(name, mtu=mtu)
+        except BaseException:
+            os.close(fd)
+            raise
         port = TunnelPort(v, name, fd, idx, signature=_signature(self.runner.config, v))
         self.ports[v.name] = port
         tun.set_sysctl(f"net/ipv4/conf/{name}/rp_filter", "0")
@@ -151,10 +156,13 @@ class VtiManager:
         tun.set_sysctl(f"net/ipv6/conf/{name}/accept_ra", "0")
         if intf.ipv6_mtu:
             tun.set_sysctl(f"net/ipv6/conf/{name}/mtu", str(intf.ipv6_mtu))
-        src_mac = self._learn_source(v)
-        self._addresses(port, src_mac)
-        self._routes(port)
         self.runner.sel.register(fd, selectors.EVENT_READ, lambda m, p=port: self._on_read(p))
+        try:
+            self._addresses(port, self._learn_source(v))
+            self._routes(port)
+        except BaseException:
+            self._close_port(port)
+            raise
         log.info("%s up as %s (index %d, mtu %d), peer %s, profile %s", v.name, name, idx,
                  mtu, v.destination, v.profile)
 

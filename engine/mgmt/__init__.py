@@ -16,8 +16,16 @@ from typing import Any
 from engine.config.model import Config
 from engine.mgmt.accounting import Accounting
 from engine.mgmt.snmp import SnmpAgent, snmp_configured
+from engine.mgmt.snmp_mib import FlowMib
 
 log = logging.getLogger("engine.mgmt")
+_CURRENT: "Management | None" = None
+
+
+def current() -> "Management | None":
+    """The engine's Management (one per engine process), for the exec commands that
+    render its state (``show crypto mib ipsec flowmib ...``)."""
+    return _CURRENT
 
 
 class Management:
@@ -31,19 +39,23 @@ class Management:
         self.sadb = sadb
         self.errors = 0
         self.accounting = Accounting(config, sadb, **kw)
+        #: the IPsec flow MIB, kept with or without SNMP (show crypto mib ... renders it)
+        self.flowmib = FlowMib(config.globals.hostname)
         self._mib_path = mib_path
         self.snmp: SnmpAgent | None = None
         self._snmp_check()
+        global _CURRENT
+        _CURRENT = self
 
     def _snmp_check(self) -> None:
         if self.snmp is None and snmp_configured(self.config):
             path = self._mib_path or Path.cwd() / "snmp-mib.json"
-            self.snmp = SnmpAgent(self.config, self.sadb, path)
+            self.snmp = SnmpAgent(self.config, self.sadb, path, flowmib=self.flowmib)
 
     def on_event(self, ev: Any, now: float) -> None:
-        for part in (self.accounting, self.snmp):
-            if part is None:
-                continue
+        # the SNMP agent updates the shared flow MIB itself (it needs the rows before a stop)
+        mibpart = self.snmp if self.snmp is not None else _MibOnly(self.flowmib, self.sadb)
+        for part in (self.accounting, mibpart):
             try:
                 part.on_event(ev, now)
             except Exception:
@@ -88,4 +100,14 @@ class Management:
         }
 
 
-__all__ = ["Management"]
+class _MibOnly:
+    """Flow MIB tracking without SNMP."""
+
+    def __init__(self, flowmib: FlowMib, sadb: Any) -> None:
+        self.flowmib, self.sadb = flowmib, sadb
+
+    def on_event(self, ev: Any, now: float) -> None:
+        self.flowmib.on_event(ev, now, self.sadb)
+
+
+__all__ = ["Management", "current"]

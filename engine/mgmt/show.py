@@ -41,3 +41,153 @@ COMMANDS = [
     ("no debug crypto mib [{detail|error}]", lambda c, s, m: debug_mib(False)),
     ("undebug crypto mib [{detail|error}]", lambda c, s, m: debug_mib(False)),
 ]
+
+
+# -- show crypto mib ipsec flowmib {global|tunnel|endpoint|spi} (seed 001 L2876-3125) -----------
+
+
+def _flowmib() -> Any:
+    from engine.mgmt import current
+
+    m = current()
+    return (m.flowmib, m.sadb) if m is not None else (None, None)
+
+
+def _hms(seconds: float) -> str:
+    s = max(0, int(seconds))
+    return f"{s // 3600:02d}:{s % 3600 // 60:02d}:{s % 60:02d}"
+
+
+def _objects(s: Any, cfg: Any) -> dict:
+    fm, sadb = _flowmib()
+    return fm.objects(s.now, sadb, cfg) if fm is not None else {}
+
+
+def ipsec_global(cfg: Any, s: Any) -> tuple[str, dict]:
+    """L2935-2970: the cipSecGlobal* counters in the device's wording."""
+    from engine.mgmt import snmp_mib as mib
+
+    o = _objects(s, cfg)
+    g = {n: (o.get(mib.IPSEC_GLOBAL + (i, 0)) or ("", 0))[1]
+         for i, n in enumerate(mib.IPSEC_GLOBAL_NAMES, start=1)}
+    rows = [("Active Tunnels", g["ActiveTunnels"]), ("Previous Tunnels", g["PreviousTunnels"]),
+            ("In octets", g["InOctets"]), ("Out octets", g["OutOctets"]),
+            ("In packets", g["InPkts"]), ("Out packets", g["OutPkts"]),
+            ("Uncompressed encrypted bytes", g["OutUncompOctets"]),
+            ("In packets drops", g["InDrops"]), ("Out packets drops", g["OutDrops"]),
+            ("In replay drops", g["InReplayDrops"]), ("In authentications", g["InAuths"]),
+            ("Out authentications", g["OutAuths"]), ("In decrypts", g["InDecrypts"]),
+            ("Out encrypts", g["OutEncrypts"]), ("Compressed bytes", 0),
+            ("Uncompressed bytes", 0), ("In uncompressed bytes", 0),
+            ("Out uncompressed bytes", 0), ("In decrypt failures", g["InDecryptFails"]),
+            ("Out encrypt failures", g["OutEncryptFails"]), ("No SA failures", g["NoSaFails"]),
+            ("Protocol use failures", g["ProtocolUseFails"]),
+            ("System capacity failures", g["SysCapFails"]),
+            ("In authentication failures", g["InAuthFails"]),
+            ("Out authentication failures", g["OutAuthFails"])]
+    lines = ["vrf Global"] + [f"  {k + ':':<31}{v}" for k, v in rows]
+    return "\n".join(lines) + "\n", {"vrf": "Global", **g}
+
+
+def ipsec_spi(cfg: Any, s: Any) -> tuple[str, dict]:
+    """L3032-3064: per tunnel, its SPIs (hex, AH in/out then ESP in/out)."""
+    from engine.mgmt import snmp_mib as mib
+
+    o = _objects(s, cfg)
+    lines, data = ["vrf Global"], []
+    tunnels = sorted({k[-2] for k in o if k[:len(mib.SPI)] == mib.SPI})
+    for t in tunnels:
+        lines.append(f"{'Tunnel Index:':<19}{t}")
+        n = 1
+        while mib.SPI + (3, t, n) in o:
+            spi = o[mib.SPI + (3, t, n)][1]
+            d = "In" if o[mib.SPI + (2, t, n)][1] == 1 else "Out"
+            p = "AH" if o[mib.SPI + (4, t, n)][1] == 1 else "ESP"
+            lines += [f"{'SPI Index:':<19}{n}", f"{'SPI Value:':<19}0x{spi:X}",
+                      f"{'SPI Direction:':<19}{d}", f"{'SPI Protocol:':<19}{p}",
+                      f"{'SPI Status:':<19}Active"]
+            data.append({"tunnel": t, "index": n, "spi": spi, "direction": d, "protocol": p})
+            n += 1
+    return "\n".join(lines) + "\n", {"vrf": "Global", "spis": data}
+
+
+def ipsec_endpoint(cfg: Any, s: Any) -> tuple[str, dict]:
+    """L2891-2916: local/remote proxy identities of the active tunnels."""
+    fm, _ = _flowmib()
+    lines, data = ["vrf Global"], []
+    for t in sorted(fm.ipsec.values(), key=lambda x: x.index) if fm is not None else []:
+        row: dict[str, Any] = {"index": t.index}
+        lines.append(f"  Index: {t.index}")
+        for side, ts in (("Local", t.pair.local_ts), ("Remote", t.pair.remote_ts)):
+            net = ts.network
+            single = net.prefixlen == net.max_prefixlen
+            kind = "Single IP address" if single else "Subnet"
+            addr = str(net.network_address) if single else f"{net.network_address} {net.netmask}"
+            lines += [f"  {side} type: {kind}", f"  {side} address: {addr}"]
+            if side == "Local":
+                lines.append(f"  Protocol: {ts.protocol}")
+            lines.append(f"  {side} port: {ts.port}")
+            row[side.lower()] = {"type": kind, "address": addr, "port": ts.port}
+        data.append(row)
+    return "\n".join(lines) + "\n", {"vrf": "Global", "endpoints": data}
+
+
+_ENC = {2: "des", 3: "3des"}
+_AUTH = {2: "ESP_HMAC_MD5", 3: "ESP_HMAC_SHA"}
+
+
+def ipsec_tunnel(cfg: Any, s: Any, index: int | None = None) -> tuple[str, dict]:
+    """L3066-3125: active IPsec tunnels with lifetimes, algorithms and counters."""
+    from engine.mgmt import snmp_mib as mib
+
+    fm, _ = _flowmib()
+    o = _objects(s, cfg)
+    lines, data = ["vrf Global"], []
+    for t in sorted(fm.ipsec.values(), key=lambda x: x.index) if fm is not None else []:
+        if index is not None and t.index != index:
+            continue
+        v = {c: (o.get(mib.IPSEC_TUN + (c, t.index)) or ("", 0))[1] for c in range(2, 52)}
+        esp_in = t.pair.keys("esp", "in")
+        enc = esp_in.encr if esp_in is not None else "none"
+        rows = [("Index", t.index), ("Local address", t.pair.local),
+                ("Remote address", t.pair.peer), ("IPSEC keying", "IKE"),
+                ("Encapsulation mode", v[7]), ("Lifetime (KB)", v[8]), ("Lifetime (Sec)", v[9]),
+                ("Active time", _hms(v[10] / 100)), ("Lifetime threshold (KB)", v[11]),
+                ("Lifetime threshold (Sec)", v[12]), ("Total number of refreshes", v[13]),
+                ("Expired SA instances", v[14]), ("Current SA instances", v[15]),
+                ("In SA DH group", t.pair.pfs_group or 0), ("In sa encrypt algorithm", enc),
+                ("In SA ESP auth algo", _AUTH.get(v[19], "None")),
+                ("Out SA encryption algorithm", enc),
+                ("Out SA ESP auth algorithm", _AUTH.get(v[24], "None")),
+                ("In octets", v[26]), ("In packets", v[32]), ("In drops", v[33]),
+                ("In replay drops", v[34]), ("In authentications", v[35]),
+                ("In authentication failures", v[36]), ("In decrypts", v[37]),
+                ("In decrypt failures", v[38]), ("Out octets", v[39]),
+                ("Out uncompressed octets", v[42]), ("Out packets", v[45]),
+                ("Out drops", v[46]), ("Out authentications", v[47]),
+                ("Out authentication failures", v[48]), ("Out encryptions", v[49]),
+                ("Out encryption failures", v[50])]
+        lines += [f"{k + ':':<19}{val}" if len(k) < 18 else f"{k}: {val}" for k, val in rows]
+        data.append(dict(rows))
+    return "\n".join(lines) + "\n", {"vrf": "Global", "tunnels": data}
+
+
+def _vrf(fn):
+    """``vrf NAME``: the engine has only the global table; another VRF shows no rows."""
+
+    def run(c: Any, s: Any, m: Any) -> tuple[str, dict]:
+        v = m.get("v")
+        if v is not None and v.lower() != "global":
+            return f"vrf {v}\n", {"vrf": v}
+        return fn(c, s, m)
+
+    return run
+
+
+COMMANDS += [
+    (_FLOWMIB + "global [vrf <v:WORD>]", _vrf(lambda c, s, m: ipsec_global(c, s))),
+    (_FLOWMIB + "spi [vrf <v:WORD>]", _vrf(lambda c, s, m: ipsec_spi(c, s))),
+    (_FLOWMIB + "endpoint [vrf <v:WORD>]", _vrf(lambda c, s, m: ipsec_endpoint(c, s))),
+    (_FLOWMIB + "tunnel [index <i:INT(1-2147483647)>] [vrf <v:WORD>]",
+     _vrf(lambda c, s, m: ipsec_tunnel(c, s, m.get("i")))),
+]

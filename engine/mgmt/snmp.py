@@ -40,11 +40,11 @@ def snmp_configured(config: Any) -> bool:
 
 class SnmpAgent:
     def __init__(self, config: Any, sadb: Any = None, path: Path | None = None,
-                 hostname: str | None = None) -> None:
+                 hostname: str | None = None, flowmib: mib.FlowMib | None = None) -> None:
         self.config = config
         self.sadb = sadb
         self.path = path
-        self.mib = mib.FlowMib(hostname or config.globals.hostname)
+        self.mib = flowmib or mib.FlowMib(hostname or config.globals.hostname)
         self.traps_sent: list[dict[str, Any]] = []
         self._children: list[subprocess.Popen] = []
         self._next_write = 0.0

@@ -11,6 +11,7 @@ engine's own SAs.
 
 from __future__ import annotations
 
+import re
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -157,7 +158,13 @@ def _run(ev, lab, rx) -> None:
     ev.check("cipSecSpi rows 1.1-1.4 = (in, ah), (out, ah), (in, esp), (out, esp) with the "
              "engine's SPIs in decimal (L1209-1224)", spi_rows, want,
              how="SPIs from `lab keys` of r1 (also in show crypto ipsec sa)")
-    import re
+    spi_show = ev.show(r1, "show crypto mib ipsec flowmib spi", label="L3032-3064 layout")
+    shown = [int(x, 16) for x in re.findall(r"SPI Value:\s+0x([0-9A-F]+)", spi_show)]
+    ev.check("show crypto mib ipsec flowmib spi = the MIB's SPIs, in hex (L3032-3064)", shown,
+             [w for _, w, _ in want])
+    glob = ev.show(r1, "show crypto mib ipsec flowmib global", label="L2935-2970 layout")
+    ev.check("show crypto mib ipsec flowmib global: Active Tunnels 1",
+             re.search(r"Active Tunnels:\s+(\d+)", glob).group(1), "1")
     decaps = sum(int(x) for x in re.findall(r"#pkts decaps: (\d+)", sa_text))
     encaps = sum(int(x) for x in re.findall(r"#pkts encaps: (\d+)", sa_text))
     ev.wait_for("cipSecGlobalInPkts / OutPkts = show crypto ipsec sa decaps / encaps "

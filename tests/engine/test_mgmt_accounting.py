@@ -220,4 +220,4 @@ def test_crypto_map_client_accounting_without_profile() -> None:
 def test_errors_never_escape() -> None:
     m, _, _ = _mgmt()
     m.on_event(ChildSaUp(None), 0.0)  # type: ignore[arg-type]
-    assert m.errors == 1
+    assert m.errors >= 1

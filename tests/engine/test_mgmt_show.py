@@ -50,3 +50,76 @@ def test_version_and_debug() -> None:
 def test_bad_keyword_has_caret() -> None:
     reply = dispatch("show crypto mib ipsec flowmib sizes", ShowState(), config=Config())
     assert not reply["ok"] and reply["error"].endswith("% Invalid input detected at '^' marker.")
+
+
+class _Entry:
+    def __init__(self, pair, c: dict) -> None:
+        self.pair, self.c = pair, c
+
+    def counters(self) -> dict:
+        return self.c
+
+
+class _Sadb:
+    entries: list = []
+
+
+def _live_mgmt():
+    """A Management that saw one IKE SA and one AH+ESP pair with traffic (seed L1209-1224)."""
+    import ipaddress
+
+    from engine.ike.events import ChildSaUp, IkeSaUp, IpsecSaPair, SaKeys, TrafficSelector
+    from engine.mgmt import Management
+
+    def k(spi: int, proto: str, encr: str | None) -> SaKeys:
+        return SaKeys(spi, proto, encr, b"k" * 8, "hmac-sha1-96", b"k" * 20)
+
+    p = IpsecSaPair(
+        "10.1.1.1", "10.1.1.2", "tunnel",
+        (k(3891970674, "ah", None), k(3691920464, "esp", "des")),
+        (k(1963217493, "ah", None), k(3458912974, "esp", "des")),
+        TrafficSelector(ipaddress.ip_network("10.22.1.1/32")),
+        TrafficSelector(ipaddress.ip_network("10.20.1.1/32")), 5000, 99000, 0.0)
+    up = IkeSaUp(("10.1.1.1", 500), ("10.1.1.2", 500), b"i" * 8, b"r" * 8, "main", False,
+                 "des", "sha1", "psk", 1, 86400, False, 1, "10.1.1.1")
+    Entry, Sadb = _Entry, _Sadb
+    sadb = Sadb()
+    cfg = Config()
+    m = Management(cfg, sadb=sadb)
+    m.on_event(up, 0.0)
+    m.on_event(ChildSaUp(p), 1.0)
+    sadb.entries = [Entry(p, {"decaps": 4, "decrypt": 4, "verify": 4, "bytes_in": 400,
+                              "encaps": 4, "encrypt": 4, "digest": 4, "bytes_out": 704,
+                              "send_errors": 1})]
+    return m, cfg
+
+
+def _show(cmd: str, cfg: Config, now: float = 347.0) -> str:
+    reply = dispatch(cmd, ShowState(now=now), config=cfg)
+    assert reply["ok"], reply
+    return reply["output"]
+
+
+def test_flowmib_spi_endpoint_global_tunnel() -> None:
+    """L2891-3125 layouts from the engine's flow MIB."""
+    _, cfg = _live_mgmt()
+    spi = _show("show crypto mib ipsec flowmib spi", cfg).splitlines()
+    assert spi[:3] == ["vrf Global", "Tunnel Index:      1", "SPI Index:         1"]
+    assert "SPI Value:         0xE7FAC272" in spi  # 3891970674 (L1221) in hex
+    assert [ln.split()[-1] for ln in spi if ln.startswith("SPI Protocol")] == [
+        "AH", "AH", "ESP", "ESP"]
+    assert [ln.split()[-1] for ln in spi if ln.startswith("SPI Direction")] == [
+        "In", "Out", "In", "Out"]
+    ep = _show("show crypto mib ipsec flowmib endpoint", cfg).splitlines()
+    assert ep[1:6] == ["  Index: 1", "  Local type: Single IP address",
+                       "  Local address: 10.22.1.1", "  Protocol: 0", "  Local port: 0"]
+    g = _show("show crypto mib ipsec flowmib global", cfg)
+    assert "  Active Tunnels:                1\n" in g
+    assert "  In octets:                     400\n" in g
+    assert "  Out packets drops:             1\n" in g
+    tun = _show("show crypto mib ipsec flowmib tunnel", cfg)
+    for line in ("Index:             1", "IPSEC keying:      IKE", "Lifetime (KB):     99000",
+                 "Lifetime (Sec):    5000", "Active time:       00:05:46",
+                 "Current SA instances: 4", "In octets:         400", "Out drops:         1"):
+        assert line in tun.splitlines(), (line, tun)
+    assert _show("show crypto mib ipsec flowmib tunnel vrf vrf1", cfg) == "vrf vrf1\n"

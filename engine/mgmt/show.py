@@ -191,3 +191,141 @@ COMMANDS += [
     (_FLOWMIB + "tunnel [index <i:INT(1-2147483647)>] [vrf <v:WORD>]",
      _vrf(lambda c, s, m: ipsec_tunnel(c, s, m.get("i")))),
 ]
+
+
+# -- show crypto mib isakmp flowmib {peer|tunnel|history|failure}, ipsec history|failure ---------
+
+_REASON = {1: "other", 2: "normal", 3: "Operation request", 4: "peer delete request",
+           5: "peer lost", 6: "local failure"}
+_ENCR_NAME = {"des": "des", "3des": "3des"}
+
+
+def _policy_priority(cfg: Any, up: Any) -> int | str:
+    """The ISAKMP policy the SA matches (encryption/hash/group), for ``Policy priority``."""
+    enc = {"3des": "3des", "des": "des"}.get(up.encryption, "aes")
+    hsh = {"sha1": "sha", "md5": "md5"}.get(up.hash, up.hash)
+    for p in cfg.sorted_policies() if hasattr(cfg, "sorted_policies") else []:
+        if p.encryption == enc and p.hash == hsh and p.group == up.group:
+            return p.priority
+    return 65535  # IOS's default policy priority
+
+
+def _ike_lines(cfg: Any, t: Any, now: float) -> list[tuple[str, Any]]:
+    up = t.up
+    return [
+        ("Local type", "ID_IPV4_ADDR"), ("Local address", up.local[0]),
+        ("Remote type", "ID_IPV4_ADDR"), ("Remote address", up.peer[0]),
+        ("Negotiation mode", "Main Mode" if up.mode == "main" else "Aggressive Mode"),
+        ("Diffie Hellman Grp", up.group),
+        ("Encryption algo", _ENCR_NAME.get(up.encryption, up.encryption)),
+        ("Hash algo", {"sha1": "sha"}.get(up.hash, up.hash)),
+        ("Auth method", "psk" if up.auth == "psk" else up.auth), ("Lifetime", up.lifetime),
+        ("Active time", _hms(now - t.created)), ("Policy priority", _policy_priority(cfg, up)),
+        ("Keepalive enabled", "Yes" if getattr(cfg.globals, "keepalive", None) else "No"),
+        # IKE message counters are not kept by the engine (0), as in its MIB view
+        ("In octets", 0), ("In packets", 0), ("In drops", 0), ("In notifys", 0),
+        ("In P2 exchanges", 0), ("In P2 exchg invalids", 0), ("In P2 exchg rejected", 0),
+        ("In P2 SA delete reqs", 0), ("Out octets", 0), ("Out packets", 0), ("Out drops", 0),
+        ("Out notifys", 0), ("Out P2 exchgs", 0), ("Out P2 exchg invalids", 0),
+        ("Out P2 exchg rejects", 0), ("Out P2 Sa delete requests", 0)]
+
+
+def isakmp_peer(cfg: Any, s: Any) -> tuple[str, dict]:
+    """L2802-2831: active ISAKMP peer associations."""
+    fm, _ = _flowmib()
+    lines, data = ["vrf Global"], []
+    for t in sorted(fm.ike.values(), key=lambda x: x.index) if fm is not None else []:
+        rows = [("Index", t.index), ("Local type", "ID_IPV4_ADDR"),
+                ("Local address", t.up.local[0]), ("Remote type", "ID_IPV4_ADDR"),
+                ("Remote address", t.up.peer[0])]
+        lines += [f"  {k}: {v}" for k, v in rows]
+        data.append(dict(rows))
+    return "\n".join(lines) + "\n", {"vrf": "Global", "peers": data}
+
+
+def isakmp_tunnel(cfg: Any, s: Any, index: int | None = None) -> tuple[str, dict]:
+    """L2833-2874: active ISAKMP tunnels."""
+    fm, _ = _flowmib()
+    lines, data = ["vrf Global"], []
+    for t in sorted(fm.ike.values(), key=lambda x: x.index) if fm is not None else []:
+        if index is not None and t.index != index:
+            continue
+        rows = [("Index", t.index), *_ike_lines(cfg, t, s.now)]
+        lines += [f"  {k}: {v}" for k, v in rows]
+        data.append(dict(rows))
+    return "\n".join(lines) + "\n", {"vrf": "Global", "tunnels": data}
+
+
+def isakmp_history(cfg: Any, s: Any) -> tuple[str, dict]:
+    """L2722-2800: terminated ISAKMP tunnels with the reason."""
+    fm, _ = _flowmib()
+    lines, data = ["vrf Global"], []
+    for r in list(fm.ike_hist) if fm is not None else []:
+        rows = [("Reason", _REASON.get(r["reason"], "other")), ("Index", r["index"]),
+                *_ike_lines(cfg, r["tun"], r["now"])]
+        lines += [f"{k}: {v}" for k, v in rows]
+        data.append(dict(rows))
+    return "\n".join(lines) + "\n", {"vrf": "Global", "history": data}
+
+
+def isakmp_failure(cfg: Any, s: Any) -> tuple[str, dict]:
+    """L2639-2681: ISAKMP setup failures."""
+    fm, _ = _flowmib()
+    lines, data = ["vrf Global"], []
+    for r in list(fm.ike_fail) if fm is not None else []:
+        rows = [("Index", r["index"]), ("Reason", r["text"]),
+                ("Failure time since reset", _hms(r["now"])), ("Remote type", "ID_IPV4_ADDR"),
+                ("Remote Value", r["peer"]), ("Remote Address", r["peer"])]
+        lines += [f"{k + ':':<21}{v}" for k, v in rows]
+        data.append(dict(rows))
+    return "\n".join(lines) + "\n", {"vrf": "Global", "failures": data}
+
+
+def ipsec_history(cfg: Any, s: Any) -> tuple[str, dict]:
+    """L2972-3030: terminated IPsec tunnels (reason, lifetimes, usage)."""
+    fm, _ = _flowmib()
+    lines, data = ["vrf Global"], []
+    for r in list(fm.ipsec_hist) if fm is not None else []:
+        t, u = r["tun"], r["usage"]
+        p = t.pair
+        rows = [("Reason", _REASON.get(r["reason"], "other")), ("Index", r["index"]),
+                ("Local address", p.local), ("Remote address", p.peer), ("IPSEC keying", "IKE"),
+                ("Encapsulation mode", 1 if p.mode == "tunnel" else 2),
+                ("Lifetime (KB)", p.lifetime_kilobytes), ("Lifetime (Sec)", p.lifetime_seconds),
+                ("Active time", _hms(r["now"] - t.created)),
+                ("Current SA instances", len(p.inbound) + len(p.outbound)),
+                ("In octets", u["InOctets"]), ("In packets", u["InPkts"]),
+                ("In drops", u["InDrops"]), ("In replay drops", u["InReplayDrops"]),
+                ("In authentications", u["InAuths"]), ("In decrypts", u["InDecrypts"]),
+                ("Out octets", u["OutOctets"]), ("Out packets", u["OutPkts"]),
+                ("Out drops", u["OutDrops"]), ("Out authentications", u["OutAuths"]),
+                ("Out encryptions", u["OutEncrypts"])]
+        lines += [f"  {k + ':':<31}{v}" for k, v in rows]
+        data.append(dict(rows))
+    return "\n".join(lines) + "\n", {"vrf": "Global", "history": data}
+
+
+def ipsec_failure(cfg: Any, s: Any) -> tuple[str, dict]:
+    """L2918-2933: IPsec (phase 2) failures."""
+    fm, _ = _flowmib()
+    lines, data = ["vrf Global"], []
+    for r in list(fm.ipsec_fail) if fm is not None else []:
+        rows = [("Index", r["index"]), ("Reason", r["text"]),
+                ("Failure time since reset", _hms(r["now"])),
+                ("Destination address", r["peer"]), ("SPI", 0)]
+        lines += [f"  {k}: {v}" for k, v in rows]
+        data.append(dict(rows))
+    return "\n".join(lines) + "\n", {"vrf": "Global", "failures": data}
+
+
+_ISA = "show crypto mib isakmp flowmib "
+COMMANDS += [
+    (_ISA + "peer [index <i:INT(1-2147483647)>] [vrf <v:WORD>]",
+     _vrf(lambda c, s, m: isakmp_peer(c, s))),
+    (_ISA + "tunnel [index <i:INT(1-2147483647)>] [vrf <v:WORD>]",
+     _vrf(lambda c, s, m: isakmp_tunnel(c, s, m.get("i")))),
+    (_ISA + "history [vrf <v:WORD>]", _vrf(lambda c, s, m: isakmp_history(c, s))),
+    (_ISA + "failure [vrf <v:WORD>]", _vrf(lambda c, s, m: isakmp_failure(c, s))),
+    (_FLOWMIB + "history [vrf <v:WORD>]", _vrf(lambda c, s, m: ipsec_history(c, s))),
+    (_FLOWMIB + "failure [vrf <v:WORD>]", _vrf(lambda c, s, m: ipsec_failure(c, s))),
+]

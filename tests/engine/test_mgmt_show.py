@@ -123,3 +123,39 @@ def test_flowmib_spi_endpoint_global_tunnel() -> None:
                  "Current SA instances: 4", "In octets:         400", "Out drops:         1"):
         assert line in tun.splitlines(), (line, tun)
     assert _show("show crypto mib ipsec flowmib tunnel vrf vrf1", cfg) == "vrf vrf1\n"
+
+
+def test_isakmp_flowmib_and_history_failure() -> None:
+    """L2639-2874 (isakmp) and L2918-3030 (ipsec history/failure) layouts."""
+    from engine.ike.events import ChildSaDown, IkeSaDown, NegotiationFailed
+
+    m, cfg = _live_mgmt()
+    for ln in ("crypto isakmp policy 1", "authentication pre-share"):
+        apply_line(cfg, ln, ModeState(mode="isakmp" if ln.startswith("auth") else "global",
+                                      target=cfg.policy(1)))
+    peer = _show("show crypto mib isakmp flowmib peer", cfg).splitlines()
+    assert peer == ["vrf Global", "  Index: 1", "  Local type: ID_IPV4_ADDR",
+                    "  Local address: 10.1.1.2", "  Remote type: ID_IPV4_ADDR",
+                    "  Remote address: 10.1.1.1"]
+    tun = _show("show crypto mib isakmp flowmib tunnel", cfg).splitlines()
+    for line in ("  Negotiation mode: Main Mode", "  Diffie Hellman Grp: 1",
+                 "  Encryption algo: des", "  Hash algo: sha", "  Auth method: psk",
+                 "  Lifetime: 86400", "  Active time: 00:05:47", "  Policy priority: 1",
+                 "  Keepalive enabled: No"):
+        assert line in tun, (line, tun)
+    (p,) = [t.pair for t in m.flowmib.ipsec.values()]
+    m.on_event(ChildSaDown(p.peer, p.inbound_spis, p.outbound_spis, "cleared"), 30.0)
+    m.on_event(IkeSaDown(("10.1.1.1", 500), ("10.1.1.2", 500), b"i" * 8, b"r" * 8,
+                         "peers alive"), 31.0)
+    m.on_event(NegotiationFailed("Quick Mode timed out", "10.1.1.1", 2), 40.0)
+    hist = _show("show crypto mib ipsec flowmib history", cfg)
+    assert "  Reason:                        Operation request\n" in hist
+    assert "  In octets:                     400\n" in hist
+    ih = _show("show crypto mib isakmp flowmib history", cfg).splitlines()
+    assert ih[1:3] == ["Reason: peer lost", "Index: 1"]
+    fail = _show("show crypto mib ipsec flowmib failure", cfg).splitlines()
+    assert fail[1:4] == ["  Index: 1", "  Reason: Quick Mode timed out",
+                         "  Failure time since reset: 00:00:40"]
+    assert _show("show crypto mib isakmp flowmib failure", cfg) == "vrf Global\n"
+    assert _show("show crypto mib ipsec flowmib history tunnel size", cfg) == \
+        "IPSec History Window Size: 200\n"

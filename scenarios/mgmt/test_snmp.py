@@ -162,6 +162,14 @@ def _run(ev, lab, rx) -> None:
     shown = [int(x, 16) for x in re.findall(r"SPI Value:\s+0x([0-9A-F]+)", spi_show)]
     ev.check("show crypto mib ipsec flowmib spi = the MIB's SPIs, in hex (L3032-3064)", shown,
              [w for _, w, _ in want])
+    isa = ev.show(r1, "show crypto mib isakmp flowmib tunnel", label="L2833-2874 layout")
+    ev.check("show crypto mib isakmp flowmib tunnel: the IKE SA (policy 1 defaults, L2833-2874)",
+             [x.strip() for x in isa.splitlines() if x.strip().split(":")[0] in (
+                 "Remote address", "Negotiation mode", "Diffie Hellman Grp", "Encryption algo",
+                 "Hash algo", "Auth method", "Lifetime", "Policy priority")],
+             ["Remote address: 10.2.2.2", "Negotiation mode: Main Mode",
+              "Diffie Hellman Grp: 1", "Encryption algo: des", "Hash algo: sha",
+              "Auth method: psk", "Lifetime: 86400", "Policy priority: 1"])
     glob = ev.show(r1, "show crypto mib ipsec flowmib global", label="L2935-2970 layout")
     ev.check("show crypto mib ipsec flowmib global: Active Tunnels 1",
              re.search(r"Active Tunnels:\s+(\d+)", glob).group(1), "1")
@@ -197,6 +205,9 @@ def _run(ev, lab, rx) -> None:
     ev.check("a normal termination has no failure row (L1444)",
              [k for k in w2 if k.startswith(FLOW + ".5.2.") or k.startswith(FLOW + ".5.3.")],
              [])
+    hist = ev.show(r1, "show crypto mib ipsec flowmib history", label="after the clear")
+    ev.check("show crypto mib ipsec flowmib history: Reason Operation request (L2976)",
+             re.findall(r"Reason:\s+(.+)", hist), ["Operation request"])
     kinds = _trap_oids(rx.traps())
     ev.check("exactly one start and one stop of each kind",
              sorted(kinds), sorted([f"{TRAP}.1", f"{TRAP}.2", f"{TRAP}.7", f"{TRAP}.8"]))

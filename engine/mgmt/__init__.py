@@ -10,6 +10,7 @@ raises into the runner: errors are logged and counted in ``errors``.
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +49,10 @@ class Management:
         _CURRENT = self
 
     def _snmp_check(self) -> None:
-        if self.snmp is None and snmp_configured(self.config):
+        # Under the lab (LAB_RUN set, cwd = the node directory, own namespace) or with an
+        # explicit path only: an engine run elsewhere writes no files and sends no traps.
+        if self.snmp is None and snmp_configured(self.config) and (
+                self._mib_path is not None or os.environ.get("LAB_RUN")):
             path = self._mib_path or Path.cwd() / "snmp-mib.json"
             self.snmp = SnmpAgent(self.config, self.sadb, path, flowmib=self.flowmib)
 

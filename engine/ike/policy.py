@@ -77,10 +77,13 @@ class CryptoPolicy:
         if addr is not None:
             return addr
         dest = vti.destination
+        tunnels = {str(a.ip) for i in self.config.interfaces.values() if i.tunnel
+                   for a in (*i.addresses, *i.addresses_v6)}
         best, best_len = self.fallback_address, -1
         for a in self.local_addresses:  # longest common prefix with the destination
             ip = ipaddress.ip_address(a)
-            if ip.version != dest.version or ip.is_link_local != dest.is_link_local:
+            if ip.version != dest.version or ip.is_link_local != dest.is_link_local \
+                    or str(ip) in tunnels:
                 continue
             common = ip.max_prefixlen - (int(ip) ^ int(dest)).bit_length()
             if common > best_len:

@@ -185,3 +185,30 @@ def _rekey(ev, lab, rad) -> None:
              (kinds.count(START), kinds.count(STOP)), (1, 0))
     ev.check("Interim updates keep the same session id",
              sorted({_one(x, "Acct-Session-Id") for x in rad.records()}), ["00000001"])
+
+
+def test_stop_when_the_peer_deletes(ev, peer: str) -> None:
+    """L1772-1774: Stop when no flow is left with the peer, here after the peer's DELETEs."""
+    ev.topology(TOPO)
+    with ExitStack() as stack:
+        with ev.step("bring up the lab and FreeRADIUS on rad"):
+            lab = stack.enter_context(Lab.up(TOPO))
+            rad = stack.enter_context(radius_on(lab.node("rad"), secret="cisco123"))
+        with ev.collecting(lab, nodes=("r1", "r2")):
+            try:
+                with ev.step("h1 pings h2 (session up)"):
+                    lab.node("h1").ping("10.0.2.2", count=3, interval=0.2, wait=2)
+                ev.wait_for("Start record", lambda: _kinds(rad.records()),
+                            lambda k: START in k, [START], within=10)
+                with ev.step("clear crypto session on r2 (the peer sends DELETEs to r1)"):
+                    lab.node("r2").cli("clear crypto session")
+                ev.wait_for("Stop record from r1 after the peer's DELETE",
+                            lambda: _kinds(rad.records()), lambda k: STOP in k,
+                            [START, STOP], within=10)
+                recs = rad.records()
+                ev.check("Start and Stop carry the same Acct-Session-Id (L1709)",
+                         len({_one(x, "Acct-Session-Id") for x in recs
+                              if _one(x, "Acct-Status-Type") in (START, STOP)}), 1)
+                ev.show(lab.node("r1"), "show crypto session", label="after the peer's clear")
+            finally:
+                ev.attach(rad.detail, label="FreeRADIUS detail accounting log")

@@ -211,3 +211,40 @@ def _run(ev, lab, rx) -> None:
     kinds = _trap_oids(rx.traps())
     ev.check("exactly one start and one stop of each kind",
              sorted(kinds), sorted([f"{TRAP}.1", f"{TRAP}.2", f"{TRAP}.7", f"{TRAP}.8"]))
+
+
+def test_proposal_failure_recorded_without_notification(ev, peer: str) -> None:
+    """L1420-1429, L1444: an IPsec proposal failure creates a failure-table entry, sends no
+    notification, and leaves no tunnel-history entry."""
+    topo = HERE / "engine-badts.yaml"
+    ev.topology(topo)
+    ev.config("r2", HERE / "r2-badts.cfg", label="peer without r1's transform set")
+    with ExitStack() as stack:
+        with ev.step("bring up the lab, snmpd on r1, snmptrapd on nms"):
+            lab = stack.enter_context(Lab.up(topo))
+            stack.enter_context(snmpd_on(lab.node("r1"), community="public"))
+            rx = stack.enter_context(snmptrapd_on(lab.node("nms")))
+        with ev.collecting(lab, nodes=("r1", "r2")):
+            nms = lab.node("nms")
+            with ev.step("h1 pings h2 (phase 1 succeeds, phase 2 has no common proposal)"):
+                res = lab.node("h1").ping("10.0.2.2", count=3, interval=0.5, wait=1)
+            ev.check("no traffic crosses", res.received, 0)
+            fail_col = FLOW + ".5.3.1.1.2."
+            ev.wait_for("a cipSecFailTable row on r1 (L1420-1421)",
+                        lambda: {k: v for k, v in snmpwalk(nms, "10.1.1.1",
+                                                           FLOW + ".5.3").items()
+                                 if k.startswith(fail_col)},
+                        lambda rows: len(rows) >= 1, ">= 1 row", within=10)
+            rows = {k: v for k, v in snmpwalk(nms, "10.1.1.1", FLOW + ".5.3").items()
+                    if k.startswith(fail_col)}
+            ev.check("cipSecFailReason = proposalFailure(4) (NOTIFY_MIB_IPSEC_PROPOSAL_INVALID, "
+                     "L1421)", sorted(set(rows.values())), ["INTEGER: 4"])
+            ev.show(lab.node("r1"), "show crypto mib ipsec flowmib failure",
+                    label="L2918-2933 layout")
+            walk = snmpwalk(nms, "10.1.1.1")
+            ev.check("no IPsec tunnel-history row (L1444: failed setups are not history)",
+                     [k for k in walk if k.startswith(FLOW + ".4.3.")], [])
+            ev.check("no IPsec tunnel notification for the failure (L1429)",
+                     [t for t in _trap_oids(rx.traps()) if t in (f"{TRAP}.7", f"{TRAP}.8")],
+                     [])
+            ev.attach(rx.log, label="snmptrapd log (nms)")

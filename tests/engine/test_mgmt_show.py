@@ -159,3 +159,12 @@ def test_isakmp_flowmib_and_history_failure() -> None:
     assert _show("show crypto mib isakmp flowmib failure", cfg) == "vrf Global\n"
     assert _show("show crypto mib ipsec flowmib history tunnel size", cfg) == \
         "IPSec History Window Size: 200\n"
+
+
+def test_peer_description_of_80_characters() -> None:
+    """TB-2 (seed 001 L222): an 80-character description is accepted and shown unchanged."""
+    text = "x" * 70 + " site A 01"
+    assert len(text) == 80
+    out = _out("show crypto isakmp peer", "crypto isakmp peer address 10.2.2.9",
+               f"description {text}")
+    assert f"Description: {text}" in out and "Peer: 10.2.2.9 Port: 500" in out

@@ -212,3 +212,24 @@ def test_stop_when_the_peer_deletes(ev, peer: str) -> None:
                 ev.show(lab.node("r1"), "show crypto session", label="after the peer's clear")
             finally:
                 ev.attach(rad.detail, label="FreeRADIUS detail accounting log")
+
+
+def test_stop_when_the_engine_shuts_down(ev, peer: str) -> None:
+    """The engine's orderly exit deletes its SAs (DELETEs sent) and so ends the session with
+    a Stop record (L1774) before it exits."""
+    ev.topology(TOPO)
+    with ExitStack() as stack:
+        with ev.step("bring up the lab and FreeRADIUS on rad"):
+            lab = stack.enter_context(Lab.up(TOPO))
+            rad = stack.enter_context(radius_on(lab.node("rad"), secret="cisco123"))
+        try:
+            with ev.step("h1 pings h2 (session up)"):
+                lab.node("h1").ping("10.0.2.2", count=3, interval=0.2, wait=2)
+            ev.wait_for("Start record", lambda: _kinds(rad.records()), lambda k: START in k,
+                        [START], within=10)
+            with ev.step("stop r1's engine (SIGTERM)"):
+                lab.node("r1").stop_daemon()
+            ev.wait_for("Stop record sent while the engine exits", lambda: _kinds(rad.records()),
+                        lambda k: STOP in k, [START, STOP], within=10)
+        finally:
+            ev.attach(rad.detail, label="FreeRADIUS detail accounting log")

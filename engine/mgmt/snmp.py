@@ -7,8 +7,8 @@
 * IKE/IPsec tunnel start/stop notifications (cikeTunnelStart/Stop,
   cipSecTunnelStart/Stop; seed L469-474, L1463-1468) go to every ``snmp-server
   host`` whose notification types allow them, sent by net-snmp's ``snmptrap``
-  (SNMPv2c trap, or v1 for ``version 1`` hosts) in a child process, so the
-  engine loop never waits on them.
+  (SNMPv2c trap, SNMPv2c inform for ``informs`` hosts, or v1 for ``version 1``
+  hosts) in a child process, so the engine loop never waits on them.
 """
 
 from __future__ import annotations
@@ -118,8 +118,9 @@ class SnmpAgent:
             if h.version == "1":
                 argv = [SNMPTRAP, "-v", "1", "-c", h.community, target,
                         mib.oid_str(trap[:-2]), "", "6", str(trap[-1]), "", *vb]
-            else:
-                argv = [SNMPTRAP, "-v", "2c", "-c", h.community, target, "",
+            else:  # v2c trap, or an inform (acknowledged; net-snmp retries it)
+                inform = ["-Ci", "-t", "1", "-r", "2"] if h.informs else []
+                argv = [SNMPTRAP, *inform, "-v", "2c", "-c", h.community, target, "",
                         mib.oid_str(trap), *vb]
             try:
                 env = {**os.environ, "MIBS": "", "MIBDIRS": "/nonexistent"}

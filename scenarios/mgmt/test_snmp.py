@@ -73,9 +73,20 @@ def test_ipsec_mib_and_notifications(ev, peer: str) -> None:
             lab = stack.enter_context(Lab.up(TOPO))
             stack.enter_context(snmpd_on(lab.node("r1"), community="public"))
             rx = stack.enter_context(snmptrapd_on(lab.node("nms")))
+            rx2 = stack.enter_context(snmptrapd_on(lab.node("nms"), port=1162))
         with ev.collecting(lab, nodes=("r1", "r2")):
             try:
                 _run(ev, lab, rx)
+                ev.wait_for("the isakmp-only informs receiver (UDP 1162) got the IKE tunnel "
+                            "start and stop", lambda: _trap_oids(rx2.traps()),
+                            lambda t: f"{TRAP}.1" in t and f"{TRAP}.2" in t,
+                            [f"{TRAP}.1", f"{TRAP}.2"], within=5)
+                got = rx2.traps()
+                ev.check("... as SNMPv2c informs", sorted({t.security for t in got}),
+                         ["INFORM, SNMP v2c, community public"])
+                ev.check("... and no IPsec tunnel notifications (host types: isakmp)",
+                         [t.trap_oid for t in got if t.trap_oid in (f"{TRAP}.7", f"{TRAP}.8")],
+                         [])
             finally:
                 ev.attach(rx.log, label="snmptrapd log (nms)")
 

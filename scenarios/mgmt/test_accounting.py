@@ -233,3 +233,36 @@ def test_stop_when_the_engine_shuts_down(ev, peer: str) -> None:
                         lambda k: STOP in k, [START, STOP], within=10)
         finally:
             ev.attach(rad.detail, label="FreeRADIUS detail accounting log")
+
+
+def test_crypto_map_accounting_without_profile(ev, peer: str) -> None:
+    """L2119-2160: with no ISAKMP profile, ``crypto map NAME client accounting list L``
+    enables accounting for the crypto map's sessions."""
+    ev.topology(TOPO)
+    with ExitStack() as stack:
+        with ev.step("bring up the lab and FreeRADIUS on rad"):
+            lab = stack.enter_context(Lab.up(TOPO))
+            rad = stack.enter_context(radius_on(lab.node("rad"), secret="cisco123"))
+        r1 = lab.node("r1")
+        try:
+            with ev.step("remove the ISAKMP profile, enable accounting on crypto map test "
+                         "(lab config = configure terminal)"):
+                for line in ("no crypto isakmp profile cisco",
+                             "crypto map test client accounting list acc"):
+                    reply = r1.cli(f"lab config {line}")
+                    ev.note(f"{line}: {reply!r}")
+            run = ev.show(r1, "show running-config", label="after the change")
+            ev.check("running config: no profile, crypto map accounting line",
+                     ("crypto isakmp profile" in run,
+                      "crypto map test client accounting list acc" in run), (False, True))
+            with ev.step("h1 pings h2 (session up)"):
+                lab.node("h1").ping("10.0.2.2", count=3, interval=0.2, wait=2)
+            ev.wait_for("Start record for the crypto map's session", lambda: _kinds(rad.records()),
+                        lambda k: START in k, [START], within=10)
+            start = next(x for x in rad.records() if _one(x, "Acct-Status-Type") == START)
+            ev.check("no vrf-id AV-pair without the profile's 'vrf cisco'",
+                     "vrf-id" in av_pairs(start), False)
+            ev.check("initiator AV-pair still present", av_pairs(start).get("isakmp-initator-ip"),
+                     "10.2.2.2")
+        finally:
+            ev.attach(rad.detail, label="FreeRADIUS detail accounting log")

@@ -22,7 +22,7 @@ from scenarios.ios import _ipsec
 HERE = Path(__file__).resolve().parent / "accounting"
 TOPO = HERE / "engine.yaml"
 SCENARIO = Scenario(
-    seed="001_983f8f9dda4afa9a.txt", lines=(1655, 2117),
+    seed="001_983f8f9dda4afa9a.txt", lines=(1655, 2243),
     section="IPsec VPN accounting: RADIUS start/stop/update records; configuration with an "
             "ISAKMP profile", chapter="Chapter 5",
     claim="With IPsec accounting configured, the router sends one RADIUS Accounting-Request "

@@ -96,7 +96,9 @@ class Management:
                           "spis": sorted(s.spis)} for s in acc.sessions.values()],
             "records": [{"status": x.status, "session_id": x.session_id, "acked": x.acked,
                          "attempts": x.attempts, "error": x.error,
-                         "server": list(x.server) if x.server else None}
+                         "server": list(x.server) if x.server else None,
+                         "identifier": x.identifier, "length": x.length,
+                         "debug": list(x.debug)}
                         for x in results],
             "skipped": list(acc.skipped),
             "traps": list(self.snmp.traps_sent) if self.snmp is not None else [],

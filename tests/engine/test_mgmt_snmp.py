@@ -189,3 +189,35 @@ def test_history_and_failure_tables_are_bounded() -> None:
     fails = sorted(k[-1] for k in o if k[:len(mib.IPSEC_FAIL) + 1] == mib.IPSEC_FAIL + (2,))
     assert fails == [3, 4, 5] and o[mib.IPSEC_FAIL + (2, 5)] == ("integer", 4)  # proposalFailure
     assert not any(k[:len(mib.IKE_FAIL)] == mib.IKE_FAIL for k in o)
+
+
+def test_snmptrap_argv_v1_v2c_inform(tmp_path: Path, monkeypatch) -> None:
+    """The snmptrap command lines: v2c trap, v2c inform (-Ci), v1 (enterprise, 6, specific).
+    A recording script stands in for snmptrap (nothing is sent)."""
+    import stat
+    import time
+
+    import engine.mgmt.snmp as snmp
+
+    rec = tmp_path / "argv.log"
+    fake = tmp_path / "snmptrap"
+    fake.write_text(f"#!/bin/sh\necho \"$@\" >> {rec}\n")
+    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setattr(snmp, "SNMPTRAP", str(fake))
+    cfg = _cfg("snmp-server enable traps ipsec isakmp\n"
+               "snmp-server host 192.0.2.1 version 2c pub isakmp\n"
+               "snmp-server host 192.0.2.2 informs version 2c inf isakmp\n"
+               "snmp-server host 192.0.2.3 version 1 v1c isakmp\n")
+    m = Management(cfg, sadb=Sadb(), mib_path=tmp_path / "snmp-mib.json")
+    m.on_event(_ike_up(), 0.0)
+    m.close()
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and (not rec.exists() or
+                                           len(rec.read_text().splitlines()) < 3):
+        time.sleep(0.05)
+    lines = sorted(rec.read_text().splitlines())
+    lt = ".1.3.6.1.4.1.9.9.171.1.2.3.1.15.1 i 86400"
+    assert lines[0].startswith("-Ci -t 1 -r 2 -v 2c -c inf 192.0.2.2:162  "
+                               ".1.3.6.1.4.1.9.9.171.2.0.1 ") and lines[0].endswith(lt)
+    assert lines[1].startswith("-v 1 -c v1c 192.0.2.3:162 .1.3.6.1.4.1.9.9.171.2  6 1  ")
+    assert lines[2].startswith("-v 2c -c pub 192.0.2.1:162  .1.3.6.1.4.1.9.9.171.2.0.1 ")

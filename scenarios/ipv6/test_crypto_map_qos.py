@@ -73,6 +73,11 @@ def _run(ev, lab, peer: str, far: str) -> None:
              "crypto map ipv6 CM_V6 10 ipsec-isakmp" in run and " qos pre-classify" in run, True)
     ev.check("ipv6 crypto map CM_V6 on GigabitEthernet0/0/1", " ipv6 crypto map CM_V6" in run,
              True)
+    with ev.step("first traffic: h1 pings h2 until the crypto map's SAs are up"):
+        warm = lab.node("h1").ping(H2, count=4, interval=0.5, wait=2)
+        ev.note(warm.output)
+    ev.check("first traffic brings the tunnel up (the first packets may wait for IKE)",
+             warm.received, ">= 1", ok=warm.received >= 1)
     results = {}
     with ev.capture(lab, "r1:eth0", keys_from=("r1", far)) as cap:
         for tc in TCLASSES:

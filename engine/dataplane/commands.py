@@ -132,6 +132,8 @@ class RunnerCommands:
                                                                        self._cfg_state))}
         now = self.clock.now()
         for e in list(self.sadb.entries):  # SAs of a map no longer applied go (IOS)
+            if e.vti:  # tunnel interfaces: engine.dataplane.vti.reconcile below
+                continue
             if self._interface_for_map(e.pair.crypto_map) is None:
                 self._ike_call("delete_child", e.spi_in, now)
                 self.sadb.remove(e)
@@ -139,6 +141,8 @@ class RunnerCommands:
         if self.policy is not None:
             self.policy.install(self.config, set(self.local_addresses()))
             for e in self.sadb.entries:
+                if e.vti:
+                    continue
                 cm = self._map_entry(e.pair.crypto_map, e.pair.crypto_map_seq)
                 if cm is None or cm.dynamic_map:
                     self.policy.ensure_pair(e.pair)
@@ -146,6 +150,8 @@ class RunnerCommands:
         if self.spd is not None:
             self.spd.apply(self.config)
         self.sadb.invalidate()
+        if self.vti is not None:
+            self.vti.reconcile()
         if hasattr(self.ike, "update_config"):
             self._ike_call("update_config", self.config)
         self.install_manual_sas()

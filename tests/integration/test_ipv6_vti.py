@@ -136,10 +136,6 @@ def test_ipv4_vti(lab_factory) -> None:
     assert lab.node("h1").ping("10.9.9.2", count=1, wait=2).received == 1
 
 
-@pytest.mark.skipif(
-    "reconcile" not in open(os.path.join(os.path.dirname(__file__), "..", "..", "engine",
-                                         "dataplane", "commands.py")).read(),
-    reason="runner lab-config hook pending (docs/requests/runner.md, 04:50)")
 def test_vti_runtime_config(lab_factory) -> None:
     """``lab config``: unrelated lines keep the tunnel's SAs; a tunnel change recreates it."""
     lab = lab_factory(topo("v6vti/vti6.yaml"))

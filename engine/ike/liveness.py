@@ -118,12 +118,20 @@ class LivenessMixin:
                     # IOS deletes the pair and tells the peer (DELETE of our inbound SPIs).
                     self._delete_child(c, "peer reported INVALID-SPI", now, notify_peer=True)
         elif t == NotifyType.INITIAL_CONTACT:
+            deleted = set()
             for other in list(self._sas.values()):
-                if other is not sa and other.peer[0] == sa.peer[0] and other.established:
+                if other is not sa and other.established and self._same_remote(sa, other):
+                    deleted.add(other.cookies)
                     self._delete_isakmp(other, "initial contact", now, notify_peer=False)
             for c in list(self._children):
-                if c.pair.peer == sa.peer[0] and c.pair.ike_cookies != sa.cookies:
-                    self._delete_child(c, "initial contact", now, notify_peer=False)
+                if c.pair.peer != sa.peer[0] or c.pair.ike_cookies == sa.cookies:
+                    continue
+                if sa.nat_detected or c.pair.udp_encap:
+                    # A shared (NAT) address: only that endpoint's SAs (RFC 3947 §4 ports).
+                    port = c.pair.udp_encap[1] if c.pair.udp_encap else None
+                    if c.pair.ike_cookies not in deleted and port != sa.peer[1]:
+                        continue
+                self._delete_child(c, "initial contact", now, notify_peer=False)
         elif t < 16384:
             name = NotifyType(t).name if t in NotifyType._value2member_map_ else str(t)
             for qm in list(sa.phase2.values()):
@@ -135,6 +143,19 @@ class LivenessMixin:
                         f"Processing of Quick mode failed with peer at {sa.peer[0]}",
                     )
                     self._events.append(NegotiationFailed(f"peer sent {name}", sa.peer[0], 2))
+
+    @staticmethod
+    def _same_remote(sa: IsakmpSa, other: IsakmpSa) -> bool:
+        """Does INITIAL-CONTACT from ``sa`` concern ``other`` (RFC 2407 §4.6.3.3)?
+
+        Without NAT the peer is its address. Behind NAT several peers share the
+        public address: the same endpoint (address and port) or the same identity.
+        """
+        if other.peer[0] != sa.peer[0]:
+            return False
+        if not (sa.nat_detected or other.nat_detected):
+            return True
+        return other.peer == sa.peer or bool(other.peer_id and other.peer_id == sa.peer_id)
 
     def _handle_delete(self, sa: IsakmpSa, d: DeletePayload, now: float) -> None:
         if d.protocol == ProtocolId.ISAKMP:

@@ -67,11 +67,6 @@ class PatWire:
 
 
 @pytest.mark.parametrize("together", [False, True], ids=["one-after-the-other", "at-once"])
-@pytest.mark.xfail(
-    strict=True,
-    reason="INITIAL-CONTACT from one gateway behind the PAT "
-    "removes the other's SAs (docs/requests/ike.md, NAT-T helper 04:05/04:15)",
-)
 def test_initial_contact_spares_the_other_gateway(together: bool) -> None:
     w = PatWire()
     sel = {

@@ -65,6 +65,9 @@ PROMPTS: dict[str, str] = {
 #: Modes whose unknown lines are ignored (not errors) without leaving the mode.
 LENIENT_MODES = {"if", "block", "keyring", "isa-prof"}
 
+#: First words of crypto-map sub-commands that no global command starts with.
+SUBMODE_ONLY_WORDS = {"set", "match"}
+
 #: Global commands that open a block of sub-commands outside the engine's scope.
 BLOCK_OPENERS = {
     "line",
@@ -369,6 +372,16 @@ def execute(cfg: Config, state: ModeState, line: str) -> Outcome:
     ):
         # In a crypto sub-mode, a word that is neither a sub-mode command nor a global
         # command is a typo (seed 000 L5058 "set-transform-set"): IOS rejects it.
+        err = ConfigError(state.file, state.line, tokens[0].column, text, INVALID)
+        return Outcome("error", err, mode=mode)
+    if (
+        not cur_strict
+        and not glob_strict
+        and mode == "global"
+        and tokens[0].text.lower() in SUBMODE_ONLY_WORDS
+    ):
+        # A crypto-map sub-command typed at (config)#: global mode has no such command
+        # (IOS rejects it with the caret under the word), so it is not silently ignored.
         err = ConfigError(state.file, state.line, tokens[0].column, text, INVALID)
         return Outcome("error", err, mode=mode)
     if not cur_strict and not glob_strict:

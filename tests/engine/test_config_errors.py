@@ -468,3 +468,20 @@ def test_banner_text_is_skipped() -> None:
     )
     assert cfg.errors == [] and cfg.globals.nat_keepalive == 30
     assert [i.line for i in cfg.ignored if i.mode == "banner"] == [1, 2, 3, 4, 5]
+
+
+def test_crypto_map_subcommand_in_global_mode_rejected() -> None:
+    """`set ...` / `match ...` at (config)# are errors, not ignored lines (issue 6)."""
+    from engine.config.ios import ModeState, apply_line, format_error, parse_ios
+
+    cfg = parse_ios("crypto map m 10 ipsec-isakmp\n set peer 10.0.0.2\n")
+    for line in ("set security-association replay window-size 128", "match address 101"):
+        err = apply_line(cfg, line, ModeState(file="<cli>"))
+        assert err is not None and err.column == 0, line
+        text = format_error(err).splitlines()
+        assert text[-2:] == ["^", "% Invalid input detected at '^' marker."]
+    assert cfg.crypto_maps["m"].entries[10].replay_window is None
+    ok = ModeState(file="<cli>")
+    assert apply_line(cfg, "crypto map m 10 ipsec-isakmp", ok) is None
+    assert apply_line(cfg, "set security-association replay window-size 128", ok) is None
+    assert cfg.crypto_maps["m"].entries[10].replay_window == 128

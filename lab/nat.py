@@ -114,6 +114,25 @@ def load(netns: str, ruleset: str, node: str = "") -> None:
         raise LabError(f"node {node}: nft rejected the NAT ruleset: {exc}\n{ruleset}") from None
 
 
+def conntrack_sysctls(node: Node) -> dict[str, str]:
+    """Per-namespace conntrack UDP timeouts from the node's NAT rules.
+
+    The nft ``ct timeout`` objects of :func:`render` load but leave new flows at the
+    kernel defaults on this kernel (6.18, verified with a hand-written ruleset), so the
+    namespace's own defaults carry the values: ``udp_timeout`` -> unreplied flows,
+    ``udp_stream_timeout`` -> replied flows (the first rule that sets each wins; one NAT
+    box is one namespace). Explicit node ``sysctls`` win; the realizer writes these
+    after loading the ruleset (which loads nf_conntrack and creates the sysctls).
+    """
+    out: dict[str, str] = {}
+    for rule in node.nat:
+        if rule.udp_timeout and "net.netfilter.nf_conntrack_udp_timeout" not in out:
+            out["net.netfilter.nf_conntrack_udp_timeout"] = str(rule.udp_timeout)
+        if rule.udp_stream_timeout and "net.netfilter.nf_conntrack_udp_timeout_stream" not in out:
+            out["net.netfilter.nf_conntrack_udp_timeout_stream"] = str(rule.udp_stream_timeout)
+    return out
+
+
 def apply(netns: str, node: Node, topo: Topology) -> None:
     """Render and load ``node``'s NAT rules."""
     load(netns, render(node, topo), node.name)

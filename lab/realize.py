@@ -144,6 +144,11 @@ class Realizer:
             if node.nat:
                 self.static_nat_addresses(node)
                 nat.apply(self.ns(node.name), node, topo)
+                # after the ruleset: loading it brings in nf_conntrack and its sysctls
+                ct = {k: v for k, v in nat.conntrack_sysctls(node).items()
+                      if k not in node.sysctls}
+                if ct:
+                    write_sysctls(self.ns(node.name), ct)
         self.wait_ready()
 
     def wait_ready(self, timeout: float = 5.0) -> None:

@@ -506,6 +506,9 @@ def set_peer(c: Ctx) -> None:
     if peer.default and any(p.default for p in entry.peers if str(p) != str(peer)):
         # Only one default peer per crypto map entry (seed 004 L32).
         raise _reject(INVALID, c.tokens[-1].column)
+    if peer.default and entry.peers and str(entry.peers[0]) != str(peer):
+        # The default peer must be the first peer in the list (seed 004 L33).
+        raise _reject(INVALID, c.tokens[-1].column)
     entry.peers = [p for p in entry.peers if str(p) != str(peer)]
     if peer.default:
         entry.peers.insert(0, peer)  # the default peer is the first peer (seed 004 L30)
@@ -552,6 +555,8 @@ def set_replay(c: Ctx) -> None:
 
 def set_idletime(c: Ctx) -> None:
     e: CryptoMapEntry = c.state.target
+    if c.m.get("s") == c.cfg.globals.idle_time:
+        return  # equal to the global idle timer: not added to the map (seed 004 L38)
     e.idletime = c.m.get("s")
     e.idletime_default = c.m.has("default")
 

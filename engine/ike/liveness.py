@@ -100,7 +100,7 @@ class LivenessMixin:
         elif t == NotifyType.R_U_THERE_ACK:
             self._debug(
                 sa,
-                f"DPD/R_U_THERE_ACK received from peer {sa.peer[0]}, sequence "
+                f" DPD/R_U_THERE_ACK received from peer {sa.peer[0]}, sequence "
                 f"0x{info.dpd_seq(n) or 0:X}",
             )
             if info.dpd_seq(n) == sa.dpd_pending:
@@ -204,14 +204,16 @@ class LivenessMixin:
             sa.dpd_failures = 0
         else:
             sa.dpd_failures += 1
-            self._debug(
-                sa,
-                "incrementing error counter on sa, attempt "
-                f"{sa.dpd_failures} of {self.timing.dpd_retransmits + 1}: "
-                "reset_retransmission",
-            )
+            # Seed 003 L290-291, L339-343 (the trace's own words).
+            self._debug(sa, "incrementing error counter on sa: PEERS_ALIVE_TIMER")
             if sa.dpd_failures > self.timing.dpd_retransmits:
                 self._debug(sa, f"peer {sa.peer[0]} not responding!")
+                self._debug(sa, "peer does not do paranoid keepalives.")
+                self._debug(
+                    sa,
+                    f'deleting SA reason "peers alive" state ({"I" if sa.initiator else "R"}) '
+                    f"QM_IDLE (peer {sa.peer[0]}) input queue 0",
+                )
                 self.peers.dpd_dead(sa.peer[0])
                 self._delete_isakmp(sa, "peers alive", now, notify_peer=False, children=True)
                 return

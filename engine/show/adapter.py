@@ -210,6 +210,10 @@ def views_from_runner(d: dict[str, Any]) -> ShowState:
     for flow in state.ipsec_flows:
         if flow.crypto_map:
             state.current_peers.setdefault(f"{flow.crypto_map}/{flow.seq}", flow.current_peer)
+    table = getattr(ike, "peers", None)  # crypto map peer lists (engine/ike/peers.py)
+    if table is not None and hasattr(table, "current_peers"):
+        for key, cur in table.current_peers().items():
+            state.current_peers.setdefault(key, cur)
     _add_idle_flows(cfg, state)
     return state
 

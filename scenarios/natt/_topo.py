@@ -340,13 +340,6 @@ def topology(case: Case, configs: str = "") -> dict:
         if case.udp_timeout:
             rule.update(udp_timeout=case.udp_timeout, udp_stream_timeout=case.udp_timeout)
         nodes["nat1"] = {"kind": "nat", "nat": [rule]}
-        if case.udp_timeout:
-            # The rule's nft ``ct timeout`` objects load but do not take effect on this
-            # kernel (docs/requests/lab.md); the namespace's own conntrack defaults do.
-            nodes["nat1"]["sysctls"] = {
-                "net.netfilter.nf_conntrack_udp_timeout": case.udp_timeout,
-                "net.netfilter.nf_conntrack_udp_timeout_stream": case.udp_timeout,
-            }
         segments.append(
             {
                 "name": "lan1",

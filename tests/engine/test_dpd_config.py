@@ -91,7 +91,6 @@ def test_bad_map_lines_rejected_entry_unchanged(line: str):
     assert cfg.crypto_maps["tohub"].entries[1] == before
 
 
-@pytest.mark.xfail(strict=True, reason="engine/config: requested in docs/requests/config.md")
 def test_default_peer_must_be_first():
     """Seed 004 L33: the default peer must be the first peer in the list."""
     cfg = parse_ios("crypto map tohub 1 ipsec-isakmp\n set peer 10.2.2.2\n")
@@ -102,7 +101,6 @@ def test_default_peer_must_be_first():
     assert cfg.crypto_maps["tohub"].entries[1] == before
 
 
-@pytest.mark.xfail(strict=True, reason="engine/config: requested in docs/requests/config.md")
 def test_idletime_equal_to_global_is_not_added():
     """Seed 004 L38: a map idle timer equal to the global one is not added to the map."""
     cfg = parse_ios(

@@ -712,7 +712,10 @@ def test_debug_lines_for_dpd():
     w.drop = lambda who, data: True
     w.advance(30)
     lines = [str(e) for e in w.events_a if isinstance(e, Debug)]
-    assert lines[-1].endswith("peer 10.0.0.2 not responding!")
+    assert any(x.endswith("peer 10.0.0.2 not responding!") for x in lines)
+    assert sum("incrementing error counter on sa: PEERS_ALIVE_TIMER" in x for x in lines) == 5
+    assert lines[-1].endswith('deleting SA reason "peers alive" state (I) QM_IDLE '
+                              "(peer 10.0.0.2) input queue 0")
 
 
 def test_isakmp_identity_hostname_and_client_endpoint():

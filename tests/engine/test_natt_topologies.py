@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from engine.config.ios import parse_ios
+from lab.nat import conntrack_sysctls as nat_conntrack_sysctls
 from lab.schema import load_topology
 from scenarios.natt._topo import FAR_PUBLIC, Case, build
 
@@ -53,7 +54,10 @@ def test_case_builds_valid_topology_and_configs(case: Case, tmp_path: Path) -> N
     nat1 = topo.nodes.get("nat1")
     assert (nat1 is not None) == (case.left != "none")
     if nat1 is not None and case.udp_timeout:
-        assert str(nat1.sysctls["net.netfilter.nf_conntrack_udp_timeout"]) == str(case.udp_timeout)
+        assert nat_conntrack_sysctls(nat1) == {
+            "net.netfilter.nf_conntrack_udp_timeout": str(case.udp_timeout),
+            "net.netfilter.nf_conntrack_udp_timeout_stream": str(case.udp_timeout),
+        }
     assert ("nat2" in topo.nodes) == (case.right == "static")
 
 

@@ -67,6 +67,10 @@ class RunnerCommands:
             return _ok(_json_text(data), data)
         if what == "syslog":
             return _ok("\n".join(self.syslog.lines), list(self.syslog.lines))
+        if what == "mgmt":  # engine.mgmt: accounting sessions, RADIUS records, notifications
+            mgmt = getattr(self, "mgmt", None)
+            data = mgmt.status() if mgmt is not None else None
+            return _ok(_json_text(data), data)
         if what == "sa-add" and len(words) > 1:
             return self._sa_add(cmd.split(None, 2)[2])
         if what == "config" and len(words) > 1:

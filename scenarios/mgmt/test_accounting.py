@@ -10,6 +10,7 @@ session`` (L261-267). Evidence: the server's ``detail`` accounting log.
 
 from __future__ import annotations
 
+import re
 import time
 from contextlib import ExitStack
 from pathlib import Path
@@ -139,6 +140,21 @@ def _run(ev, lab, rad) -> None:
     kinds = _kinds(rad.records())
     ev.check("exactly one Start and one Stop; no update after the Stop (L1827)",
              (kinds.count(START), kinds.count(STOP), kinds[-1]), (1, 1, STOP))
+    st = r1.cli("lab mgmt", json=True) or {}
+    recs = st.get("records", [])
+    ev.check("every record acknowledged by the server on the first attempt (L1767-1768)",
+             sorted({(x["acked"], x["attempts"]) for x in recs}), [(True, 1)])
+    start_dbg = next((x["debug"] for x in recs if x["status"] == 1), [])
+    ev.note("debug radius rendering of the Start record:\n" + "\n".join(start_dbg))
+    ev.check("debug radius: 'Send Accounting-Request to <server>:1646 id N, len L' (L1745)",
+             bool(start_dbg) and bool(re.search(
+                 r"Send Accounting-Request to 10\.3\.3\.4:1646 id \d+, len \d+$",
+                 start_dbg[1])), True)
+    ev.check("debug radius: 'Acct-Session-Id [44] 10' and 'Acct-Status-Type [40] 6 Start [1]' "
+             "(L1749, L1760)",
+             (any(re.search(r'Acct-Session-Id\s+\[44\] 10\s+"0{7}1"', x) for x in start_dbg),
+              any(re.search(r"Acct-Status-Type\s+\[40\] 6\s+Start \[1\]", x)
+                  for x in start_dbg)), (True, True))
 
 
 def test_no_records_on_rekey(ev, peer: str) -> None:

@@ -283,7 +283,8 @@ def test_kilobyte_lifetime_rekey(lab_factory, tmp_path: Path) -> None:
     first = _active(lab, "r1")[0]["current_outbound_spi"]
     srv = lab.node("h2").popen(["iperf3", "-s", "-1", "-p", "5203"])
     try:
-        time.sleep(0.3)
+        wait_for(lambda: ":5203" in lab.node("h2").exec(["ss", "-ltnH"], check=False).stdout,
+                 5, "iperf3 server listening on h2:5203")
         out = h1.exec(["iperf3", "-c", h2, "-p", "5203", "-n", "8M", "-J"], timeout=30)
         assert json.loads(out.stdout)["end"]["sum_sent"]["bytes"] >= 8 << 20
     finally:
@@ -294,7 +295,8 @@ def test_kilobyte_lifetime_rekey(lab_factory, tmp_path: Path) -> None:
 
     wait_for(lambda: {p["spi_out"] for p in pairs()} - {first}, 5,
              "a new outbound SPI after 90 % of 2560 KB")
-    assert h1.ping(h2, count=2, interval=0.1, wait=2).received == 2
+    # a ping may meet the hand-over between pairs; most must pass, on a new pair
+    assert h1.ping(h2, count=4, interval=0.1, wait=2).received >= 3
     # both peers may rekey (two new pairs); the pings use a new one, never the first
     assert sum(p["encaps"] for p in pairs() if p["spi_out"] != first) >= 2, pairs()
 

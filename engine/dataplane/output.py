@@ -7,51 +7,18 @@ fragmented here (post-fragmentation, RFC 791 §3.2) unless DF is set.
 
 from __future__ import annotations
 
+import errno
 import logging
 import struct
 import time
 from collections import Counter
 from typing import Any
 
+from engine.esp.fragment import fragment_ipv4
+
 log = logging.getLogger("engine.output")
 
 MTU_CACHE_SECONDS = 10.0
-
-
-def fragment_ipv4(packet: bytes, mtu: int) -> list[bytes]:
-    """Split an IPv4 packet into fragments of at most ``mtu`` bytes (RFC 791 §3.2).
-
-    Uses ``engine.esp.fragment`` when the ESP helper provides it.
-    """
-    try:
-        from engine.esp.fragment import fragment_ipv4 as helper  # type: ignore[import-not-found]
-    except ImportError:
-        helper = None
-    if helper is not None:
-        return list(helper(packet, mtu))
-    ihl = (packet[0] & 0x0F) * 4
-    hdr, payload = bytearray(packet[:ihl]), packet[ihl:]
-    step = ((mtu - ihl) // 8) * 8
-    if step <= 0:
-        raise ValueError(f"MTU {mtu} too small to fragment")
-    base_flags = struct.unpack_from("!H", hdr, 6)[0]
-    base_off = base_flags & 0x1FFF
-    more_orig = base_flags & 0x2000
-    out = []
-    for pos in range(0, len(payload), step):
-        chunk = payload[pos:pos + step]
-        last = pos + step >= len(payload)
-        flags = (0 if last else 0x2000) | (more_orig if last else 0) | (base_off + pos // 8)
-        h = bytearray(hdr)
-        struct.pack_into("!HH", h, 2, ihl + len(chunk), 0)
-        struct.pack_into("!H", h, 6, flags)
-        struct.pack_into("!H", h, 10, 0)
-        s = sum(struct.unpack(f"!{ihl // 2}H", bytes(h)))
-        s = (s & 0xFFFF) + (s >> 16)
-        s = (s & 0xFFFF) + (s >> 16)
-        struct.pack_into("!H", h, 10, ~s & 0xFFFF)
-        out.append(bytes(h) + chunk)
-    return out
 
 
 class Outbound:
@@ -114,7 +81,7 @@ class Outbound:
             self.stats["tx_packets"] += 1
         except OSError as exc:
             self.stats["tx_errors"] += 1
-            if exc.errno == 90:  # EMSGSIZE: MTU changed under us
+            if exc.errno == errno.EMSGSIZE:  # MTU changed under us
                 self._mtu.pop(dst, None)
             log.debug("send to %s failed: %s", dst, exc)
 

@@ -41,6 +41,15 @@ def bridge_port(seg_index: int, member_index: int) -> str:
     return f"s{seg_index}p{member_index}"
 
 
+def scratch_ns(tag: str) -> str:
+    """A unique stand-alone namespace name for a test (``ilab-scratch-<tag><8 hex>``).
+
+    No run owns it; the prefix lets ``python -m lab down --all`` find it if a
+    test dies before removing it.
+    """
+    return f"{NS_PREFIX}scratch-{tag}{secrets.token_hex(4)}"
+
+
 def is_lab_ns(name: str) -> bool:
     return name.startswith(NS_PREFIX)
 

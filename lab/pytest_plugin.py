@@ -48,6 +48,21 @@ def _resolve(config: pytest.Config, request: pytest.FixtureRequest, path: str | 
     return config.rootpath / p
 
 
+def _topology_marker(request: pytest.FixtureRequest, usage: str) -> pytest.Mark:
+    """The ``topology`` marker of the requesting test/module; skip where labs cannot run."""
+    from lab.errors import NotSupported
+    from lab.realize import check_host
+
+    marker = request.node.get_closest_marker("topology")
+    if marker is None or not marker.args:
+        raise pytest.UsageError(f"{request.node.nodeid}: {usage}")
+    try:
+        check_host()
+    except NotSupported as exc:
+        pytest.skip(str(exc))
+    return marker
+
+
 @pytest.fixture
 def lab_factory(request: pytest.FixtureRequest) -> Iterator[Callable[..., Any]]:
     """Function-scoped factory ``lab_factory(topology, **kw) -> Lab``; all torn down after.
@@ -95,23 +110,35 @@ def lab_factory(request: pytest.FixtureRequest) -> Iterator[Callable[..., Any]]:
 
 
 @pytest.fixture
+def scratch_netns(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Function-scoped empty network namespace for tests below the lab API.
+
+    Created without forking (``lab.nsexec.create_netns``), named by
+    :func:`lab.names.scratch_ns`, removed after the test, pass or fail.
+
+    Yields:
+        the namespace name (enter it with ``lab.nsexec.enter_netns`` in a thread,
+        or run commands with ``lab.nsexec.run_in``/``popen_in``).
+    """
+    from lab import names, nsexec
+
+    name = names.scratch_ns(re.sub(r"[^a-z0-9]+", "", request.node.name.lower())[:12])
+    nsexec.create_netns(name)
+    try:
+        yield name
+    finally:
+        nsexec.remove_netns(name)
+
+
+@pytest.fixture
 def lab(request: pytest.FixtureRequest, lab_factory: Callable[..., Any]) -> Any:
     """Function-scoped lab of the test's ``@pytest.mark.topology(path, **kw)`` marker.
 
     Yields:
         a running :class:`lab.api.Lab`; torn down after the test, pass or fail.
     """
-    marker = request.node.get_closest_marker("topology")
-    if marker is None or not marker.args:
-        raise pytest.UsageError(f"{request.node.nodeid}: the `lab` fixture needs "
-                                "@pytest.mark.topology('topologies/x.yaml')")
-    from lab.errors import NotSupported
-    from lab.realize import check_host
-
-    try:
-        check_host()
-    except NotSupported as exc:
-        pytest.skip(str(exc))
+    marker = _topology_marker(request, "the `lab` fixture needs "
+                              "@pytest.mark.topology('topologies/x.yaml')")
     return lab_factory(marker.args[0], **marker.kwargs)
 
 
@@ -126,17 +153,9 @@ def lab_module(request: pytest.FixtureRequest) -> Iterator[Any]:
         a running :class:`lab.api.Lab`.
     """
     from lab.api import Lab
-    from lab.errors import NotSupported
-    from lab.realize import check_host
 
-    marker = request.node.get_closest_marker("topology")
-    if marker is None or not marker.args:
-        raise pytest.UsageError(f"{request.node.nodeid}: `lab_module` needs a module-level "
-                                "pytestmark = pytest.mark.topology('topologies/x.yaml')")
-    try:
-        check_host()
-    except NotSupported as exc:
-        pytest.skip(str(exc))
+    marker = _topology_marker(request, "`lab_module` needs a module-level "
+                              "pytestmark = pytest.mark.topology('topologies/x.yaml')")
     base = run_dir_for(request.config, request.node.nodeid)
     shutil.rmtree(base, ignore_errors=True)
     lab = Lab.start(_resolve(request.config, request, marker.args[0]), workdir=base,

@@ -11,10 +11,9 @@ import os
 import select
 import socket
 import threading
-import uuid
 
 import pytest
-from pyroute2 import IPRoute, netns
+from pyroute2 import IPRoute
 
 from engine.config.model import (
     AccessList,
@@ -31,10 +30,8 @@ from lab.nsexec import enter_netns
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
 
 
-def _in_netns(fn) -> None:
-    """Run ``fn()`` in a thread that lives in a new, unique namespace."""
-    name = f"rt{uuid.uuid4().hex[:10]}"
-    netns.create(name)
+def _in_netns(name: str, fn) -> None:
+    """Run ``fn()`` in a thread that lives in namespace ``name``."""
     result: list[BaseException | None] = [None]
 
     def body() -> None:
@@ -44,15 +41,12 @@ def _in_netns(fn) -> None:
         except BaseException as exc:  # re-raised in the test thread
             result[0] = exc
 
-    try:
-        t = threading.Thread(target=body)
-        t.start()
-        t.join(20)
-        assert not t.is_alive(), "namespace body hung"
-        if result[0] is not None:
-            raise result[0]
-    finally:
-        netns.remove(name)
+    t = threading.Thread(target=body)
+    t.start()
+    t.join(20)
+    assert not t.is_alive(), "namespace body hung"
+    if result[0] is not None:
+        raise result[0]
 
 
 def _config() -> Config:
@@ -85,7 +79,7 @@ def test_flow_key() -> None:
     assert packet.flow_key(b"\x00" * 40) is None
 
 
-def test_tun_policy_routing_and_raw_sockets() -> None:
+def test_tun_policy_routing_and_raw_sockets(scratch_netns: str) -> None:
     def body() -> None:
         with IPRoute() as ipr:
             ipr.link("set", index=ipr.link_lookup(ifname="lo")[0], state="up")
@@ -145,7 +139,7 @@ def test_tun_policy_routing_and_raw_sockets() -> None:
             pr.remove()
             os.close(fd)
 
-    _in_netns(body)
+    _in_netns(scratch_netns, body)
 
 
 def test_plan_rules_transport_own_source() -> None:

@@ -8,11 +8,9 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 
 import pytest
-from pyroute2 import netns
 
 from engine.__main__ import build_parser, parse_hostport, parse_interfaces
 from engine.control import request
@@ -36,12 +34,11 @@ def test_parse_arguments() -> None:
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
-def test_bad_config_line_reported_and_engine_runs(tmp_path: Path) -> None:
+def test_bad_config_line_reported_and_engine_runs(tmp_path: Path, scratch_netns: str) -> None:
     cfg = tmp_path / "r1.cfg"
     cfg.write_text("hostname r1\ncrypto isakmp policy 10\n encr aes\n hash shaX\n"
                    "crypto ipsec transform-set TS esp-aes esp-sha-hmac\nend\n")
-    name = f"rmain{uuid.uuid4().hex[:8]}"
-    netns.create(name)
+    name = scratch_netns
     proc = None
     try:
         sock = tmp_path / "e.sock"
@@ -68,4 +65,3 @@ def test_bad_config_line_reported_and_engine_runs(tmp_path: Path) -> None:
         if proc is not None and proc.poll() is None:
             proc.kill()
             proc.wait()
-        netns.remove(name)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import uuid
 from pathlib import Path
 
 import pytest
@@ -41,30 +40,24 @@ def test_ios_config_loads_nothing() -> None:
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
-def test_load_and_remove_in_namespace() -> None:
-    from pyroute2 import netns
-
-    name = f"rspd{uuid.uuid4().hex[:8]}"
-    netns.create(name)
-    try:
-        script = (
-            "import sys; sys.path.insert(0, %r)\n"
-            "from pathlib import Path\n"
-            "from engine.runner import load_config\n"
-            "from engine.dataplane.spd import Spd\n"
-            "c, _ = load_config(Path(%r), 'ar', {'ppp0': 'eth0'})\n"
-            "s = Spd(0x1F5EC)\n"
-            "assert s.apply(c) is None, 'nft failed'\n"
-            "import subprocess\n"
-            "print(subprocess.run(['nft', 'list', 'table', 'ip', %r], capture_output=True,"
-            " text=True).stdout)\n"
-            "s.remove()\n"
-            "r = subprocess.run(['nft', 'list', 'table', 'ip', %r], capture_output=True)\n"
-            "print('GONE' if r.returncode else 'STILL')\n"
-        ) % (str(ROOT), str(CFG), TABLE, TABLE)
-        r = nsexec.run_in(name, [__import__("sys").executable, "-c", script], node="spd",
-                          timeout=30)
-        assert 'implicit deny' in r.stdout and r.stdout.strip().endswith("GONE"), r.stdout
-    finally:
-        netns.remove(name)
+def test_load_and_remove_in_namespace(scratch_netns: str) -> None:
+    name = scratch_netns
+    script = (
+        "import sys; sys.path.insert(0, %r)\n"
+        "from pathlib import Path\n"
+        "from engine.runner import load_config\n"
+        "from engine.dataplane.spd import Spd\n"
+        "c, _ = load_config(Path(%r), 'ar', {'ppp0': 'eth0'})\n"
+        "s = Spd(0x1F5EC)\n"
+        "assert s.apply(c) is None, 'nft failed'\n"
+        "import subprocess\n"
+        "print(subprocess.run(['nft', 'list', 'table', 'ip', %r], capture_output=True,"
+        " text=True).stdout)\n"
+        "s.remove()\n"
+        "r = subprocess.run(['nft', 'list', 'table', 'ip', %r], capture_output=True)\n"
+        "print('GONE' if r.returncode else 'STILL')\n"
+    ) % (str(ROOT), str(CFG), TABLE, TABLE)
+    r = nsexec.run_in(name, [__import__("sys").executable, "-c", script], node="spd",
+                      timeout=30)
+    assert 'implicit deny' in r.stdout and r.stdout.strip().endswith("GONE"), r.stdout
 

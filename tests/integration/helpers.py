@@ -52,3 +52,16 @@ def wait_for(pred, timeout: float, what: str, interval: float = 0.1):  # type: i
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
         time.sleep(interval)
+
+
+def iperf_server(node: Any, port: int, timeout: float = 5.0) -> Any:
+    """Start a one-shot ``iperf3 -s`` on ``node`` and return it once it listens on ``port``."""
+    srv = node.popen(["iperf3", "-s", "-1", "-p", str(port)])
+    try:
+        wait_for(lambda: node.exec(["ss", "-Hltn", f"sport = :{port}"]).stdout.strip(),
+                 timeout, f"iperf3 listening on {node.name}:{port}", interval=0.05)
+    except BaseException:
+        srv.kill()
+        srv.wait()
+        raise
+    return srv

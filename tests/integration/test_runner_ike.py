@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration.confgen import Tunnel, write_pair
-from tests.integration.helpers import wait_for
+from tests.integration.helpers import iperf_server, wait_for
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
 
@@ -159,9 +159,8 @@ def test_path_mtu(lab_factory, tmp_path: Path) -> None:
     st = lab.node("r1").cli("lab counters", json=True)["engine"]
     assert st.get("pmtu_icmp_sent", 0) >= 1  # (h1 then fragments itself at the learnt PMTU)
     # TCP with the default MSS crosses the tunnel (PMTU discovery works)
-    srv = lab.node("h2").popen(["iperf3", "-s", "-1", "-p", "5201"])
+    srv = iperf_server(lab.node("h2"), 5201)
     try:
-        time.sleep(0.3)
         out = h1.exec(["iperf3", "-c", h2, "-p", "5201", "-t", "1", "-J"], timeout=20)
         import json
 
@@ -281,10 +280,8 @@ def test_kilobyte_lifetime_rekey(lab_factory, tmp_path: Path) -> None:
     h1, h2 = lab.node("h1"), lab.addr("h2")
     assert h1.ping(h2, count=1, wait=2).received == 1
     first = _active(lab, "r1")[0]["current_outbound_spi"]
-    srv = lab.node("h2").popen(["iperf3", "-s", "-1", "-p", "5203"])
+    srv = iperf_server(lab.node("h2"), 5203)
     try:
-        wait_for(lambda: ":5203" in lab.node("h2").exec(["ss", "-ltnH"], check=False).stdout,
-                 5, "iperf3 server listening on h2:5203")
         out = h1.exec(["iperf3", "-c", h2, "-p", "5203", "-n", "8M", "-J"], timeout=30)
         assert json.loads(out.stdout)["end"]["sum_sent"]["bytes"] >= 8 << 20
     finally:

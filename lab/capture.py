@@ -27,22 +27,19 @@ LINKTYPE_ETHERNET = 1
 SNAPLEN = 262144
 
 
-def open_packet_socket(netns: str, ifname: str) -> socket.socket:
-    """An AF_PACKET socket bound to ``ifname`` inside ``netns``."""
-    box: list[socket.socket] = []
-
-    def fn() -> None:
+def open_packet_socket(netns: str, ifname: str, who: str = "capture") -> socket.socket:
+    """An AF_PACKET socket bound to ``ifname`` inside ``netns`` (``who`` prefixes errors)."""
+    def fn() -> socket.socket:
         s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
         try:
             s.bind((ifname, ETH_P_ALL))
         except OSError as exc:
             s.close()
-            raise LabError(f"capture: no interface {ifname} in {netns}: {exc.strerror}") from None
+            raise LabError(f"{who}: no interface {ifname} in {netns}: {exc.strerror}") from None
         s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
-        box.append(s)
+        return s
 
-    realize.in_ns_thread(netns, fn)
-    return box[0]
+    return realize.in_ns(netns, fn)
 
 
 class PcapFile:

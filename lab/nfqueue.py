@@ -63,10 +63,8 @@ class NfQueue:
     def __init__(self, netns: str, num: int, maxlen: int = 1024) -> None:
         self.netns, self.num = netns, num
         self.seq = 0
-        box: list[socket.socket] = []
-        realize.in_ns_thread(netns, lambda: box.append(
-            socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_NETFILTER)))
-        self.sock = box[0]
+        self.sock = realize.in_ns(netns, lambda: socket.socket(
+            socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_NETFILTER))
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
         self.sock.bind((0, 0))
         self._config(_attr(NFQA_CFG_CMD, struct.pack("!BxH", NFQNL_CFG_CMD_BIND, 0)))

@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import TypeVar
 
 from pyroute2 import IPRoute, netns
 from pyroute2 import config as pyroute2_config
@@ -30,6 +31,8 @@ from lab.state import RunState
 # pyroute2 forks helper children for IPRoute(netns=...) and stops them with
 # SIGTERM: they must not run our SIGTERM handler (which tears labs down).
 pyroute2_config.disable_mp_signal = True
+
+T = TypeVar("T")
 
 DEFAULT_SYSCTLS = {
     # No DAD: IPv6 addresses are usable at once (no 1-2 s "tentative" wait).
@@ -75,6 +78,16 @@ def in_ns_thread(netns_name: str, fn: Callable[[], None]) -> None:
     t.join()
     if errors:
         raise errors[0]
+
+
+def in_ns(netns_name: str, fn: Callable[[], T]) -> T:
+    """Run ``fn`` in a short-lived thread inside ``netns_name`` and return its result.
+
+    Sockets ``fn`` opens stay in that namespace for their whole life.
+    """
+    box: list[T] = []
+    in_ns_thread(netns_name, lambda: box.append(fn()))
+    return box[0]
 
 
 def write_sysctls(netns_name: str, items: dict[str, str]) -> None:

@@ -34,14 +34,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from lab import nsexec, realize
+from lab.capture import PACKET_OUTGOING, open_packet_socket
 from lab.errors import LabError, LabTimeout
 
 if TYPE_CHECKING:
     from lab.api import Lab
 
-ETH_P_ALL = 0x0003
 ETH_P_IP = 0x0800
-PACKET_OUTGOING = 4
 PROTOS = {"esp": 50, "ah": 51, "udp": 17, "icmp": 1}
 NFT_TABLE = "ilab_hold"
 _ACTIVE: set[str] = set()  # namespaces with a running Hold (one nft table each)
@@ -49,31 +48,8 @@ _ACTIVE_LOCK = threading.Lock()
 
 
 def _raw_socket(netns: str) -> socket.socket:
-    box: list[socket.socket] = []
-
-    def fn() -> None:
-        s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
-        box.append(s)
-
-    realize.in_ns_thread(netns, fn)
-    return box[0]
-
-
-def _packet_socket(netns: str, ifname: str) -> socket.socket:
-    box: list[socket.socket] = []
-
-    def fn() -> None:
-        s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
-        try:
-            s.bind((ifname, ETH_P_ALL))
-        except OSError as exc:
-            s.close()
-            raise LabError(f"replay: no interface {ifname} in {netns}: {exc.strerror}") from None
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
-        box.append(s)
-
-    realize.in_ns_thread(netns, fn)
-    return box[0]
+    return realize.in_ns(netns, lambda: socket.socket(socket.AF_INET, socket.SOCK_RAW,
+                                                      socket.IPPROTO_RAW))
 
 
 def _l3(pkt: Any) -> bytes:
@@ -248,7 +224,7 @@ class Hold:
             raise
 
     def _start(self) -> "Hold":
-        self._rx = _packet_socket(self.netns, self.ifname)
+        self._rx = open_packet_socket(self.netns, self.ifname, "replay")
         self._tx = _raw_socket(self.netns)
         t = NFT_TABLE
         rules = (

@@ -40,16 +40,13 @@ class SyslogCollector:
         self.messages: list[SyslogMessage] = []
         self._cond = threading.Condition()
         self._stop = threading.Event()
-        box: list[socket.socket] = []
-
-        def opener() -> None:
+        def opener() -> socket.socket:
             s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
             s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)   # IPv4 too
             s.bind(("::", port))
-            box.append(s)
+            return s
 
-        realize.in_ns_thread(netns, opener)
-        self.sock = box[0]
+        self.sock = realize.in_ns(netns, opener)
         self._thread = threading.Thread(target=self._loop, name=f"syslog:{self.label}",
                                         daemon=True)
         self._thread.start()

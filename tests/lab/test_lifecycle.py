@@ -203,10 +203,7 @@ def test_root_link_event_parser_sees_new_links() -> None:
     ns = f"ilab-scratch-{secrets.token_hex(3)}"
     create_netns(ns)
     try:
-        box = []
-        realize.in_ns_thread(ns, lambda: box.append(
-            socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0)))
-        sock = box[0]
+        sock = realize.in_ns(ns, lambda: socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0))
         sock.bind((0, 1))
         sock.setblocking(False)
         with IPRoute(netns=ns) as ipr:

@@ -69,21 +69,29 @@ def ike_summary(data: bytes) -> dict[str, Any]:
             "payloads": payloads, "notify": notify, "length": length, "cls": "ike"}
 
 
-def _sa_for(keys: list[dict[str, Any]], spi: int, dst: str) -> Any | None:
+def scapy_esp_sa(key: dict[str, Any]) -> Any:
+    """scapy ``SecurityAssociation`` for one exported ESP key record (``lab keys``).
+
+    Raises:
+        KeyError: an algorithm scapy has no name for here.
+    """
     from scapy.layers.ipsec import ESP, SecurityAssociation
 
+    return SecurityAssociation(
+        ESP, spi=key["spi"], crypt_algo=SCAPY_CRYPT[key.get("encr") or "null"],
+        crypt_key=bytes.fromhex(key.get("encr_key") or ""),
+        auth_algo=SCAPY_AUTH[key.get("integ")],
+        auth_key=bytes.fromhex(key.get("integ_key") or "") or None)
+
+
+def _sa_for(keys: list[dict[str, Any]], spi: int, dst: str) -> Any | None:
     for k in keys:
         if k.get("spi") != spi or k.get("proto", "esp") != "esp":
             continue
         if k.get("dst") and str(k["dst"]) != dst:
             continue
         try:
-            crypt = SCAPY_CRYPT[k.get("encr", "null")]
-            auth = SCAPY_AUTH[k.get("integ")]
-            return SecurityAssociation(
-                ESP, spi=spi, crypt_algo=crypt,
-                crypt_key=bytes.fromhex(k.get("encr_key") or ""),
-                auth_algo=auth, auth_key=bytes.fromhex(k.get("integ_key") or "") or None)
+            return scapy_esp_sa(k)
         except Exception:
             return None
     return None

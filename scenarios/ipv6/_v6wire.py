@@ -5,20 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-SCAPY_CIPHERS = {"aes128": "AES-CBC", "aes192": "AES-CBC", "aes256": "AES-CBC",
-                 "3des": "3DES", "des": "DES", "null": "NULL"}
-SCAPY_INTEG = {"hmac-sha1-96": "HMAC-SHA1-96", "hmac-md5-96": "HMAC-MD5-96",
-               "hmac-sha256-128": "SHA2-256-128", None: None, "null": None}
-
-
-def _esp_sa(k: dict[str, Any]) -> Any:
-    from scapy.layers.ipsec import ESP, SecurityAssociation
-
-    integ = SCAPY_INTEG.get(k.get("integ"))
-    return SecurityAssociation(
-        ESP, spi=k["spi"], crypt_algo=SCAPY_CIPHERS[k["encr"]],
-        crypt_key=bytes.fromhex(k["encr_key"]), auth_algo=integ,
-        auth_key=bytes.fromhex(k["integ_key"]) if integ else None)
+from reports.ladder import scapy_esp_sa
 
 
 def protected(packets: list[Any], keys: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -55,7 +42,7 @@ def protected(packets: list[Any], keys: list[dict[str, Any]]) -> list[dict[str, 
         k = by_spi.get(esp.spi)
         if k is not None:
             try:
-                dec = _esp_sa(k).decrypt(IPv6(src=ip6.src, dst=ip6.dst, nh=50) / esp)
+                dec = scapy_esp_sa(k).decrypt(IPv6(src=ip6.src, dst=ip6.dst, nh=50) / esp)
                 # scapy keeps the outer header in tunnel mode: the inner packet follows it
                 rec["inner"] = dec.payload if isinstance(dec.payload, (IPv6, IP)) else dec
             except Exception as exc:  # evidence, not a crash

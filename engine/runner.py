@@ -363,7 +363,7 @@ class Runner(RunnerCommands):
 
     def _nat_local(self, icookie: bytes) -> bool:
         """Are we the side behind NAT on this ISAKMP SA (RFC 3947 §4)?"""
-        if self.ike is None or not hasattr(self.ike, "isakmp_sas"):
+        if self.ike is None:
             return False
         for sa in self._ike_call("isakmp_sas") or ():
             if getattr(sa, "icookie", None) == icookie or \
@@ -381,7 +381,6 @@ class Runner(RunnerCommands):
             window = ((window + 31) // 32) * 32
         new = self.sadb.install(pair, now, replay_window=min(window, 1024), df=df,
                                 interface=intf.name if intf else None)
-        new.replay_window = min(window, 1024)
         vti = self.vti is not None and self.vti.claim(new)  # tunnel interface: no rules
         if not vti and self.policy is not None and (entry is None or entry.dynamic_map):
             self.policy.ensure_pair(pair)  # dynamic maps: route the SA's selectors in
@@ -428,10 +427,7 @@ class Runner(RunnerCommands):
             return
         for e, _setting in self.idle.poll(now, self.sadb.entries, self.config):
             log.info("IPsec SA to %s idle: deleting (in 0x%08x)", e.pair.peer, e.spi_in)
-            if hasattr(self.ike, "idle_expired"):
-                self._ike_call("idle_expired", e.spi_in, now, _setting.default)
-            else:
-                self._ike_call("delete_child", e.spi_in, now)
+            self._ike_call("idle_expired", e.spi_in, now, _setting.default)
             self.sadb.remove(e)
             self._flush_ike(now)
 
@@ -606,7 +602,7 @@ class Runner(RunnerCommands):
 
     def _note_traffic(self, peer: str, inbound: bool) -> None:
         """Tell IKE about traffic once a second per peer and direction (on-demand DPD)."""
-        if self.ike is None or not hasattr(self.ike, "note_traffic"):
+        if self.ike is None:
             return
         tag = (peer, inbound)
         real = time.monotonic()
@@ -825,14 +821,13 @@ class Runner(RunnerCommands):
         new = (src, sport)
         # Only the pair whose SA authenticated the packet: several peers may share one
         # public address behind a PAT, told apart by port alone.
-        moved = [entry]
         self.sadb.move_peer(entry, src, sport)
         self.natka.move((local, 4500), old, new)
         if hasattr(self.ike, "peer_moved"):
             self._ike_call("peer_moved", old, new)
         self.stats["natt_peer_moved"] += 1
-        log.info("peer %s:%d now at %s:%d (NAT rebinding): %d SA pair(s) moved",
-                 old[0], old[1], src, sport, len(moved))
+        log.info("peer %s:%d now at %s:%d (NAT rebinding): 1 SA pair moved",
+                 old[0], old[1], src, sport)
 
     def _invalid_spi(self, pkt: bytes, kind: str, spi: int, udp: Any) -> None:
         """``crypto isakmp invalid-spi-recovery``: tell the peer (rate-limited)."""

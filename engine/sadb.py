@@ -151,7 +151,8 @@ class SaDatabase:
                         [sa_in[x] for x in ("esp", "ah") if x in sa_in],
                         installed=now,
                         soft_seconds=now + pair.lifetime_seconds * SOFT_FRACTION,
-                        hard_seconds=now + pair.lifetime_seconds, interface=interface)
+                        hard_seconds=now + pair.lifetime_seconds, interface=interface,
+                        replay_window=win)
         entry.out_bundle = OutboundBundle(sa_out.get("esp"), sa_out.get("ah"))
         entry.in_bundle = InboundBundle(sa_in.get("esp"), sa_in.get("ah"))
         outer = "ah" if "ah" in p_in else "esp"

@@ -224,7 +224,8 @@ def post_fragments(packet: bytes, mtu: int, ident: int) -> list[bytes]:
 
 @dataclass
 class Egress:
-    """Applies Table 2 to outbound packets; state is only the IPv4 ID counter.
+    """Applies Table 2 to outbound packets; state is only the IPv4 ID counter
+    (the runner counts the decisions: ``lab counters`` ``egress_<action>``).
 
     Usage (runner, once per inner packet)::
 
@@ -237,9 +238,6 @@ class Egress:
     """
 
     ident: int = field(default_factory=lambda: int.from_bytes(os.urandom(2), "big"))
-    counts: dict[str, int] = field(
-        default_factory=lambda: {"send": 0, "pre-fragment": 0, "post-fragment": 0, "drop": 0}
-    )
 
     def _next_ident(self) -> int:
         self.ident = (self.ident + 1) & 0xFFFF or 1
@@ -275,7 +273,6 @@ class Egress:
         if not v4:
             if too_big:
                 d = Decision("drop", False)
-                self.counts["drop"] += 1
                 icmp = (
                     icmpv6_packet_too_big(inner, max(1280, max_inner), router)
                     if len(router) == 16
@@ -283,10 +280,8 @@ class Egress:
                 )
                 return EgressResult([], icmp, d)
             d = Decision("send", False)
-            self.counts["send"] += 1
             return EgressResult([protect(inner)], None, d, 1)
         d = decide(inner_df, df_mode, fragmentation, too_big, tunnel)
-        self.counts[d.action] += 1
         if d.action == "drop":
             icmp = icmp_frag_needed(inner, max_inner, router) if len(router) == 4 else None
             return EgressResult([], icmp, d)

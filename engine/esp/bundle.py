@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from engine.esp.errors import EspError, SaConfigError
-from engine.esp.sa import InboundSa, OutboundSa
+from engine.esp.sa import InboundSa, OutboundSa, largest_inner
 
 
 class OutboundBundle:
@@ -46,10 +46,7 @@ class OutboundBundle:
 
     def max_inner_len(self, mtu: int) -> int:
         """Largest inner packet that fits ``mtu`` once protected (pre-fragmentation size)."""
-        n = mtu
-        while n > 0 and n + self.overhead(n) > mtu:
-            n -= 1
-        return n
+        return largest_inner(mtu, self.overhead)
 
     def protect_many(self, packets: Iterable[bytes]) -> list[bytes | EspError]:
         out: list[bytes | EspError] = []

@@ -190,10 +190,7 @@ class OutboundSa(_SaBase):
 
     def max_inner_len(self, mtu: int) -> int:
         """Largest inner packet that still fits mtu once protected."""
-        n = mtu
-        while n > 0 and n + self.overhead(n) > mtu:
-            n -= 1
-        return n
+        return largest_inner(mtu, self.overhead)
 
     @property
     def seq_remaining(self) -> int:
@@ -558,6 +555,14 @@ class InboundSa(_SaBase):
             return self._ecn_decap(hdr, self._inner(payload, nh, seq), seq)
         # transport mode, or AH outside ESP in a bundle: drop AH, keep the header
         return self._rebuild(hdr, nh_pos, nh, payload)
+
+
+def largest_inner(mtu: int, overhead: Callable[[int], int]) -> int:
+    """Largest inner length ``n`` with ``n + overhead(n) <= mtu`` (0 if none fits)."""
+    n = mtu
+    while n > 0 and n + overhead(n) > mtu:
+        n -= 1
+    return n
 
 
 def _as_bytes(data: bytes | memoryview) -> bytes:

@@ -11,11 +11,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
-CONFTEST = '''from reports.plugin import (  # noqa: F401
-    ev, pytest_collection_finish, pytest_collectreport, pytest_generate_tests,
-    pytest_pycollect_makemodule, pytest_runtest_call, pytest_runtest_makereport,
-    pytest_runtest_setup)
-'''
+#: the real scenario conftest: a hook added there is exercised here too
+CONFTEST = (ROOT / "scenarios" / "conftest.py").read_text()
 
 
 @pytest.fixture

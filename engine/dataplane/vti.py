@@ -268,7 +268,7 @@ class VtiManager:
     def _close_port(self, port: TunnelPort, delete_sas: bool = False) -> None:
         now = self.runner.clock.now()
         for e in list(self.runner.sadb.entries):
-            if delete_sas and getattr(e, "vti", None) == port.vti.name:
+            if delete_sas and e.vti == port.vti.name:
                 self.runner._ike_call("delete_child", e.spi_in, now)
                 self.runner.sadb.remove(e)
         if delete_sas:
@@ -288,7 +288,7 @@ class VtiManager:
     def entry_for(self, port: TunnelPort) -> Any:
         """Newest live SA pair bound to this tunnel."""
         for e in reversed(self.runner.sadb.entries):
-            if getattr(e, "vti", None) == port.vti.name and not e.dead:
+            if e.vti == port.vti.name and not e.dead:
                 return e
         return None
 
@@ -407,7 +407,7 @@ class VtiManager:
 
     def claim(self, entry: Any) -> bool:
         """Bind a new SA pair to its tunnel when its map is a VTI's; send queued packets."""
-        v = vti_by_map(self.runner.config, getattr(entry.pair, "crypto_map", None))
+        v = vti_by_map(self.runner.config, entry.pair.crypto_map)
         port = self.ports.get(v.name) if v is not None else None
         if port is None:
             return False
@@ -421,7 +421,7 @@ class VtiManager:
 
     def deliver(self, entry: Any, inner: bytes) -> bool:
         """Write an inbound inner packet to the tunnel its SA is bound to."""
-        port = self.ports.get(getattr(entry, "vti", None) or "")
+        port = self.ports.get(entry.vti or "")
         if port is None:
             return False
         try:

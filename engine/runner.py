@@ -823,8 +823,7 @@ class Runner(RunnerCommands):
         # public address behind a PAT, told apart by port alone.
         self.sadb.move_peer(entry, src, sport)
         self.natka.move((local, 4500), old, new)
-        if hasattr(self.ike, "peer_moved"):
-            self._ike_call("peer_moved", old, new)
+        self._ike_call("peer_moved", old, new)
         self.stats["natt_peer_moved"] += 1
         log.info("peer %s:%d now at %s:%d (NAT rebinding): 1 SA pair moved",
                  old[0], old[1], src, sport)

@@ -231,6 +231,18 @@ class IkeEngine(LivenessMixin):
     def isakmp_sas(self) -> list[IsakmpSa]:
         return list(self._sas.values())
 
+    def peer_moved(self, old: tuple[str, int], new: tuple[str, int]) -> int:
+        """The data plane saw authenticated ESP-in-UDP from ``old`` arrive from ``new``
+        (NAT rebinding): IKE traffic of that peer (DPD, rekeys, DELETEs) follows it,
+        as an IKE message from the new mapping would (RFC 3947 §4, RFC 3948 §2.3).
+        Returns the number of ISAKMP SAs moved."""
+        moved = 0
+        for sa in self._sas.values():
+            if tuple(sa.peer) == tuple(old) and not sa.deleted:
+                sa.peer = (new[0], new[1])
+                moved += 1
+        return moved
+
     def child_sas(self) -> list[IpsecSaPair]:
         return [c.pair for c in self._children]
 

@@ -773,3 +773,17 @@ def test_no_preshared_key():
     ]
     assert w.of("b", NegotiationFailed)[0].reason == "no pre-shared key"
     assert "NO_PROPOSAL_CHOSEN" in w.of("a", NegotiationFailed)[0].reason
+
+
+def test_peer_moved_follows_nat_rebinding() -> None:
+    """After a NAT rebinding seen by the data plane, DPD/DELETE go to the new mapping."""
+    w = wire(*pair_configs())
+    _up(w)
+    sa = next(s for s in w.a.isakmp_sas() if s.established)
+    old = tuple(sa.peer)
+    new = (old[0], 40123)
+    assert w.a.peer_moved(old, new) == 1
+    assert tuple(sa.peer) == new
+    assert w.a.peer_moved(old, new) == 0  # nothing left at the old mapping
+    w.a.clear_isakmp()
+    assert any(d.dst == new for d in w.a.datagrams_to_send(w.now)), "DELETE not sent to new port"

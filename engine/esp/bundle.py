@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from engine.esp.errors import EspError, SaConfigError
-from engine.esp.sa import InboundSa, OutboundSa, largest_inner
+from engine.esp.sa import InboundSa, OutboundSa, each_or_error, largest_inner
 
 
 class OutboundBundle:
@@ -49,13 +49,7 @@ class OutboundBundle:
         return largest_inner(mtu, self.overhead)
 
     def protect_many(self, packets: Iterable[bytes]) -> list[bytes | EspError]:
-        out: list[bytes | EspError] = []
-        for p in packets:
-            try:
-                out.append(self.protect(p))
-            except EspError as e:
-                out.append(e)
-        return out
+        return each_or_error(self.protect, packets)
 
 
 class InboundBundle:
@@ -81,10 +75,4 @@ class InboundBundle:
         return self.esp.unprotect(packet, src, dst)
 
     def unprotect_many(self, packets: Iterable[bytes]) -> list[bytes | EspError]:
-        out: list[bytes | EspError] = []
-        for p in packets:
-            try:
-                out.append(self.unprotect(p))
-            except EspError as e:
-                out.append(e)
-        return out
+        return each_or_error(self.unprotect, packets)

@@ -151,13 +151,7 @@ class OutboundSa(_SaBase):
 
     def protect_many(self, packets: Iterable[bytes]) -> list[bytes | EspError]:
         """Batch form: one result per packet, an EspError in place of a failed one."""
-        out: list[bytes | EspError] = []
-        for p in packets:
-            try:
-                out.append(self.protect(p))
-            except EspError as e:
-                out.append(e)
-        return out
+        return each_or_error(self.protect, packets)
 
     def insert(self, ip_packet: bytes) -> bytes:
         """AH only: insert AH after the IP header of an already built packet.
@@ -385,13 +379,7 @@ class InboundSa(_SaBase):
         self, packets: Iterable[bytes], src: str | None = None, dst: str | None = None
     ) -> list[bytes | EspError]:
         """Batch form: one result per packet, an EspError in place of a dropped one."""
-        out: list[bytes | EspError] = []
-        for p in packets:
-            try:
-                out.append(self.unprotect(p, src, dst))
-            except EspError as e:
-                out.append(e)
-        return out
+        return each_or_error(lambda p: self.unprotect(p, src, dst), packets)
 
     # ------------------------------------------------------------------ internals
 
@@ -555,6 +543,19 @@ class InboundSa(_SaBase):
             return self._ecn_decap(hdr, self._inner(payload, nh, seq), seq)
         # transport mode, or AH outside ESP in a bundle: drop AH, keep the header
         return self._rebuild(hdr, nh_pos, nh, payload)
+
+
+def each_or_error(
+    op: Callable[[bytes], bytes], packets: Iterable[bytes]
+) -> list[bytes | EspError]:
+    """Apply ``op`` to each packet; an EspError takes the place of a failed result."""
+    out: list[bytes | EspError] = []
+    for p in packets:
+        try:
+            out.append(op(p))
+        except EspError as e:
+            out.append(e)
+    return out
 
 
 def largest_inner(mtu: int, overhead: Callable[[int], int]) -> int:
